@@ -1,0 +1,118 @@
+package dev.jgrad.tensor;
+
+import java.util.concurrent.ForkJoinPool;
+import java.util.concurrent.ForkJoinWorkerThread;
+import java.util.concurrent.RecursiveAction;
+import java.util.function.IntConsumer;
+
+/**
+ * jgrad's own thread pool and the global thread-count setting (like {@code torch.set_num_threads}). Kernels
+ * split work into index ranges and hand them to {@link #forRange}; with one thread everything runs inline on
+ * the caller, so single-threaded runs have no scheduling overhead at all.
+ */
+public final class Parallel {
+    private static volatile int threads = defaultThreads();
+    private static volatile ForkJoinPool pool;
+
+    private Parallel() {}
+
+    private static int defaultThreads() {
+        String env = System.getenv("JGRAD_THREADS");
+        if (env != null && !env.isBlank()) {
+            try {
+                int n = Integer.parseInt(env.trim());
+                if (n >= 1) {
+                    return n;
+                }
+            } catch (NumberFormatException ignored) {
+                // fall through to the machine's core count
+            }
+        }
+        return Runtime.getRuntime().availableProcessors();
+    }
+
+    /** Number of threads kernels may use. Defaults to {@code JGRAD_THREADS} or the number of cores. */
+    public static int threads() {
+        return threads;
+    }
+
+    /** Sets the number of threads kernels may use (at least 1). */
+    public static synchronized void setThreads(int n) {
+        if (n < 1) {
+            throw new IllegalArgumentException("Parallel.setThreads: thread count must be >= 1, got " + n);
+        }
+        if (n != threads) {
+            threads = n;
+            ForkJoinPool old = pool;
+            pool = null;
+            if (old != null) {
+                old.shutdown();
+            }
+        }
+    }
+
+    /** The pool with {@link #threads()} workers, created on first use. */
+    public static ForkJoinPool pool() {
+        ForkJoinPool p = pool;
+        if (p == null) {
+            synchronized (Parallel.class) {
+                p = pool;
+                if (p == null) {
+                    p = new ForkJoinPool(threads, pool -> {
+                        var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
+                        t.setName("jgrad-" + t.getPoolIndex());
+                        t.setDaemon(true);
+                        return t;
+                    }, null, false);
+                    pool = p;
+                }
+            }
+        }
+        return p;
+    }
+
+    /**
+     * Runs {@code body.accept(i)} for every task index i in [0, tasks), spreading the tasks over the pool.
+     * Runs inline when there is one thread, one task, or the caller is already a jgrad worker (no nesting).
+     */
+    public static void forEachTask(int tasks, IntConsumer body) {
+        if (tasks <= 0) {
+            return;
+        }
+        if (tasks == 1 || threads == 1 || Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getPool() == pool) {
+            for (int i = 0; i < tasks; i++) {
+                body.accept(i);
+            }
+            return;
+        }
+        pool().invoke(new Tasks(body, 0, tasks));
+    }
+
+    /** Number of chunks worth splitting {@code work} units into, given a minimum useful chunk size. */
+    public static int chunks(long work, long minChunk) {
+        long n = Math.max(1, work / Math.max(1, minChunk));
+        return (int) Math.min(n, threads);
+    }
+
+    private static final class Tasks extends RecursiveAction {
+        private final IntConsumer body;
+        private final int from;
+        private final int to;
+
+        Tasks(IntConsumer body, int from, int to) {
+            this.body = body;
+            this.from = from;
+            this.to = to;
+        }
+
+        @Override
+        protected void compute() {
+            if (to - from == 1) {
+                body.accept(from);
+                return;
+            }
+            int mid = (from + to) >>> 1;
+            invokeAll(new Tasks(body, from, mid), new Tasks(body, mid, to));
+        }
+    }
+}

@@ -1,0 +1,122 @@
+package dev.jgrad.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import org.junit.jupiter.api.Test;
+
+class TensorCoreTest {
+
+    @Test
+    void reshapeOfContiguousIsAView() {
+        Tensor t = Tensor.arange(12);
+        Tensor r = t.reshape(3, -1);
+        assertArrayEquals(new int[] {3, 4}, r.shape());
+        assertTrue(r.sharesStorageWith(t));
+        assertEquals(7.0, r.get(1, 3));
+    }
+
+    @Test
+    void reshapeOfTransposeCopiesAndViewRefuses() {
+        Tensor t = Tensor.arange(6).reshape(2, 3).t();
+        assertFalse(t.isContiguous());
+        Tensor r = t.reshape(6);
+        assertFalse(r.sharesStorageWith(t));
+        assertArrayEquals(new float[] {0, 3, 1, 4, 2, 5}, r.toFloatArray());
+        var e = assertThrows(ShapeException.class, () -> t.view(6));
+        assertTrue(e.getMessage().contains("Tensor.view") && e.getMessage().contains("[3, 2]"), e.getMessage());
+    }
+
+    @Test
+    void viewSplitsAndMergesCompatibleDimensionsOfAStridedTensor() {
+        // [4, 6] narrowed to columns 0..3: rows are still 6 apart, so [4, 3] -> [2, 2, 3] is a view.
+        Tensor base = Tensor.arange(24).reshape(4, 6);
+        Tensor cols = base.narrow(1, 0, 3);
+        Tensor v = cols.view(2, 2, 3);
+        assertTrue(v.sharesStorageWith(base));
+        assertEquals(base.get(3, 2), v.get(1, 1, 2));
+        assertThrows(ShapeException.class, () -> cols.view(12));
+    }
+
+    @Test
+    void permuteSelectSliceAndExpandIndexTheRightElements() {
+        Tensor t = Tensor.arange(24).reshape(2, 3, 4);
+        Tensor p = t.permute(2, 0, 1);
+        assertArrayEquals(new int[] {4, 2, 3}, p.shape());
+        assertEquals(t.get(1, 2, 3), p.get(3, 1, 2));
+        Tensor s = t.slice(2, 1, 4, 2); // columns 1 and 3
+        assertArrayEquals(new int[] {2, 3, 2}, s.shape());
+        assertEquals(t.get(1, 1, 3), s.get(1, 1, 1));
+        Tensor sel = t.select(1, -1);
+        assertArrayEquals(new int[] {2, 4}, sel.shape());
+        assertEquals(t.get(0, 2, 1), sel.get(0, 1));
+        Tensor e = Tensor.of(new float[] {1, 2, 3}, 3, 1).expand(2, 3, 4);
+        assertEquals(3.0, e.get(1, 2, 3));
+        assertEquals(0, e.stride(0));
+        assertArrayEquals(new int[] {1, 3}, Tensor.arange(3).unsqueeze(0).shape());
+        assertArrayEquals(new int[] {3}, Tensor.zeros(1, 3, 1).squeeze().shape());
+    }
+
+    @Test
+    void contiguousCopyOfBroadcastAndNegativeStepFreeViews() {
+        Tensor e = Tensor.of(new double[] {1, 2}, 2, 1).expand(2, 3);
+        assertArrayEquals(new double[] {1, 1, 1, 2, 2, 2}, e.contiguous().toDoubleArray());
+        Tensor strided = Tensor.arange(20).reshape(4, 5).slice(0, 0, 4, 2).slice(1, 1, 5, 3);
+        assertArrayEquals(new float[] {1, 4, 11, 14}, strided.toFloatArray());
+    }
+
+    @Test
+    void badShapesNameTheOpAndTheShapes() {
+        var e = assertThrows(ShapeException.class, () -> Shapes.broadcast("add", new int[] {2, 3}, new int[] {4, 3}));
+        assertTrue(e.getMessage().contains("add") && e.getMessage().contains("[2, 3]") && e.getMessage().contains("[4, 3]"));
+        var r = assertThrows(ShapeException.class, () -> Tensor.arange(6).reshape(4, -1));
+        assertTrue(r.getMessage().contains("Tensor.reshape"), r.getMessage());
+        assertThrows(ShapeException.class, () -> Tensor.zeros(2, 3).get(2, 0));
+        assertThrows(ShapeException.class, () -> Tensor.zeros(2, 3).expand(4, 3));
+    }
+
+    @Test
+    void toStringPrintsLikePyTorch() {
+        assertEquals("tensor([[0., 1., 2.],\n        [3., 4., 5.]], shape=[2, 3], dtype=F32)",
+                Tensor.arange(6).reshape(2, 3).toString());
+        assertEquals("tensor([ 0.5000, -1.2500], shape=[2], dtype=F64)", Tensor.of(new double[] {0.5, -1.25}).toString());
+        String big = Tensor.arange(2000).toString();
+        assertTrue(big.startsWith("tensor([   0.,    1.,    2.,  ..., 1997., 1998., 1999.]"), big);
+        assertEquals("tensor(3.5000, shape=[], dtype=F32)", Tensor.scalar(3.5).toString());
+    }
+
+    @Test
+    void seededCreationIsReproducibleAndRngStateRestores() {
+        assertArrayEquals(Tensor.randn(new Rng(7), 5).toFloatArray(), Tensor.randn(new Rng(7), 5).toFloatArray());
+        Rng a = new Rng(3);
+        a.nextGaussian();
+        var saved = a.snapshot();
+        double next = a.nextGaussian();
+        assertEquals(next, new Rng(0).restore(saved).nextGaussian());
+        Tensor n = Tensor.randn(DType.F64, new Rng(1), 20000);
+        double mean = 0;
+        for (double v : n.toDoubleArray()) {
+            mean += v / 20000;
+        }
+        assertEquals(0.0, mean, 0.03);
+    }
+
+    @Test
+    void stridedCursorMergesContiguousDimensions() {
+        Tensor t = Tensor.zeros(4, 5, 6);
+        var cur = new StridedCursor(t.shape(), new int[][] {t.strides()}, new int[] {0});
+        assertEquals(120, cur.innerLength());
+        assertEquals(1, cur.rows());
+        Tensor tr = t.transpose(0, 2);
+        var cur2 = new StridedCursor(tr.shape(), new int[][] {tr.strides()}, new int[] {0});
+        assertEquals(4, cur2.innerLength());
+        int rows = 0;
+        while (cur2.next()) {
+            rows++;
+        }
+        assertEquals(30, rows);
+    }
+}
