@@ -1,5 +1,10 @@
 package dev.jgrad.tensor;
 
+import dev.jgrad.tensor.ops.Binary;
+import dev.jgrad.tensor.ops.MatMul;
+import dev.jgrad.tensor.ops.Reduce;
+import dev.jgrad.tensor.ops.Softmax;
+import dev.jgrad.tensor.ops.Unary;
 import java.util.Arrays;
 
 /**
@@ -725,6 +730,151 @@ public final class Tensor {
             }
         }
         return view(s, st, offset);
+    }
+
+    // ------------------------------------------------------------------------------------------ ops
+    // Convenience forms of the ops in dev.jgrad.tensor.ops, where each forward kernel sits beside its backward.
+
+    public Tensor add(Tensor other) {
+        return Binary.add(this, other);
+    }
+
+    public Tensor add(double s) {
+        return Binary.add(this, s);
+    }
+
+    public Tensor sub(Tensor other) {
+        return Binary.sub(this, other);
+    }
+
+    public Tensor sub(double s) {
+        return Binary.add(this, -s);
+    }
+
+    public Tensor mul(Tensor other) {
+        return Binary.mul(this, other);
+    }
+
+    public Tensor mul(double s) {
+        return Binary.mul(this, s);
+    }
+
+    public Tensor div(Tensor other) {
+        return Binary.div(this, other);
+    }
+
+    public Tensor div(double s) {
+        return Binary.mul(this, 1.0 / s);
+    }
+
+    public Tensor pow(Tensor exponent) {
+        return Binary.pow(this, exponent);
+    }
+
+    public Tensor pow(double exponent) {
+        return Binary.pow(this, exponent);
+    }
+
+    public Tensor neg() {
+        return Unary.neg(this);
+    }
+
+    public Tensor exp() {
+        return Unary.exp(this);
+    }
+
+    public Tensor log() {
+        return Unary.log(this);
+    }
+
+    public Tensor sqrt() {
+        return Unary.sqrt(this);
+    }
+
+    public Tensor abs() {
+        return Unary.abs(this);
+    }
+
+    public Tensor tanh() {
+        return Unary.tanh(this);
+    }
+
+    public Tensor sigmoid() {
+        return Unary.sigmoid(this);
+    }
+
+    public Tensor relu() {
+        return Unary.relu(this);
+    }
+
+    /** GELU with GPT-2's tanh approximation; {@link #geluExact()} uses erf. */
+    public Tensor gelu() {
+        return Unary.gelu(this);
+    }
+
+    public Tensor geluExact() {
+        return Unary.geluExact(this);
+    }
+
+    public Tensor silu() {
+        return Unary.silu(this);
+    }
+
+    public Tensor clamp(double min, double max) {
+        return Unary.clamp(this, min, max);
+    }
+
+    /** Positions where {@code mask} is nonzero set to {@code value}. */
+    public Tensor maskedFill(Tensor mask, double value) {
+        return Binary.maskedFill(this, mask, value);
+    }
+
+    /** Sum over the given axes, all axes when none are given. */
+    public Tensor sum(boolean keepDim, int... axes) {
+        return Reduce.sum(this, keepDim, axes);
+    }
+
+    /** Sum of all elements as a rank-0 tensor. */
+    public Tensor sum() {
+        return Reduce.sum(this, false);
+    }
+
+    public Tensor mean(boolean keepDim, int... axes) {
+        return Reduce.mean(this, keepDim, axes);
+    }
+
+    public Tensor mean() {
+        return Reduce.mean(this, false);
+    }
+
+    public Tensor max(boolean keepDim, int... axes) {
+        return Reduce.max(this, keepDim, axes);
+    }
+
+    public Tensor min(boolean keepDim, int... axes) {
+        return Reduce.min(this, keepDim, axes);
+    }
+
+    public Tensor argmax(int axis, boolean keepDim) {
+        return Reduce.argmax(this, axis, keepDim);
+    }
+
+    /** Variance; correction 1 is the unbiased estimate (torch's default), 0 the population variance. */
+    public Tensor var(int correction, boolean keepDim, int... axes) {
+        return Reduce.var(this, correction, keepDim, axes);
+    }
+
+    public Tensor softmax(int axis) {
+        return Softmax.softmax(this, axis);
+    }
+
+    public Tensor logSoftmax(int axis) {
+        return Softmax.logSoftmax(this, axis);
+    }
+
+    /** torch.matmul semantics: dot, matrix-vector, matrix-matrix and batched with broadcast batch dims. */
+    public Tensor matmul(Tensor other) {
+        return MatMul.matmul(this, other);
     }
 
     // ------------------------------------------------------------------------------------------ comparison

@@ -1,0 +1,151 @@
+package dev.jgrad.autograd;
+
+import dev.jgrad.tensor.ShapeException;
+import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.ops.Binary;
+import java.util.ArrayDeque;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.IdentityHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.function.Supplier;
+
+/**
+ * The tape. Every op on variables that require grad appends a {@link Node} to it: the op's inputs, the tensors
+ * its backward needs, and the backward kernel to call. Each node remembers its position on the tape, and since
+ * an op's inputs always exist before the op runs, replaying nodes from the last position to the first visits
+ * every node after all its consumers: that reverse replay is {@link #backward}.
+ *
+ * <p>The tape holds no global list: a node is reachable only from the variables it produced, so a forward
+ * pass that is never differentiated is simply garbage, and nothing leaks from one training step to the next.
+ * Recording can be switched off per thread with {@link #noGrad()}; each thread records independently, which is
+ * what data-parallel workers need.
+ */
+public final class Tape {
+    private static final AtomicLong POSITION = new AtomicLong();
+    private static final ThreadLocal<boolean[]> RECORDING = ThreadLocal.withInitial(() -> new boolean[] {true});
+
+    private Tape() {}
+
+    /** True unless the current thread is inside a {@link #noGrad()} scope. */
+    public static boolean isRecording() {
+        return RECORDING.get()[0];
+    }
+
+    /** A scope in which ops record nothing (evaluation, optimizer updates). Use with try-with-resources. */
+    public static Scope noGrad() {
+        boolean[] flag = RECORDING.get();
+        boolean previous = flag[0];
+        flag[0] = false;
+        return () -> flag[0] = previous;
+    }
+
+    /** Runs {@code body} with recording off and returns its result. */
+    public static <T> T noGrad(Supplier<T> body) {
+        try (Scope ignored = noGrad()) {
+            return body.get();
+        }
+    }
+
+    /** A recording scope; closing it restores the previous recording state. */
+    public interface Scope extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** The backward kernel of one recorded op: upstream gradient in, one gradient per input out (null = none). */
+    @FunctionalInterface
+    interface Backward {
+        Tensor[] apply(Tensor gradOutput);
+    }
+
+    /** One entry on the tape. */
+    static final class Node {
+        final String op;
+        final long position;
+        final Variable[] inputs;
+        private Backward backward;
+
+        Node(String op, Variable[] inputs, Backward backward) {
+            this.op = op;
+            this.position = POSITION.getAndIncrement();
+            this.inputs = inputs;
+            this.backward = backward;
+        }
+
+        boolean released() {
+            return backward == null;
+        }
+    }
+
+    /**
+     * Replays the tape in reverse from {@code root}, seeded with {@code seed} (d root / d root), accumulating
+     * into the {@code grad} of every leaf that requires grad. Saved tensors are released afterwards, so a second
+     * backward through the same graph is an error (as in PyTorch without retain_graph).
+     */
+    static void backward(Variable root, Tensor seed) {
+        if (!Arrays.equals(seed.shape(), root.value().shape())) {
+            throw new ShapeException("backward: gradient of shape " + Shapes.str(seed.shape())
+                    + " does not match the output's shape " + Shapes.str(root.value().shape()));
+        }
+        if (!root.requiresGrad()) {
+            throw new IllegalStateException("backward: the output does not require grad (no input of the ops that "
+                    + "made it requires grad, or it was computed inside Tape.noGrad())");
+        }
+        if (root.node() == null) {
+            root.accumulateGrad(seed);
+            return;
+        }
+        List<Node> nodes = reachable(root.node());
+        nodes.sort(Comparator.comparingLong((Node n) -> n.position).reversed());
+        Map<Node, Tensor> pending = new IdentityHashMap<>();
+        pending.put(root.node(), seed);
+        for (Node node : nodes) {
+            Tensor g = pending.remove(node);
+            if (g == null) {
+                continue; // no path from the root carries gradient into this node
+            }
+            if (node.released()) {
+                throw new IllegalStateException("backward: the graph through '" + node.op + "' was already "
+                        + "differentiated and its saved tensors freed; run the forward pass again");
+            }
+            Tensor[] inputGrads = node.backward.apply(g);
+            node.backward = null;
+            for (int i = 0; i < node.inputs.length; i++) {
+                Variable input = node.inputs[i];
+                Tensor gi = inputGrads[i];
+                if (gi == null || !input.requiresGrad()) {
+                    continue;
+                }
+                if (input.node() == null) {
+                    input.accumulateGrad(gi);
+                } else {
+                    pending.merge(input.node(), gi, Binary::add);
+                }
+            }
+        }
+    }
+
+    private static List<Node> reachable(Node root) {
+        List<Node> out = new ArrayList<>();
+        Map<Node, Boolean> seen = new IdentityHashMap<>();
+        ArrayDeque<Node> stack = new ArrayDeque<>();
+        stack.push(root);
+        seen.put(root, Boolean.TRUE);
+        while (!stack.isEmpty()) {
+            Node n = stack.pop();
+            out.add(n);
+            for (Variable in : n.inputs) {
+                Node p = in.node();
+                if (p != null && in.requiresGrad() && seen.put(p, Boolean.TRUE) == null) {
+                    stack.push(p);
+                }
+            }
+        }
+        return out;
+    }
+}

@@ -1,0 +1,514 @@
+package dev.jgrad.autograd;
+
+import dev.jgrad.autograd.Tape.Backward;
+import dev.jgrad.autograd.Tape.Node;
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.ShapeException;
+import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.ops.Binary;
+import dev.jgrad.tensor.ops.Index;
+import dev.jgrad.tensor.ops.Join;
+import dev.jgrad.tensor.ops.LayerNorm;
+import dev.jgrad.tensor.ops.MatMul;
+import dev.jgrad.tensor.ops.Reduce;
+import dev.jgrad.tensor.ops.RmsNorm;
+import dev.jgrad.tensor.ops.Softmax;
+import dev.jgrad.tensor.ops.Unary;
+
+/**
+ * A tensor on the tape: its value, its gradient, and (when it was computed by an op that should be
+ * differentiated) the tape node that produced it. Each op below runs lib-tensor's forward kernel and records
+ * lib-tensor's backward kernel for the same op; nothing here computes a derivative itself.
+ *
+ * <pre>{@code
+ * Variable w = Variable.param(Tensor.randn(rng, 3, 2));
+ * Variable x = Variable.constant(Tensor.randn(rng, 4, 3));
+ * Variable loss = x.matmul(w).tanh().pow(2).mean();
+ * loss.backward();
+ * w.grad();   // d loss / d w, shape [3, 2]
+ * }</pre>
+ */
+public final class Variable {
+    private final Tensor value;
+    private final boolean requiresGrad;
+    private final Node node;
+    private Tensor grad;
+
+    private Variable(Tensor value, boolean requiresGrad, Node node) {
+        this.value = value;
+        this.requiresGrad = requiresGrad;
+        this.node = node;
+    }
+
+    /** A leaf that requires grad: a parameter or an input you want the gradient of. */
+    public static Variable param(Tensor value) {
+        return new Variable(value, true, null);
+    }
+
+    /** A leaf that does not require grad: data, targets, masks. */
+    public static Variable constant(Tensor value) {
+        return new Variable(value, false, null);
+    }
+
+    /** Records op {@code op} if recording is on and any input requires grad; otherwise returns a constant. */
+    private static Variable record(String op, Tensor out, Backward backward, Variable... inputs) {
+        if (Tape.isRecording()) {
+            for (Variable in : inputs) {
+                if (in.requiresGrad) {
+                    return new Variable(out, true, new Node(op, inputs, backward));
+                }
+            }
+        }
+        return new Variable(out, false, null);
+    }
+
+    // ------------------------------------------------------------------------------------------ state
+
+    public Tensor value() {
+        return value;
+    }
+
+    /** The accumulated gradient, or null before any backward reached this leaf (or after {@link #zeroGrad}). */
+    public Tensor grad() {
+        return grad;
+    }
+
+    public boolean requiresGrad() {
+        return requiresGrad;
+    }
+
+    /** True for variables created directly (params, constants), false for results of recorded ops. */
+    public boolean isLeaf() {
+        return node == null;
+    }
+
+    Node node() {
+        return node;
+    }
+
+    /** Name of the op that produced this variable, or null for a leaf. */
+    public String op() {
+        return node == null ? null : node.op;
+    }
+
+    /** Forgets the gradient (PyTorch's {@code zero_grad(set_to_none=True)}). */
+    public void zeroGrad() {
+        grad = null;
+    }
+
+    /** Replaces the gradient, e.g. after clipping; shape must match. */
+    public void setGrad(Tensor g) {
+        if (g != null && !java.util.Arrays.equals(g.shape(), value.shape())) {
+            throw new ShapeException("setGrad: gradient of shape " + Shapes.str(g.shape())
+                    + " for a variable of shape " + Shapes.str(value.shape()));
+        }
+        grad = g;
+    }
+
+    void accumulateGrad(Tensor g) {
+        // The first contribution is copied so that .grad never aliases a tensor the backward pass still uses.
+        grad = grad == null ? g.copy() : Binary.add(grad, g);
+    }
+
+    /** The same value cut from the tape: gradients do not flow through it. */
+    public Variable detach() {
+        return constant(value);
+    }
+
+    public int[] shape() {
+        return value.shape();
+    }
+
+    public int size(int dim) {
+        return value.size(dim);
+    }
+
+    public int rank() {
+        return value.rank();
+    }
+
+    public DType dtype() {
+        return value.dtype();
+    }
+
+    public double item() {
+        return value.item();
+    }
+
+    /** Backpropagates from this scalar (d this / d this = 1). */
+    public void backward() {
+        if (value.numel() != 1) {
+            throw new ShapeException("backward: implicit gradient needs a scalar output, got shape "
+                    + Shapes.str(value.shape()) + "; pass the upstream gradient explicitly");
+        }
+        Tape.backward(this, Tensor.onesLike(value));
+    }
+
+    /** Backpropagates from this variable with an explicit upstream gradient of the same shape. */
+    public void backward(Tensor gradOutput) {
+        Tape.backward(this, gradOutput);
+    }
+
+    @Override
+    public String toString() {
+        String v = value.toString();
+        String suffix = node != null ? ", grad_fn=" + node.op : requiresGrad ? ", requires_grad=true" : "";
+        return v.substring(0, v.length() - 1) + suffix + ")";
+    }
+
+    // ------------------------------------------------------------------------------------------ arithmetic
+
+    public Variable add(Variable b) {
+        int[] as = shape();
+        int[] bs = b.shape();
+        return record("add", Binary.add(value, b.value), g -> {
+            var d = Binary.addBackward(g, as, bs);
+            return new Tensor[] {d.a(), d.b()};
+        }, this, b);
+    }
+
+    public Variable sub(Variable b) {
+        int[] as = shape();
+        int[] bs = b.shape();
+        return record("sub", Binary.sub(value, b.value), g -> {
+            var d = Binary.subBackward(g, as, bs);
+            return new Tensor[] {d.a(), d.b()};
+        }, this, b);
+    }
+
+    public Variable mul(Variable b) {
+        Tensor a = value;
+        Tensor bv = b.value;
+        return record("mul", Binary.mul(a, bv), g -> {
+            var d = Binary.mulBackward(g, a, bv);
+            return new Tensor[] {d.a(), d.b()};
+        }, this, b);
+    }
+
+    public Variable div(Variable b) {
+        Tensor a = value;
+        Tensor bv = b.value;
+        return record("div", Binary.div(a, bv), g -> {
+            var d = Binary.divBackward(g, a, bv);
+            return new Tensor[] {d.a(), d.b()};
+        }, this, b);
+    }
+
+    public Variable pow(Variable exponent) {
+        Tensor a = value;
+        Tensor e = exponent.value;
+        Tensor out = Binary.pow(a, e);
+        return record("pow", out, g -> {
+            var d = Binary.powBackward(g, a, e, out);
+            return new Tensor[] {d.a(), d.b()};
+        }, this, exponent);
+    }
+
+    public Variable add(double s) {
+        return record("add", Binary.add(value, s), g -> new Tensor[] {g}, this);
+    }
+
+    public Variable sub(double s) {
+        return add(-s);
+    }
+
+    public Variable mul(double s) {
+        return record("mul", Binary.mul(value, s), g -> new Tensor[] {Binary.mul(g, s)}, this);
+    }
+
+    public Variable div(double s) {
+        return mul(1.0 / s);
+    }
+
+    public Variable pow(double exponent) {
+        Tensor a = value;
+        return record("pow", Binary.pow(a, exponent), g -> new Tensor[] {Binary.powScalarBackward(g, a, exponent)}, this);
+    }
+
+    // ------------------------------------------------------------------------------------------ elementwise
+
+    public Variable neg() {
+        return record("neg", Unary.neg(value), g -> new Tensor[] {Unary.negBackward(g)}, this);
+    }
+
+    public Variable exp() {
+        Tensor y = Unary.exp(value);
+        return record("exp", y, g -> new Tensor[] {Unary.expBackward(g, y)}, this);
+    }
+
+    public Variable log() {
+        Tensor x = value;
+        return record("log", Unary.log(x), g -> new Tensor[] {Unary.logBackward(g, x)}, this);
+    }
+
+    public Variable sqrt() {
+        Tensor y = Unary.sqrt(value);
+        return record("sqrt", y, g -> new Tensor[] {Unary.sqrtBackward(g, y)}, this);
+    }
+
+    public Variable abs() {
+        Tensor x = value;
+        return record("abs", Unary.abs(x), g -> new Tensor[] {Unary.absBackward(g, x)}, this);
+    }
+
+    public Variable tanh() {
+        Tensor y = Unary.tanh(value);
+        return record("tanh", y, g -> new Tensor[] {Unary.tanhBackward(g, y)}, this);
+    }
+
+    public Variable sigmoid() {
+        Tensor y = Unary.sigmoid(value);
+        return record("sigmoid", y, g -> new Tensor[] {Unary.sigmoidBackward(g, y)}, this);
+    }
+
+    public Variable relu() {
+        Tensor x = value;
+        return record("relu", Unary.relu(x), g -> new Tensor[] {Unary.reluBackward(g, x)}, this);
+    }
+
+    /** GELU with GPT-2's tanh approximation. */
+    public Variable gelu() {
+        Tensor x = value;
+        return record("gelu", Unary.gelu(x), g -> new Tensor[] {Unary.geluBackward(g, x)}, this);
+    }
+
+    /** GELU with the exact erf form. */
+    public Variable geluExact() {
+        Tensor x = value;
+        return record("gelu_exact", Unary.geluExact(x), g -> new Tensor[] {Unary.geluExactBackward(g, x)}, this);
+    }
+
+    public Variable silu() {
+        Tensor x = value;
+        return record("silu", Unary.silu(x), g -> new Tensor[] {Unary.siluBackward(g, x)}, this);
+    }
+
+    public Variable clamp(double min, double max) {
+        Tensor x = value;
+        return record("clamp", Unary.clamp(x, min, max), g -> new Tensor[] {Unary.clampBackward(g, x, min, max)}, this);
+    }
+
+    /** Elementwise {@code cond ? a : b} with broadcasting; cond is data (nonzero = true). */
+    public static Variable where(Tensor cond, Variable a, Variable b) {
+        int[] as = a.shape();
+        int[] bs = b.shape();
+        return record("where", Binary.where(cond, a.value, b.value), g -> {
+            var d = Binary.whereBackward(g, cond, as, bs);
+            return new Tensor[] {d.a(), d.b()};
+        }, a, b);
+    }
+
+    /** Sets positions where {@code mask} is nonzero to {@code value} (e.g. -inf before a softmax). */
+    public Variable maskedFill(Tensor mask, double fill) {
+        return record("masked_fill", Binary.maskedFill(value, mask, fill),
+                g -> new Tensor[] {Binary.maskedFillBackward(g, mask)}, this);
+    }
+
+    // ------------------------------------------------------------------------------------------ reductions
+
+    /** Sum over the given axes (all axes when none are given). */
+    public Variable sum(boolean keepDim, int... axes) {
+        int[] in = shape();
+        return record("sum", Reduce.sum(value, keepDim, axes), g -> new Tensor[] {Reduce.sumBackward(g, in, keepDim, axes)}, this);
+    }
+
+    /** Sum of all elements, a scalar. */
+    public Variable sum() {
+        return sum(false);
+    }
+
+    public Variable mean(boolean keepDim, int... axes) {
+        int[] in = shape();
+        return record("mean", Reduce.mean(value, keepDim, axes), g -> new Tensor[] {Reduce.meanBackward(g, in, keepDim, axes)}, this);
+    }
+
+    /** Mean of all elements, a scalar. */
+    public Variable mean() {
+        return mean(false);
+    }
+
+    public Variable max(boolean keepDim, int... axes) {
+        Tensor x = value;
+        Tensor y = Reduce.max(x, keepDim, axes);
+        return record("max", y, g -> new Tensor[] {Reduce.maxBackward(g, x, y, keepDim, axes)}, this);
+    }
+
+    public Variable min(boolean keepDim, int... axes) {
+        Tensor x = value;
+        Tensor y = Reduce.min(x, keepDim, axes);
+        return record("min", y, g -> new Tensor[] {Reduce.minBackward(g, x, y, keepDim, axes)}, this);
+    }
+
+    /** Variance with the given correction (1 = unbiased, torch's default). */
+    public Variable var(int correction, boolean keepDim, int... axes) {
+        Tensor x = value;
+        return record("var", Reduce.var(x, correction, keepDim, axes),
+                g -> new Tensor[] {Reduce.varBackward(g, x, correction, keepDim, axes)}, this);
+    }
+
+    // ------------------------------------------------------------------------------------------ nn kernels
+
+    public Variable softmax(int axis) {
+        Tensor y = Softmax.softmax(value, axis);
+        return record("softmax", y, g -> new Tensor[] {Softmax.softmaxBackward(g, y, axis)}, this);
+    }
+
+    public Variable logSoftmax(int axis) {
+        Tensor y = Softmax.logSoftmax(value, axis);
+        return record("log_softmax", y, g -> new Tensor[] {Softmax.logSoftmaxBackward(g, y, axis)}, this);
+    }
+
+    /** torch.matmul semantics, including batched and broadcast batch dimensions. */
+    public Variable matmul(Variable b) {
+        Tensor a = value;
+        Tensor bv = b.value;
+        return record("matmul", MatMul.matmul(a, bv), g -> {
+            var d = MatMul.matmulBackward(g, a, bv);
+            return new Tensor[] {d.a(), d.b()};
+        }, this, b);
+    }
+
+    /** Layer normalisation over the last dimension; weight and bias may be null. */
+    public static Variable layerNorm(Variable x, Variable weight, Variable bias, double eps) {
+        Tensor xv = x.value;
+        Tensor w = weight == null ? null : weight.value;
+        var r = LayerNorm.forward(xv, w, bias == null ? null : bias.value, eps);
+        return record("layer_norm", r.out(), g -> {
+            var d = LayerNorm.backward(g, xv, w, r.mean(), r.rstd());
+            return new Tensor[] {d.x(), d.weight(), d.bias()};
+        }, x, orConstant(weight), orConstant(bias));
+    }
+
+    /** RMS normalisation over the last dimension (LLaMA); weight may be null. */
+    public static Variable rmsNorm(Variable x, Variable weight, double eps) {
+        Tensor xv = x.value;
+        Tensor w = weight == null ? null : weight.value;
+        var r = RmsNorm.forward(xv, w, eps);
+        return record("rms_norm", r.out(), g -> {
+            var d = RmsNorm.backward(g, xv, w, r.rstd());
+            return new Tensor[] {d.x(), d.weight()};
+        }, x, orConstant(weight));
+    }
+
+    private static Variable orConstant(Variable v) {
+        return v != null ? v : constant(Tensor.scalar(0));
+    }
+
+    /** Rows of {@code weight} [V, D] picked by {@code ids}; result shape idsShape + [D]. */
+    public static Variable embedding(Variable weight, int[] ids, int... idsShape) {
+        int vocab = weight.size(0);
+        return record("embedding", Index.embedding(weight.value, ids, idsShape),
+                g -> new Tensor[] {Index.embeddingBackward(g, ids, vocab)}, weight);
+    }
+
+    public static Variable concat(int axis, Variable... xs) {
+        Tensor[] values = new Tensor[xs.length];
+        int[] sizes = new int[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+            values[i] = xs[i].value;
+        }
+        Tensor out = Join.concat(axis, values);
+        int ax = Shapes.axis("concat", axis, out.rank());
+        for (int i = 0; i < xs.length; i++) {
+            sizes[i] = values[i].size(ax);
+        }
+        return record("concat", out, g -> Join.concatBackward(g, ax, sizes), xs);
+    }
+
+    public static Variable stack(int axis, Variable... xs) {
+        Tensor[] values = new Tensor[xs.length];
+        for (int i = 0; i < xs.length; i++) {
+            values[i] = xs[i].value;
+        }
+        Tensor out = Join.stack(axis, values);
+        int ax = Shapes.axis("stack", axis, out.rank());
+        return record("stack", out, g -> Join.stackBackward(g, ax, xs.length), xs);
+    }
+
+    /** Consecutive pieces of the given sizes along {@code axis}; each piece is a narrow view with its own node. */
+    public Variable[] split(int axis, int... sizes) {
+        int ax = Shapes.axis("split", axis, rank());
+        Tensor[] pieces = Join.split(value, ax, sizes);
+        Variable[] out = new Variable[pieces.length];
+        for (int i = 0, start = 0; i < pieces.length; start += sizes[i], i++) {
+            out[i] = narrow(ax, start, sizes[i]);
+        }
+        return out;
+    }
+
+    // ------------------------------------------------------------------------------------------ views
+
+    public Variable reshape(int... newShape) {
+        int[] in = shape();
+        return record("reshape", value.reshape(newShape), g -> new Tensor[] {g.reshape(in)}, this);
+    }
+
+    public Variable view(int... newShape) {
+        int[] in = shape();
+        return record("view", value.view(newShape), g -> new Tensor[] {g.reshape(in)}, this);
+    }
+
+    public Variable flatten() {
+        return reshape(-1);
+    }
+
+    public Variable transpose(int dim0, int dim1) {
+        return record("transpose", value.transpose(dim0, dim1), g -> new Tensor[] {g.transpose(dim0, dim1)}, this);
+    }
+
+    /** Transpose of a 2-D variable. */
+    public Variable t() {
+        return record("t", value.t(), g -> new Tensor[] {g.t()}, this);
+    }
+
+    public Variable permute(int... order) {
+        Tensor out = value.permute(order);
+        int[] inverse = new int[order.length];
+        for (int i = 0; i < order.length; i++) {
+            inverse[Shapes.axis("permute", order[i], order.length)] = i;
+        }
+        return record("permute", out, g -> new Tensor[] {g.permute(inverse)}, this);
+    }
+
+    public Variable narrow(int dim, int start, int length) {
+        int[] in = shape();
+        return record("narrow", value.narrow(dim, start, length),
+                g -> new Tensor[] {scatterInto(g, in, z -> z.narrow(dim, start, length))}, this);
+    }
+
+    public Variable slice(int dim, int start, int end, int step) {
+        int[] in = shape();
+        return record("slice", value.slice(dim, start, end, step),
+                g -> new Tensor[] {scatterInto(g, in, z -> z.slice(dim, start, end, step))}, this);
+    }
+
+    public Variable select(int dim, int index) {
+        int[] in = shape();
+        return record("select", value.select(dim, index),
+                g -> new Tensor[] {scatterInto(g, in, z -> z.select(dim, index))}, this);
+    }
+
+    /** Broadcasts to a larger shape without copying; the gradient is summed back. */
+    public Variable expand(int... target) {
+        int[] in = shape();
+        return record("expand", value.expand(target), g -> new Tensor[] {Reduce.sumTo(g, in)}, this);
+    }
+
+    public Variable squeeze(int dim) {
+        int[] in = shape();
+        return record("squeeze", value.squeeze(dim), g -> new Tensor[] {g.reshape(in)}, this);
+    }
+
+    public Variable unsqueeze(int dim) {
+        int[] in = shape();
+        return record("unsqueeze", value.unsqueeze(dim), g -> new Tensor[] {g.reshape(in)}, this);
+    }
+
+    /** The gradient of a view: zeros of the input's shape with g written into the viewed region. */
+    private static Tensor scatterInto(Tensor g, int[] inShape, java.util.function.UnaryOperator<Tensor> region) {
+        Tensor full = Tensor.zeros(g.dtype(), inShape);
+        region.apply(full).copyFrom(g);
+        return full;
+    }
+}
