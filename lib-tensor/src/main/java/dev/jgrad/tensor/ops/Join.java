@@ -117,7 +117,10 @@ public final class Join {
                 known += grads[i].size(a);
             }
         }
-        if (nulls > 1 && nulls < grads.length) {
+        if (nulls == grads.length) {
+            return null;
+        }
+        if (nulls > 1) {
             throw new IllegalArgumentException(op + ": " + nulls + " of " + grads.length + " gradients are null, so "
                     + "the pieces' sizes along axis " + a + " are unknown; pass the split sizes");
         }
