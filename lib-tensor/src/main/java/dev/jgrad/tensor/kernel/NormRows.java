@@ -43,7 +43,8 @@ public final class NormRows {
             body.run(0, rows);
             return;
         }
-        Parallel.forEachTask(tasks, t -> body.run((int) ((long) rows * t / tasks), (int) ((long) rows * (t + 1) / tasks)));
+        Parallel.forEachTask(tasks,
+                t -> body.run((int) ((long) rows * t / tasks), (int) ((long) rows * (t + 1) / tasks)));
     }
 
     /**

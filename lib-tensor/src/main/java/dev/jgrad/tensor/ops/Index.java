@@ -148,7 +148,10 @@ public final class Index {
         return out;
     }
 
-    /** [t, t] lower-triangular ones (1 = position may attend, incl. the diagonal), 0 above: use with Binary.maskedFill / where. */
+    /**
+     * [t, t] lower-triangular ones (1 = position may attend, incl. the diagonal), 0 above: use with
+     * Binary.maskedFill / where.
+     */
     public static Tensor causalMask(DType dtype, int t) {
         if (t < 0) {
             throw new IllegalArgumentException("Index.causalMask: t must be >= 0, got " + t);

@@ -115,7 +115,8 @@ public final class Softmax {
             dot += g[go + i] * y[yo + i];
         }
         for (i = 0; i < bound; i += F.length()) {
-            FloatVector.fromArray(F, g, go + i).sub(dot).mul(FloatVector.fromArray(F, y, yo + i)).intoArray(dx, dxo + i);
+            var gv = FloatVector.fromArray(F, g, go + i);
+            gv.sub(dot).mul(FloatVector.fromArray(F, y, yo + i)).intoArray(dx, dxo + i);
         }
         for (; i < n; i++) {
             dx[dxo + i] = (g[go + i] - dot) * y[yo + i];

@@ -108,7 +108,8 @@ class RmsNormTest {
         assertTrue(w.getMessage().contains("RmsNorm.forward") && w.getMessage().contains("[4, 1]"), w.getMessage());
         var r = assertThrows(ShapeException.class, () -> RmsNorm.backward(x, x, null, Tensor.zeros(4)));
         assertTrue(r.getMessage().contains("RmsNorm.backward") && r.getMessage().contains("rstd"), r.getMessage());
-        var g = assertThrows(ShapeException.class, () -> RmsNorm.backward(Tensor.zeros(4, 2), x, null, Tensor.zeros(2)));
+        var g = assertThrows(ShapeException.class,
+                () -> RmsNorm.backward(Tensor.zeros(4, 2), x, null, Tensor.zeros(2)));
         assertTrue(g.getMessage().contains("[4, 2]") && g.getMessage().contains("[2, 4]"), g.getMessage());
     }
 }
