@@ -1,0 +1,141 @@
+package dev.jgrad.tensor.kernel;
+
+import dev.jgrad.tensor.Parallel;
+import dev.jgrad.tensor.ShapeException;
+import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+import java.util.Arrays;
+
+/**
+ * Plumbing shared by the ops that work row by row along one axis (softmax, log-softmax, layer norm, RMS norm):
+ * bringing that axis last so each row is a contiguous run of the storage array, argument checks, and
+ * splitting rows over threads. Each row is always computed by exactly one thread, so results are
+ * bit-identical for any thread count.
+ */
+public final class NormRows {
+    /** Below this many elements per task, spreading rows over threads costs more than it saves. */
+    private static final long MIN_ELEMENTS_PER_TASK = 1 << 15;
+
+    private NormRows() {}
+
+    /** Rows [from, to) of a row-wise kernel. */
+    @FunctionalInterface
+    public interface RowRange {
+        void run(int from, int to);
+    }
+
+    /** {@code x} with {@code axis} (already normalised) swapped to the end, contiguous (copies only when needed). */
+    public static Tensor axisLast(Tensor x, int axis) {
+        int last = x.rank() - 1;
+        return (axis == last ? x : x.transpose(axis, last)).contiguous();
+    }
+
+    /** Undoes {@link #axisLast} on a result computed with the axis last; the returned tensor is contiguous. */
+    public static Tensor restoreAxis(Tensor lastAxisResult, int axis) {
+        int last = lastAxisResult.rank() - 1;
+        return axis == last ? lastAxisResult : lastAxisResult.transpose(axis, last).contiguous();
+    }
+
+    /** Runs {@code body} over [0, rows) in chunks spread over {@link Parallel}; each row goes to exactly one chunk. */
+    public static void forEachRowRange(int rows, int rowLength, RowRange body) {
+        int tasks = Math.min(rows, Parallel.chunks((long) rows * Math.max(rowLength, 1), MIN_ELEMENTS_PER_TASK));
+        if (tasks <= 1) {
+            body.run(0, rows);
+            return;
+        }
+        Parallel.forEachTask(tasks,
+                t -> body.run((int) ((long) rows * t / tasks), (int) ((long) rows * (t + 1) / tasks)));
+    }
+
+    /**
+     * Runs {@code body} over column ranges [from, to) of [0, columns), spread over threads. Boundaries fall on
+     * multiples of {@code align} (the vector length), so every column is handled by the same code path (vector
+     * lane or scalar tail) whatever the thread count, and results are bit-identical.
+     */
+    public static void forEachColumnRange(int columns, int rows, int align, RowRange body) {
+        int blocks = (columns + align - 1) / align;
+        int tasks = Math.min(blocks, Parallel.chunks((long) rows * Math.max(columns, 1), MIN_ELEMENTS_PER_TASK));
+        if (tasks <= 1) {
+            body.run(0, columns);
+            return;
+        }
+        Parallel.forEachTask(tasks, t -> {
+            int from = (int) ((long) blocks * t / tasks) * align;
+            int to = Math.min(columns, (int) ((long) blocks * (t + 1) / tasks) * align);
+            body.run(from, to);
+        });
+    }
+
+    /** Throws unless both tensors have the same dtype. */
+    public static void checkSameDType(String op, String nameA, Tensor a, String nameB, Tensor b) {
+        if (a.dtype() != b.dtype()) {
+            throw new IllegalArgumentException(op + ": " + nameA + " is " + a.dtype() + " but " + nameB + " is "
+                    + b.dtype() + "; convert one with to(DType)");
+        }
+    }
+
+    /** Throws unless both tensors have the same shape. */
+    public static void checkSameShape(String op, String nameA, Tensor a, String nameB, Tensor b) {
+        if (!Arrays.equals(a.shape(), b.shape())) {
+            throw new ShapeException(op + ": " + nameA + " has shape " + Shapes.str(a.shape()) + " but " + nameB
+                    + " has shape " + Shapes.str(b.shape()));
+        }
+    }
+
+    /** Length of the last (normalised) dimension of {@code x}; throws for rank-0 or an empty last dimension. */
+    public static int lastDim(String op, Tensor x) {
+        if (x.rank() == 0 || x.size(-1) == 0) {
+            throw new ShapeException(op + ": x of shape " + Shapes.str(x.shape())
+                    + " has no elements along its last dimension to normalise over");
+        }
+        return x.size(-1);
+    }
+
+    /** Checks an optional per-feature parameter: null, or shape [D] with x's dtype. */
+    public static void checkFeatureParam(String op, String name, Tensor param, Tensor x, int d) {
+        if (param == null) {
+            return;
+        }
+        checkSameDType(op, "x", x, name, param);
+        if (param.rank() != 1 || param.size(0) != d) {
+            throw new ShapeException(op + ": " + name + " must have shape [" + d + "] to match the last dimension "
+                    + "of x " + Shapes.str(x.shape()) + ", got " + Shapes.str(param.shape()));
+        }
+    }
+
+    /** x.shape without its last dimension: the shape of per-row statistics such as mean and rstd. */
+    public static int[] rowShape(Tensor x) {
+        int[] s = x.shape();
+        return Arrays.copyOf(s, s.length - 1);
+    }
+
+    /** The values of a [D] parameter as a float array, or {@code fill} repeated D times when it is null. */
+    public static float[] featuresF32(Tensor param, int d, float fill) {
+        if (param != null) {
+            return param.toFloatArray();
+        }
+        float[] a = new float[d];
+        Arrays.fill(a, fill);
+        return a;
+    }
+
+    /** The values of a [D] parameter as a double array, or {@code fill} repeated D times when it is null. */
+    public static double[] featuresF64(Tensor param, int d, double fill) {
+        if (param != null) {
+            return param.toDoubleArray();
+        }
+        double[] a = new double[d];
+        Arrays.fill(a, fill);
+        return a;
+    }
+
+    /** Checks a saved per-row statistic (mean, rstd): x's dtype and shape x.shape[:-1]. */
+    public static void checkRowStat(String op, String name, Tensor stat, Tensor x) {
+        checkSameDType(op, "x", x, name, stat);
+        int[] expected = rowShape(x);
+        if (!Arrays.equals(stat.shape(), expected)) {
+            throw new ShapeException(op + ": " + name + " must have shape " + Shapes.str(expected) + " (x.shape[:-1]"
+                    + " for x of shape " + Shapes.str(x.shape()) + "), got " + Shapes.str(stat.shape()));
+        }
+    }
+}

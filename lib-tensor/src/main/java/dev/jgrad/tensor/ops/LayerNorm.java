@@ -1,0 +1,309 @@
+package dev.jgrad.tensor.ops;
+
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.NormRows;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Layer normalisation over the last dimension, like {@code torch.nn.functional.layer_norm(x, [D], w, b, eps)}:
+ * out = (x - mean) * rstd * weight + bias with rstd = 1 / sqrt(biased variance + eps). The forward saves each
+ * row's mean and rstd so the backward need not recompute them (as in llm.c).
+ */
+public final class LayerNorm {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private LayerNorm() {}
+
+    /** Output plus the per-row statistics (shape x.shape[:-1]) that {@link #backward} needs. */
+    public record Result(Tensor out, Tensor mean, Tensor rstd) {}
+
+    /** Gradients for x, weight and bias; weight/bias entries are null when the forward had none. */
+    public record Grads(Tensor x, Tensor weight, Tensor bias) {}
+
+    /** Normalises each row of the last dimension; weight and bias are [D] or null (meaning 1 and 0). */
+    public static Result forward(Tensor x, Tensor weight, Tensor bias, double eps) {
+        String op = "LayerNorm.forward";
+        int d = NormRows.lastDim(op, x);
+        NormRows.checkFeatureParam(op, "weight", weight, x, d);
+        NormRows.checkFeatureParam(op, "bias", bias, x, d);
+        if (!(eps >= 0)) {
+            throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
+        }
+        Tensor in = x.contiguous();
+        int rows = in.numel() / d;
+        int xo = in.offset();
+        Tensor out = Tensor.zeros(x.dtype(), x.shape());
+        Tensor mean = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
+        Tensor rstd = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
+        if (x.dtype() == DType.F32) {
+            float[] xs = in.f32Data();
+            float[] w = NormRows.featuresF32(weight, d, 1f);
+            float[] b = NormRows.featuresF32(bias, d, 0f);
+            float[] ys = out.f32Data();
+            float[] ms = mean.f32Data();
+            float[] rs = rstd.f32Data();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    forwardRowF32(xs, xo + r * d, w, b, (float) eps, ys, r * d, ms, rs, r, d);
+                }
+            });
+        } else {
+            double[] xs = in.f64Data();
+            double[] w = NormRows.featuresF64(weight, d, 1);
+            double[] b = NormRows.featuresF64(bias, d, 0);
+            double[] ys = out.f64Data();
+            double[] ms = mean.f64Data();
+            double[] rs = rstd.f64Data();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    forwardRowF64(xs, xo + r * d, w, b, eps, ys, r * d, ms, rs, r, d);
+                }
+            });
+        }
+        return new Result(out, mean, rstd);
+    }
+
+    /** Two passes (mean, then the squared deviations from it) keep the float variance accurate. */
+    private static void forwardRowF32(float[] x, int xo, float[] w, float[] b, float eps, float[] y, int yo,
+            float[] mean, float[] rstd, int row, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var sumLanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            sumLanes = sumLanes.add(FloatVector.fromArray(F, x, xo + i));
+        }
+        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += x[xo + i];
+        }
+        float m = sum / n;
+        var meanB = FloatVector.broadcast(F, m);
+        var sqLanes = FloatVector.zero(F);
+        for (i = 0; i < bound; i += F.length()) {
+            var dev = FloatVector.fromArray(F, x, xo + i).sub(meanB);
+            sqLanes = dev.fma(dev, sqLanes);
+        }
+        float sq = sqLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float dev = x[xo + i] - m;
+            sq += dev * dev;
+        }
+        float s = (float) (1.0 / Math.sqrt(sq / n + eps));
+        for (i = 0; i < bound; i += F.length()) {
+            var norm = FloatVector.fromArray(F, x, xo + i).sub(meanB).mul(s);
+            norm.fma(FloatVector.fromArray(F, w, i), FloatVector.fromArray(F, b, i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] = (x[xo + i] - m) * s * w[i] + b[i];
+        }
+        mean[row] = m;
+        rstd[row] = s;
+    }
+
+    private static void forwardRowF64(double[] x, int xo, double[] w, double[] b, double eps, double[] y, int yo,
+            double[] mean, double[] rstd, int row, int n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += x[xo + i];
+        }
+        double m = sum / n;
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+            double dev = x[xo + i] - m;
+            sq += dev * dev;
+        }
+        double s = 1.0 / Math.sqrt(sq / n + eps);
+        for (int i = 0; i < n; i++) {
+            y[yo + i] = (x[xo + i] - m) * s * w[i] + b[i];
+        }
+        mean[row] = m;
+        rstd[row] = s;
+    }
+
+    /**
+     * Gradients given the upstream gradient {@code g} (shape of x), the forward's input, weight (or null) and
+     * saved mean/rstd. The bias gradient (the sum of g over all rows) is always returned, because whether the
+     * forward had a bias does not change the other gradients; use the overload taking {@code bias} to get null
+     * for a forward without one.
+     */
+    public static Grads backward(Tensor g, Tensor x, Tensor weight, Tensor mean, Tensor rstd) {
+        return backward("LayerNorm.backward", g, x, weight, true, mean, rstd);
+    }
+
+    /** As {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor)}; the bias gradient is null when bias is null. */
+    public static Grads backward(Tensor g, Tensor x, Tensor weight, Tensor bias, Tensor mean, Tensor rstd) {
+        String op = "LayerNorm.backward";
+        if (bias != null) {
+            NormRows.checkFeatureParam(op, "bias", bias, x, NormRows.lastDim(op, x));
+        }
+        return backward(op, g, x, weight, bias != null, mean, rstd);
+    }
+
+    private static Grads backward(String op, Tensor g, Tensor x, Tensor weight, boolean wantBias, Tensor mean,
+            Tensor rstd) {
+        int d = NormRows.lastDim(op, x);
+        NormRows.checkSameDType(op, "g", g, "x", x);
+        NormRows.checkSameShape(op, "g", g, "x", x);
+        NormRows.checkFeatureParam(op, "weight", weight, x, d);
+        NormRows.checkRowStat(op, "mean", mean, x);
+        NormRows.checkRowStat(op, "rstd", rstd, x);
+        Tensor gs = g.contiguous();
+        Tensor xs = x.contiguous();
+        Tensor ms = mean.contiguous();
+        Tensor rs = rstd.contiguous();
+        int rows = xs.numel() / d;
+        Tensor dx = Tensor.zeros(x.dtype(), x.shape());
+        Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
+        Tensor dbias = wantBias ? Tensor.zeros(x.dtype(), d) : null;
+        if (x.dtype() == DType.F32) {
+            float[] w = NormRows.featuresF32(weight, d, 1f);
+            var rowArgs = new RowsF32(gs.f32Data(), gs.offset(), xs.f32Data(), xs.offset(), ms.f32Data(), ms.offset(),
+                    rs.f32Data(), rs.offset(), d);
+            float[] dxs = dx.f32Data();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    backwardRowF32(rowArgs, r, w, dxs);
+                }
+            });
+            // Parameter gradients sum over rows; each column is summed in row order by one thread.
+            float[] dw = dweight == null ? null : dweight.f32Data();
+            float[] db = dbias == null ? null : dbias.f32Data();
+            NormRows.forEachColumnRange(d, rows, F.length(), (c0, c1) -> paramGradsF32(rowArgs, rows, c0, c1, dw, db));
+        } else {
+            double[] w = NormRows.featuresF64(weight, d, 1);
+            double[] gd = gs.f64Data();
+            double[] xd = xs.f64Data();
+            double[] md = ms.f64Data();
+            double[] rd = rs.f64Data();
+            double[] dxs = dx.f64Data();
+            int go = gs.offset();
+            int xo = xs.offset();
+            int mo = ms.offset();
+            int ro = rs.offset();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    backwardRowF64(gd, go + r * d, xd, xo + r * d, md[mo + r], rd[ro + r], w, dxs, r * d, d);
+                }
+            });
+            double[] dw = dweight == null ? null : dweight.f64Data();
+            double[] db = dbias == null ? null : dbias.f64Data();
+            for (int r = 0; r < rows; r++) {
+                for (int i = 0; i < d; i++) {
+                    double gi = gd[go + r * d + i];
+                    if (dw != null) {
+                        dw[i] += gi * (xd[xo + r * d + i] - md[mo + r]) * rd[ro + r];
+                    }
+                    if (db != null) {
+                        db[i] += gi;
+                    }
+                }
+            }
+        }
+        return new Grads(dx, dweight, dbias);
+    }
+
+    /** The F32 backward's inputs: storage arrays with their offsets, and the row length. */
+    private record RowsF32(float[] g, int go, float[] x, int xo, float[] mean, int mo, float[] rstd, int ro, int d) {}
+
+    /**
+     * llm.c's layernorm_backward for one row: with norm = (x - mean) * rstd and dnorm = weight * g,
+     * dx = (dnorm - mean(dnorm) - norm * mean(dnorm * norm)) * rstd.
+     */
+    private static void backwardRowF32(RowsF32 a, int r, float[] w, float[] dx) {
+        int n = a.d();
+        float[] g = a.g();
+        float[] x = a.x();
+        int go = a.go() + r * n;
+        int xo = a.xo() + r * n;
+        int dxo = r * n;
+        float m = a.mean()[a.mo() + r];
+        float s = a.rstd()[a.ro() + r];
+        var meanB = FloatVector.broadcast(F, m);
+        int bound = F.loopBound(n);
+        int i = 0;
+        var dnormLanes = FloatVector.zero(F);
+        var dnormNormLanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            var norm = FloatVector.fromArray(F, x, xo + i).sub(meanB).mul(s);
+            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
+            dnormLanes = dnormLanes.add(dnorm);
+            dnormNormLanes = dnorm.fma(norm, dnormNormLanes);
+        }
+        float dnormSum = dnormLanes.reduceLanes(VectorOperators.ADD);
+        float dnormNormSum = dnormNormLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float norm = (x[xo + i] - m) * s;
+            float dnorm = w[i] * g[go + i];
+            dnormSum += dnorm;
+            dnormNormSum += dnorm * norm;
+        }
+        float dnormMean = dnormSum / n;
+        float dnormNormMean = dnormNormSum / n;
+        for (i = 0; i < bound; i += F.length()) {
+            var norm = FloatVector.fromArray(F, x, xo + i).sub(meanB).mul(s);
+            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
+            dnorm.sub(dnormMean).sub(norm.mul(dnormNormMean)).mul(s).intoArray(dx, dxo + i);
+        }
+        for (; i < n; i++) {
+            float norm = (x[xo + i] - m) * s;
+            float dnorm = w[i] * g[go + i];
+            dx[dxo + i] = (dnorm - dnormMean - norm * dnormNormMean) * s;
+        }
+    }
+
+    /** Columns [c0, c1) of dweight += g * norm and dbias += g, summed over rows in order (either may be null). */
+    private static void paramGradsF32(RowsF32 a, int rows, int c0, int c1, float[] dw, float[] db) {
+        int n = a.d();
+        float[] g = a.g();
+        float[] x = a.x();
+        int bound = c0 + F.loopBound(c1 - c0);
+        for (int r = 0; r < rows; r++) {
+            int go = a.go() + r * n;
+            int xo = a.xo() + r * n;
+            float m = a.mean()[a.mo() + r];
+            float s = a.rstd()[a.ro() + r];
+            var meanB = FloatVector.broadcast(F, m);
+            int i = c0;
+            for (; i < bound; i += F.length()) {
+                var gv = FloatVector.fromArray(F, g, go + i);
+                if (dw != null) {
+                    var norm = FloatVector.fromArray(F, x, xo + i).sub(meanB).mul(s);
+                    gv.fma(norm, FloatVector.fromArray(F, dw, i)).intoArray(dw, i);
+                }
+                if (db != null) {
+                    gv.add(FloatVector.fromArray(F, db, i)).intoArray(db, i);
+                }
+            }
+            for (; i < c1; i++) {
+                if (dw != null) {
+                    dw[i] = Math.fma(g[go + i], (x[xo + i] - m) * s, dw[i]);
+                }
+                if (db != null) {
+                    db[i] += g[go + i];
+                }
+            }
+        }
+    }
+
+    private static void backwardRowF64(double[] g, int go, double[] x, int xo, double m, double s, double[] w,
+            double[] dx, int dxo, int n) {
+        double dnormSum = 0;
+        double dnormNormSum = 0;
+        for (int i = 0; i < n; i++) {
+            double norm = (x[xo + i] - m) * s;
+            double dnorm = w[i] * g[go + i];
+            dnormSum += dnorm;
+            dnormNormSum += dnorm * norm;
+        }
+        double dnormMean = dnormSum / n;
+        double dnormNormMean = dnormNormSum / n;
+        for (int i = 0; i < n; i++) {
+            double norm = (x[xo + i] - m) * s;
+            double dnorm = w[i] * g[go + i];
+            dx[dxo + i] = (dnorm - dnormMean - norm * dnormNormMean) * s;
+        }
+    }
+}

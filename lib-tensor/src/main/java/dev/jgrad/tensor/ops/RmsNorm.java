@@ -1,0 +1,216 @@
+package dev.jgrad.tensor.ops;
+
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.NormRows;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * RMS normalisation over the last dimension (LLaMA): out = x * rstd * weight with
+ * rstd = 1 / sqrt(mean(x^2) + eps). Unlike layer norm there is no mean subtraction and no bias. The forward
+ * saves each row's rstd for the backward.
+ */
+public final class RmsNorm {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private RmsNorm() {}
+
+    /** Output plus the per-row rstd (shape x.shape[:-1]) that {@link #backward} needs. */
+    public record Result(Tensor out, Tensor rstd) {}
+
+    /** Gradients for x and weight; weight's is null when the forward had no weight. */
+    public record Grads(Tensor x, Tensor weight) {}
+
+    /** Normalises each row of the last dimension; weight is [D] or null (meaning 1). */
+    public static Result forward(Tensor x, Tensor weight, double eps) {
+        String op = "RmsNorm.forward";
+        int d = NormRows.lastDim(op, x);
+        NormRows.checkFeatureParam(op, "weight", weight, x, d);
+        if (!(eps >= 0)) {
+            throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
+        }
+        Tensor in = x.contiguous();
+        int rows = in.numel() / d;
+        int xo = in.offset();
+        Tensor out = Tensor.zeros(x.dtype(), x.shape());
+        Tensor rstd = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
+        if (x.dtype() == DType.F32) {
+            float[] xs = in.f32Data();
+            float[] w = NormRows.featuresF32(weight, d, 1f);
+            float[] ys = out.f32Data();
+            float[] rs = rstd.f32Data();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    forwardRowF32(xs, xo + r * d, w, (float) eps, ys, r * d, rs, r, d);
+                }
+            });
+        } else {
+            double[] xs = in.f64Data();
+            double[] w = NormRows.featuresF64(weight, d, 1);
+            double[] ys = out.f64Data();
+            double[] rs = rstd.f64Data();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    forwardRowF64(xs, xo + r * d, w, eps, ys, r * d, rs, r, d);
+                }
+            });
+        }
+        return new Result(out, rstd);
+    }
+
+    private static void forwardRowF32(float[] x, int xo, float[] w, float eps, float[] y, int yo, float[] rstd,
+            int row, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var sqLanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            var v = FloatVector.fromArray(F, x, xo + i);
+            sqLanes = v.fma(v, sqLanes);
+        }
+        float sq = sqLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sq += x[xo + i] * x[xo + i];
+        }
+        float s = (float) (1.0 / Math.sqrt(sq / n + eps));
+        for (i = 0; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, x, xo + i).mul(s).mul(FloatVector.fromArray(F, w, i)).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] = x[xo + i] * s * w[i];
+        }
+        rstd[row] = s;
+    }
+
+    private static void forwardRowF64(double[] x, int xo, double[] w, double eps, double[] y, int yo, double[] rstd,
+            int row, int n) {
+        double sq = 0;
+        for (int i = 0; i < n; i++) {
+            sq += x[xo + i] * x[xo + i];
+        }
+        double s = 1.0 / Math.sqrt(sq / n + eps);
+        for (int i = 0; i < n; i++) {
+            y[yo + i] = x[xo + i] * s * w[i];
+        }
+        rstd[row] = s;
+    }
+
+    /**
+     * Gradients given the upstream gradient {@code g} (shape of x), the forward's input, weight (or null) and
+     * saved rstd. With norm = x * rstd and dnorm = weight * g: dx = (dnorm - norm * mean(dnorm * norm)) * rstd,
+     * and dweight = sum over rows of g * norm.
+     */
+    public static Grads backward(Tensor g, Tensor x, Tensor weight, Tensor rstd) {
+        String op = "RmsNorm.backward";
+        int d = NormRows.lastDim(op, x);
+        NormRows.checkSameDType(op, "g", g, "x", x);
+        NormRows.checkSameShape(op, "g", g, "x", x);
+        NormRows.checkFeatureParam(op, "weight", weight, x, d);
+        NormRows.checkRowStat(op, "rstd", rstd, x);
+        Tensor gs = g.contiguous();
+        Tensor xs = x.contiguous();
+        Tensor rs = rstd.contiguous();
+        int rows = xs.numel() / d;
+        int go = gs.offset();
+        int xo = xs.offset();
+        int ro = rs.offset();
+        Tensor dx = Tensor.zeros(x.dtype(), x.shape());
+        Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
+        if (x.dtype() == DType.F32) {
+            float[] gd = gs.f32Data();
+            float[] xd = xs.f32Data();
+            float[] rd = rs.f32Data();
+            float[] w = NormRows.featuresF32(weight, d, 1f);
+            float[] dxs = dx.f32Data();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    backwardRowF32(gd, go + r * d, xd, xo + r * d, rd[ro + r], w, dxs, r * d, d);
+                }
+            });
+            if (dweight != null) {
+                // Summed over rows in row order, each column by one thread: deterministic for any thread count.
+                float[] dw = dweight.f32Data();
+                NormRows.forEachColumnRange(d, rows, F.length(),
+                        (c0, c1) -> weightGradF32(gd, go, xd, xo, rd, ro, rows, d, c0, c1, dw));
+            }
+        } else {
+            double[] gd = gs.f64Data();
+            double[] xd = xs.f64Data();
+            double[] rd = rs.f64Data();
+            double[] w = NormRows.featuresF64(weight, d, 1);
+            double[] dxs = dx.f64Data();
+            NormRows.forEachRowRange(rows, d, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    backwardRowF64(gd, go + r * d, xd, xo + r * d, rd[ro + r], w, dxs, r * d, d);
+                }
+            });
+            if (dweight != null) {
+                double[] dw = dweight.f64Data();
+                for (int r = 0; r < rows; r++) {
+                    for (int i = 0; i < d; i++) {
+                        dw[i] += gd[go + r * d + i] * xd[xo + r * d + i] * rd[ro + r];
+                    }
+                }
+            }
+        }
+        return new Grads(dx, dweight);
+    }
+
+    private static void backwardRowF32(float[] g, int go, float[] x, int xo, float s, float[] w, float[] dx, int dxo,
+            int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var dnormNormLanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            var norm = FloatVector.fromArray(F, x, xo + i).mul(s);
+            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
+            dnormNormLanes = dnorm.fma(norm, dnormNormLanes);
+        }
+        float dnormNormSum = dnormNormLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            dnormNormSum += w[i] * g[go + i] * (x[xo + i] * s);
+        }
+        float dnormNormMean = dnormNormSum / n;
+        for (i = 0; i < bound; i += F.length()) {
+            var norm = FloatVector.fromArray(F, x, xo + i).mul(s);
+            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
+            dnorm.sub(norm.mul(dnormNormMean)).mul(s).intoArray(dx, dxo + i);
+        }
+        for (; i < n; i++) {
+            float norm = x[xo + i] * s;
+            dx[dxo + i] = (w[i] * g[go + i] - norm * dnormNormMean) * s;
+        }
+    }
+
+    private static void weightGradF32(float[] g, int go, float[] x, int xo, float[] rstd, int ro, int rows, int n,
+            int c0, int c1, float[] dw) {
+        int bound = c0 + F.loopBound(c1 - c0);
+        for (int r = 0; r < rows; r++) {
+            int gr = go + r * n;
+            int xr = xo + r * n;
+            float s = rstd[ro + r];
+            int i = c0;
+            for (; i < bound; i += F.length()) {
+                var norm = FloatVector.fromArray(F, x, xr + i).mul(s);
+                FloatVector.fromArray(F, g, gr + i).fma(norm, FloatVector.fromArray(F, dw, i)).intoArray(dw, i);
+            }
+            for (; i < c1; i++) {
+                dw[i] = Math.fma(g[gr + i], x[xr + i] * s, dw[i]);
+            }
+        }
+    }
+
+    private static void backwardRowF64(double[] g, int go, double[] x, int xo, double s, double[] w, double[] dx,
+            int dxo, int n) {
+        double dnormNormSum = 0;
+        for (int i = 0; i < n; i++) {
+            dnormNormSum += w[i] * g[go + i] * (x[xo + i] * s);
+        }
+        double dnormNormMean = dnormNormSum / n;
+        for (int i = 0; i < n; i++) {
+            double norm = x[xo + i] * s;
+            dx[dxo + i] = (w[i] * g[go + i] - norm * dnormNormMean) * s;
+        }
+    }
+}

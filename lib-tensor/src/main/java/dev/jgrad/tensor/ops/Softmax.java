@@ -1,0 +1,297 @@
+package dev.jgrad.tensor.ops;
+
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.NormRows;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Softmax and log-softmax along one axis, each beside its backward. Rows are made contiguous by moving the
+ * axis last; every row subtracts its maximum before exponentiating, so inputs like 1000 do not overflow.
+ */
+public final class Softmax {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    private Softmax() {}
+
+    // ------------------------------------------------------------------------------------------ softmax
+
+    /** exp(x - max) / sum(exp(x - max)) along {@code axis} (negative counts from the end). */
+    public static Tensor softmax(Tensor x, int axis) {
+        int a = Shapes.axis("Softmax.softmax", axis, x.rank());
+        Tensor in = NormRows.axisLast(x, a);
+        Tensor out = Tensor.zeros(x.dtype(), in.shape());
+        if (in.numel() == 0) {
+            return NormRows.restoreAxis(out, a);
+        }
+        int n = in.size(-1);
+        int rows = in.numel() / n;
+        int xo = in.offset();
+        if (x.dtype() == DType.F32) {
+            float[] xs = in.f32Data();
+            float[] ys = out.f32Data();
+            NormRows.forEachRowRange(rows, n, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    softmaxRowF32(xs, xo + r * n, ys, r * n, n);
+                }
+            });
+        } else {
+            double[] xs = in.f64Data();
+            double[] ys = out.f64Data();
+            NormRows.forEachRowRange(rows, n, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    softmaxRowF64(xs, xo + r * n, ys, r * n, n);
+                }
+            });
+        }
+        return NormRows.restoreAxis(out, a);
+    }
+
+    /** Gradient of softmax: dx = y * (g - sum(g * y)) along {@code axis}, where y is softmax's output. */
+    public static Tensor softmaxBackward(Tensor g, Tensor y, int axis) {
+        return backward("Softmax.softmaxBackward", g, y, axis, false);
+    }
+
+    private static void softmaxRowF32(float[] x, int xo, float[] y, int yo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var maxLanes = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (; i < bound; i += F.length()) {
+            maxLanes = maxLanes.max(FloatVector.fromArray(F, x, xo + i));
+        }
+        float max = maxLanes.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            max = Math.max(max, x[xo + i]);
+        }
+        var maxB = FloatVector.broadcast(F, max);
+        var sumLanes = FloatVector.zero(F);
+        for (i = 0; i < bound; i += F.length()) {
+            var e = FloatVector.fromArray(F, x, xo + i).sub(maxB).lanewise(VectorOperators.EXP);
+            e.intoArray(y, yo + i);
+            sumLanes = sumLanes.add(e);
+        }
+        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(x[xo + i] - max);
+            y[yo + i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        for (i = 0; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, y, yo + i).mul(inv).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] *= inv;
+        }
+    }
+
+    private static void softmaxRowF64(double[] x, int xo, double[] y, int yo, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, x[xo + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            y[yo + i] = Math.exp(x[xo + i] - max);
+            sum += y[yo + i];
+        }
+        for (int i = 0; i < n; i++) {
+            y[yo + i] /= sum;
+        }
+    }
+
+    private static void softmaxBackwardRowF32(float[] g, int go, float[] y, int yo, float[] dx, int dxo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var dotLanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            dotLanes = FloatVector.fromArray(F, g, go + i).fma(FloatVector.fromArray(F, y, yo + i), dotLanes);
+        }
+        float dot = dotLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            dot += g[go + i] * y[yo + i];
+        }
+        for (i = 0; i < bound; i += F.length()) {
+            var gv = FloatVector.fromArray(F, g, go + i);
+            gv.sub(dot).mul(FloatVector.fromArray(F, y, yo + i)).intoArray(dx, dxo + i);
+        }
+        for (; i < n; i++) {
+            dx[dxo + i] = (g[go + i] - dot) * y[yo + i];
+        }
+    }
+
+    private static void softmaxBackwardRowF64(double[] g, int go, double[] y, int yo, double[] dx, int dxo, int n) {
+        double dot = 0;
+        for (int i = 0; i < n; i++) {
+            dot += g[go + i] * y[yo + i];
+        }
+        for (int i = 0; i < n; i++) {
+            dx[dxo + i] = (g[go + i] - dot) * y[yo + i];
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ log-softmax
+
+    /** x - max - log(sum(exp(x - max))) along {@code axis}: the log of softmax, without its underflow. */
+    public static Tensor logSoftmax(Tensor x, int axis) {
+        int a = Shapes.axis("Softmax.logSoftmax", axis, x.rank());
+        Tensor in = NormRows.axisLast(x, a);
+        Tensor out = Tensor.zeros(x.dtype(), in.shape());
+        if (in.numel() == 0) {
+            return NormRows.restoreAxis(out, a);
+        }
+        int n = in.size(-1);
+        int rows = in.numel() / n;
+        int xo = in.offset();
+        if (x.dtype() == DType.F32) {
+            float[] xs = in.f32Data();
+            float[] ys = out.f32Data();
+            NormRows.forEachRowRange(rows, n, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    logSoftmaxRowF32(xs, xo + r * n, ys, r * n, n);
+                }
+            });
+        } else {
+            double[] xs = in.f64Data();
+            double[] ys = out.f64Data();
+            NormRows.forEachRowRange(rows, n, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    logSoftmaxRowF64(xs, xo + r * n, ys, r * n, n);
+                }
+            });
+        }
+        return NormRows.restoreAxis(out, a);
+    }
+
+    /** Gradient of log-softmax: dx = g - exp(y) * sum(g) along {@code axis}, where y is logSoftmax's output. */
+    public static Tensor logSoftmaxBackward(Tensor g, Tensor y, int axis) {
+        return backward("Softmax.logSoftmaxBackward", g, y, axis, true);
+    }
+
+    private static void logSoftmaxRowF32(float[] x, int xo, float[] y, int yo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var maxLanes = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+        for (; i < bound; i += F.length()) {
+            maxLanes = maxLanes.max(FloatVector.fromArray(F, x, xo + i));
+        }
+        float max = maxLanes.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            max = Math.max(max, x[xo + i]);
+        }
+        var maxB = FloatVector.broadcast(F, max);
+        var sumLanes = FloatVector.zero(F);
+        for (i = 0; i < bound; i += F.length()) {
+            sumLanes = sumLanes.add(FloatVector.fromArray(F, x, xo + i).sub(maxB).lanewise(VectorOperators.EXP));
+        }
+        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += (float) Math.exp(x[xo + i] - max);
+        }
+        // (x - max) - logSum rather than x - (max + logSum): max + logSum would round away logSum when max is large.
+        float logSum = (float) Math.log(sum);
+        for (i = 0; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, x, xo + i).sub(maxB).sub(logSum).intoArray(y, yo + i);
+        }
+        for (; i < n; i++) {
+            y[yo + i] = (x[xo + i] - max) - logSum;
+        }
+    }
+
+    private static void logSoftmaxRowF64(double[] x, int xo, double[] y, int yo, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, x[xo + i]);
+        }
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += Math.exp(x[xo + i] - max);
+        }
+        double logSum = Math.log(sum);
+        for (int i = 0; i < n; i++) {
+            y[yo + i] = (x[xo + i] - max) - logSum;
+        }
+    }
+
+    private static void logSoftmaxBackwardRowF32(float[] g, int go, float[] y, int yo, float[] dx, int dxo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var sumLanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            sumLanes = sumLanes.add(FloatVector.fromArray(F, g, go + i));
+        }
+        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += g[go + i];
+        }
+        for (i = 0; i < bound; i += F.length()) {
+            var p = FloatVector.fromArray(F, y, yo + i).lanewise(VectorOperators.EXP);
+            FloatVector.fromArray(F, g, go + i).sub(p.mul(sum)).intoArray(dx, dxo + i);
+        }
+        for (; i < n; i++) {
+            dx[dxo + i] = g[go + i] - (float) Math.exp(y[yo + i]) * sum;
+        }
+    }
+
+    private static void logSoftmaxBackwardRowF64(double[] g, int go, double[] y, int yo, double[] dx, int dxo,
+            int n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += g[go + i];
+        }
+        for (int i = 0; i < n; i++) {
+            dx[dxo + i] = g[go + i] - Math.exp(y[yo + i]) * sum;
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ shared backward
+
+    /** Checks and row plumbing common to both backwards; {@code log} picks the log-softmax row kernels. */
+
+    private static Tensor backward(String op, Tensor g, Tensor y, int axis, boolean log) {
+        NormRows.checkSameDType(op, "g", g, "y", y);
+        NormRows.checkSameShape(op, "g", g, "y", y);
+        int a = Shapes.axis(op, axis, y.rank());
+        Tensor gs = NormRows.axisLast(g, a);
+        Tensor ys = NormRows.axisLast(y, a);
+        Tensor dx = Tensor.zeros(y.dtype(), ys.shape());
+        if (ys.numel() == 0) {
+            return NormRows.restoreAxis(dx, a);
+        }
+        int n = ys.size(-1);
+        int rows = ys.numel() / n;
+        int go = gs.offset();
+        int yo = ys.offset();
+        if (y.dtype() == DType.F32) {
+            float[] gd = gs.f32Data();
+            float[] yd = ys.f32Data();
+            float[] dd = dx.f32Data();
+            NormRows.forEachRowRange(rows, n, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    if (log) {
+                        logSoftmaxBackwardRowF32(gd, go + r * n, yd, yo + r * n, dd, r * n, n);
+                    } else {
+                        softmaxBackwardRowF32(gd, go + r * n, yd, yo + r * n, dd, r * n, n);
+                    }
+                }
+            });
+        } else {
+            double[] gd = gs.f64Data();
+            double[] yd = ys.f64Data();
+            double[] dd = dx.f64Data();
+            NormRows.forEachRowRange(rows, n, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    if (log) {
+                        logSoftmaxBackwardRowF64(gd, go + r * n, yd, yo + r * n, dd, r * n, n);
+                    } else {
+                        softmaxBackwardRowF64(gd, go + r * n, yd, yo + r * n, dd, r * n, n);
+                    }
+                }
+            });
+        }
+        return NormRows.restoreAxis(dx, a);
+    }
+}
