@@ -33,7 +33,7 @@ patterns = {
     "col_row": ([3, 1], [1, 4]),
     "bias": ([2, 3, 4], [4]),
     "lead": ([4], [2, 3, 4]),
-    "scalar": ([2, 3], []),
+    "rank0": ([2, 3], []),
     "mid": ([2, 1, 3], [4, 1]),
 }
 for pname, (sa, sb) in patterns.items():
