@@ -8,15 +8,12 @@ import jdk.incubator.vector.VectorSpecies;
  * columns). K == 1 is a row reduction (vectorized along R); K > 1 reduces whole rows at once (vectorized along
  * K). The summation order is fixed by the data layout alone, so results never depend on the thread count.
  *
- * <p>Sums keep float32 accurate over long reductions by accumulating short blocks in float vector lanes and
- * adding the block totals in double: error grows with the block length, not with R.
+ * <p>Sums keep float32 accurate over long reductions with compensated (Kahan) accumulation in the vector lanes:
+ * the error stays a few roundings however many values are added, at the price of three extra vector flops per
+ * element in loops that are bound by memory traffic anyway.
  */
 public final class ReductionF32 {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
-    /** Elements per lane-parallel float block of a row sum before it is folded into the double total. */
-    private static final int ROW_BLOCK = 1024;
-    /** Rows per float block of a column sum before the block is folded into the double totals. */
-    private static final int COLUMN_BLOCK = 64;
 
     private ReductionF32() {}
 
@@ -26,53 +23,56 @@ public final class ReductionF32 {
             out[oo] = (float) (sumRow(x, xo, rows) / divisor);
             return;
         }
-        double[] total = new double[cols];
-        float[] partial = new float[cols];
+        // Compensated (Kahan) accumulation per column: sum holds the running total, lost the low-order
+        // bits each addition dropped, which the next addition puts back.
+        float[] sum = new float[cols];
+        float[] lost = new float[cols];
         int bound = S.loopBound(cols);
-        for (int r0 = 0; r0 < rows; r0 += COLUMN_BLOCK) {
-            int r1 = Math.min(rows, r0 + COLUMN_BLOCK);
-            System.arraycopy(x, xo + r0 * cols, partial, 0, cols);
-            for (int r = r0 + 1; r < r1; r++) {
-                int row = xo + r * cols;
-                int k = 0;
-                for (; k < bound; k += S.length()) {
-                    FloatVector.fromArray(S, partial, k).add(FloatVector.fromArray(S, x, row + k)).intoArray(partial, k);
-                }
-                for (; k < cols; k++) {
-                    partial[k] += x[row + k];
-                }
+        for (int r = 0; r < rows; r++) {
+            int row = xo + r * cols;
+            int k = 0;
+            for (; k < bound; k += S.length()) {
+                var s = FloatVector.fromArray(S, sum, k);
+                var y = FloatVector.fromArray(S, x, row + k).sub(FloatVector.fromArray(S, lost, k));
+                var t = s.add(y);
+                t.sub(s).sub(y).intoArray(lost, k);
+                t.intoArray(sum, k);
             }
-            for (int k = 0; k < cols; k++) {
-                total[k] += partial[k];
+            for (; k < cols; k++) {
+                float y = x[row + k] - lost[k];
+                float t = sum[k] + y;
+                lost[k] = (t - sum[k]) - y;
+                sum[k] = t;
             }
         }
         for (int k = 0; k < cols; k++) {
-            out[oo + k] = (float) (total[k] / divisor);
+            out[oo + k] = (float) (((double) sum[k] - lost[k]) / divisor);
         }
     }
 
-    /** Sum of x[xo, xo + n) accumulated in double across float blocks; lanes are folded in index order. */
+    /**
+     * Sum of x[xo, xo + n) with compensated (Kahan) accumulation in each vector lane, so the error stays a few
+     * roundings however long the row; the lanes and the tail are then folded in double, in index order.
+     */
     private static double sumRow(float[] x, int xo, int n) {
+        var sum = FloatVector.zero(S);
+        var lost = FloatVector.zero(S);
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var y = FloatVector.fromArray(S, x, xo + i).sub(lost);
+            var t = sum.add(y);
+            lost = t.sub(sum).sub(y);
+            sum = t;
+        }
+        // reduceLanes(ADD) leaves its order unspecified; folding the lanes ourselves keeps results reproducible.
+        float[] sums = sum.toArray();
+        float[] losts = lost.toArray();
         double total = 0;
-        float[] lanes = new float[S.length()];
-        for (int start = 0; start < n; start += ROW_BLOCK) {
-            int len = Math.min(ROW_BLOCK, n - start);
-            int base = xo + start;
-            var acc = FloatVector.zero(S);
-            int i = 0;
-            for (int bound = S.loopBound(len); i < bound; i += S.length()) {
-                acc = acc.add(FloatVector.fromArray(S, x, base + i));
-            }
-            // reduceLanes(ADD) leaves the order unspecified; folding a copy keeps results reproducible.
-            acc.intoArray(lanes, 0);
-            float block = 0;
-            for (float lane : lanes) {
-                block += lane;
-            }
-            for (; i < len; i++) {
-                block += x[base + i];
-            }
-            total += block;
+        for (int lane = 0; lane < sums.length; lane++) {
+            total += (double) sums[lane] - losts[lane];
+        }
+        for (; i < n; i++) {
+            total += x[xo + i];
         }
         return total;
     }
