@@ -69,7 +69,7 @@ public final class Binary {
 
     /** d(ab)/da = b, d(ab)/db = a. */
     public static Grads mulBackward(Tensor g, Tensor a, Tensor b) {
-        return new Grads(Reduce.sumTo(mul(g, b), a.shape()), Reduce.sumTo(mul(g, a), b.shape()));
+        return new Grads(reduceFresh(mul(g, b), a.shape()), reduceFresh(mul(g, a), b.shape()));
     }
 
     public static Tensor div(Tensor a, Tensor b) {
@@ -80,7 +80,7 @@ public final class Binary {
     public static Grads divBackward(Tensor g, Tensor a, Tensor b) {
         Tensor gOverB = div(g, b);
         Tensor gb = Unary.neg(div(mul(gOverB, a), b));
-        return new Grads(Reduce.sumTo(gOverB, a.shape()), Reduce.sumTo(gb, b.shape()));
+        return new Grads(reduceFresh(gOverB, a.shape()), reduceFresh(gb, b.shape()));
     }
 
     // ------------------------------------------------------------------------------------------ pow
@@ -134,7 +134,7 @@ public final class Binary {
                 store(gb, f32, cur.offset(5) + i, db);
             }
         }
-        return new Grads(Reduce.sumTo(ga, a.shape()), Reduce.sumTo(gb, b.shape()));
+        return new Grads(reduceFresh(ga, a.shape()), reduceFresh(gb, b.shape()));
     }
 
     /** d/da a^e = e * a^(e-1); zero everywhere when e == 0, as torch. */
@@ -198,10 +198,13 @@ public final class Binary {
 
     /** g flows to a where cond is set and to b elsewhere, each then summed back to its operand's shape. */
     public static Grads whereBackward(Tensor g, Tensor cond, int[] aShape, int[] bShape) {
-        Tensor zero = Tensor.scalar(g.dtype(), 0);
         checkDtypes("whereBackward", g, cond);
-        Shapes.broadcast("whereBackward", g.shape(), cond.shape());
-        return new Grads(Reduce.sumTo(where(cond, g, zero), aShape), Reduce.sumTo(where(cond, zero, g), bShape));
+        if (!Arrays.equals(Shapes.broadcast("whereBackward", g.shape(), cond.shape()), g.shape())) {
+            throw new ShapeException("whereBackward: condition of shape " + Shapes.str(cond.shape())
+                    + " does not broadcast to the gradient's shape " + Shapes.str(g.shape()));
+        }
+        Tensor zero = Tensor.scalar(g.dtype(), 0);
+        return new Grads(reduceFresh(where(cond, g, zero), aShape), reduceFresh(where(cond, zero, g), bShape));
     }
 
     // ------------------------------------------------------------------------------------------ maskedFill
@@ -306,6 +309,11 @@ public final class Binary {
     }
 
     // ------------------------------------------------------------------------------------------ helpers
+
+    /** sumTo for a gradient this class just allocated: when no reduction is needed it is returned as is. */
+    private static Tensor reduceFresh(Tensor fresh, int[] shape) {
+        return Arrays.equals(fresh.shape(), shape) ? fresh : Reduce.sumTo(fresh, shape);
+    }
 
     static void checkDtypes(String op, Tensor a, Tensor b) {
         if (a.dtype() != b.dtype()) {

@@ -131,8 +131,8 @@ class UnaryTest {
     void erfMatchesAHighPrecisionSeries() {
         double worstErf = 0;
         double worstErfc = 0;
-        for (int i = 0; i <= 80; i++) {
-            double x = i * 0.075; // 0 .. 6, crossing both switch points (1.5 and 2.5)
+        for (int i = 0; i <= 160; i++) {
+            double x = i * 0.0375; // 0 .. 6, across every switch point (1.5, 2, 2.5, 3, 4)
             BigDecimal exact = erfBig(x);
             double erf = exact.doubleValue();
             double erfc = BigDecimal.ONE.subtract(exact).doubleValue();
