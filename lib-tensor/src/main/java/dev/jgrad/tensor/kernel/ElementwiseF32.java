@@ -1,0 +1,354 @@
+package dev.jgrad.tensor.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Vector-API kernels for F32 elementwise ops. Binary kernels process one row of a strided loop nest (see
+ * {@link dev.jgrad.tensor.StridedCursor}): an operand stride of 1 is streamed, a stride of 0 is a value broadcast
+ * along the row, anything else falls to the plain strided loop. The output row is always contiguous. Unary
+ * kernels work on contiguous ranges {@code [offset, offset + n)}.
+ *
+ * <p>Every hot loop is written out by hand (no lambdas or operator parameters) so that C2 compiles each to
+ * straight vector code; the scalar tail of every loop computes exactly the same expression.
+ */
+public final class ElementwiseF32 {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
+    private static final float GELU_KAPPA = 0.044715f;
+
+    private ElementwiseF32() {}
+
+    // ------------------------------------------------------------------------------------------ binary rows
+
+    public static void add(float[] a, int ao, int as, float[] b, int bo, int bs, float[] out, int oo, int n) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        if (as == 1 && bs == 1) {
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).add(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 0 && bs == 1) {
+            var va = FloatVector.broadcast(S, a[ao]);
+            for (; i < bound; i += S.length()) {
+                va.add(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 1 && bs == 0) {
+            var vb = FloatVector.broadcast(S, b[bo]);
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).add(vb).intoArray(out, oo + i);
+            }
+        }
+        for (; i < n; i++) {
+            out[oo + i] = a[ao + i * as] + b[bo + i * bs];
+        }
+    }
+
+    public static void sub(float[] a, int ao, int as, float[] b, int bo, int bs, float[] out, int oo, int n) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        if (as == 1 && bs == 1) {
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).sub(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 0 && bs == 1) {
+            var va = FloatVector.broadcast(S, a[ao]);
+            for (; i < bound; i += S.length()) {
+                va.sub(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 1 && bs == 0) {
+            var vb = FloatVector.broadcast(S, b[bo]);
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).sub(vb).intoArray(out, oo + i);
+            }
+        }
+        for (; i < n; i++) {
+            out[oo + i] = a[ao + i * as] - b[bo + i * bs];
+        }
+    }
+
+    public static void mul(float[] a, int ao, int as, float[] b, int bo, int bs, float[] out, int oo, int n) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        if (as == 1 && bs == 1) {
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).mul(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 0 && bs == 1) {
+            var va = FloatVector.broadcast(S, a[ao]);
+            for (; i < bound; i += S.length()) {
+                va.mul(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 1 && bs == 0) {
+            var vb = FloatVector.broadcast(S, b[bo]);
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).mul(vb).intoArray(out, oo + i);
+            }
+        }
+        for (; i < n; i++) {
+            out[oo + i] = a[ao + i * as] * b[bo + i * bs];
+        }
+    }
+
+    public static void div(float[] a, int ao, int as, float[] b, int bo, int bs, float[] out, int oo, int n) {
+        int i = 0;
+        int bound = S.loopBound(n);
+        if (as == 1 && bs == 1) {
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).div(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 0 && bs == 1) {
+            var va = FloatVector.broadcast(S, a[ao]);
+            for (; i < bound; i += S.length()) {
+                va.div(FloatVector.fromArray(S, b, bo + i)).intoArray(out, oo + i);
+            }
+        } else if (as == 1 && bs == 0) {
+            var vb = FloatVector.broadcast(S, b[bo]);
+            for (; i < bound; i += S.length()) {
+                FloatVector.fromArray(S, a, ao + i).div(vb).intoArray(out, oo + i);
+            }
+        }
+        for (; i < n; i++) {
+            out[oo + i] = a[ao + i * as] / b[bo + i * bs];
+        }
+    }
+
+    /** pow is rare and accuracy-sensitive: computed in double and rounded once, like torch's float opmath. */
+    public static void pow(float[] a, int ao, int as, float[] b, int bo, int bs, float[] out, int oo, int n) {
+        for (int i = 0; i < n; i++) {
+            out[oo + i] = (float) Math.pow(a[ao + i * as], b[bo + i * bs]);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ unary forward
+
+    public static void neg(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).neg().intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = -x[xo + i];
+        }
+    }
+
+    public static void exp(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.EXP).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = (float) Math.exp(x[xo + i]);
+        }
+    }
+
+    public static void log(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.LOG).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = (float) Math.log(x[xo + i]);
+        }
+    }
+
+    public static void sqrt(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).sqrt().intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = (float) Math.sqrt(x[xo + i]);
+        }
+    }
+
+    public static void abs(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).abs().intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = Math.abs(x[xo + i]);
+        }
+    }
+
+    public static void tanh(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.TANH).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = (float) Math.tanh(x[xo + i]);
+        }
+    }
+
+    public static void sigmoid(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        var one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var e = FloatVector.fromArray(S, x, xo + i).neg().lanewise(VectorOperators.EXP);
+            one.div(one.add(e)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = 1f / (1f + (float) Math.exp(-x[xo + i]));
+        }
+    }
+
+    public static void relu(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        var zero = FloatVector.zero(S);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).max(zero).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = Math.max(x[xo + i], 0f);
+        }
+    }
+
+    /** GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    public static void gelu(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        var half = FloatVector.broadcast(S, 0.5f);
+        var one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var v = FloatVector.fromArray(S, x, xo + i);
+            var inner = v.mul(v).mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
+            half.mul(v).mul(one.add(inner.lanewise(VectorOperators.TANH))).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xo + i];
+            float inner = SQRT_2_OVER_PI * (v + GELU_KAPPA * v * v * v);
+            out[oo + i] = 0.5f * v * (1f + (float) Math.tanh(inner));
+        }
+    }
+
+    /** SiLU (swish): x * sigmoid(x). */
+    public static void silu(float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        var one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var v = FloatVector.fromArray(S, x, xo + i);
+            v.div(one.add(v.neg().lanewise(VectorOperators.EXP))).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xo + i];
+            out[oo + i] = v / (1f + (float) Math.exp(-v));
+        }
+    }
+
+    /** min(max(x, lo), hi); NaN stays NaN (max/min propagate it, as torch.clamp does). */
+    public static void clamp(float[] x, int xo, float lo, float hi, float[] out, int oo, int n) {
+        int i = 0;
+        var vlo = FloatVector.broadcast(S, lo);
+        var vhi = FloatVector.broadcast(S, hi);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            FloatVector.fromArray(S, x, xo + i).max(vlo).min(vhi).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = Math.min(Math.max(x[xo + i], lo), hi);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ unary backward
+    // Each takes the upstream gradient g and the saved forward tensor (input x or output y), all contiguous.
+
+    /** g * y * (1 - y) */
+    public static void sigmoidBackward(float[] g, int go, float[] y, int yo, float[] out, int oo, int n) {
+        int i = 0;
+        var one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var vy = FloatVector.fromArray(S, y, yo + i);
+            FloatVector.fromArray(S, g, go + i).mul(vy).mul(one.sub(vy)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float v = y[yo + i];
+            out[oo + i] = g[go + i] * v * (1f - v);
+        }
+    }
+
+    /** g * (1 - y^2) */
+    public static void tanhBackward(float[] g, int go, float[] y, int yo, float[] out, int oo, int n) {
+        int i = 0;
+        var one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var vy = FloatVector.fromArray(S, y, yo + i);
+            FloatVector.fromArray(S, g, go + i).mul(one.sub(vy.mul(vy))).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float v = y[yo + i];
+            out[oo + i] = g[go + i] * (1f - v * v);
+        }
+    }
+
+    /** g where x > 0, else 0 (torch's threshold_backward: zero at exactly 0). */
+    public static void reluBackward(float[] g, int go, float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        var zero = FloatVector.zero(S);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            VectorMask<Float> off = FloatVector.fromArray(S, x, xo + i).compare(VectorOperators.LE, 0f);
+            FloatVector.fromArray(S, g, go + i).blend(zero, off).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = x[xo + i] <= 0f ? 0f : g[go + i];
+        }
+    }
+
+    /**
+     * Derivative of the tanh-approximated GELU: with t = tanh(k (x + c x^3)),
+     * d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2).
+     */
+    public static void geluBackward(float[] g, int go, float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        var half = FloatVector.broadcast(S, 0.5f);
+        var one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var v = FloatVector.fromArray(S, x, xo + i);
+            var v2 = v.mul(v);
+            var t = v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI).lanewise(VectorOperators.TANH);
+            var left = half.mul(one.add(t));
+            var right = half.mul(v).mul(one.sub(t.mul(t))).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
+            FloatVector.fromArray(S, g, go + i).mul(left.add(right)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xo + i];
+            float v2 = v * v;
+            float t = (float) Math.tanh(SQRT_2_OVER_PI * (v + GELU_KAPPA * v2 * v));
+            float left = 0.5f * (1f + t);
+            float right = 0.5f * v * (1f - t * t) * (SQRT_2_OVER_PI * (1f + 3f * GELU_KAPPA * v2));
+            out[oo + i] = g[go + i] * (left + right);
+        }
+    }
+
+    /** With s = sigmoid(x): d/dx x s = s (1 + x (1 - s)). */
+    public static void siluBackward(float[] g, int go, float[] x, int xo, float[] out, int oo, int n) {
+        int i = 0;
+        var one = FloatVector.broadcast(S, 1f);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var v = FloatVector.fromArray(S, x, xo + i);
+            var s = one.div(one.add(v.neg().lanewise(VectorOperators.EXP)));
+            FloatVector.fromArray(S, g, go + i).mul(s).mul(v.mul(one.sub(s)).add(one)).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xo + i];
+            float s = 1f / (1f + (float) Math.exp(-v));
+            out[oo + i] = g[go + i] * s * (1f + v * (1f - s));
+        }
+    }
+
+    /** g where lo <= x <= hi (torch passes the gradient at the bounds), else 0; NaN x gets 0. */
+    public static void clampBackward(float[] g, int go, float[] x, int xo, float lo, float hi, float[] out, int oo, int n) {
+        int i = 0;
+        var zero = FloatVector.zero(S);
+        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
+            var v = FloatVector.fromArray(S, x, xo + i);
+            VectorMask<Float> inside = v.compare(VectorOperators.GE, lo).and(v.compare(VectorOperators.LE, hi));
+            zero.blend(FloatVector.fromArray(S, g, go + i), inside).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            float v = x[xo + i];
+            out[oo + i] = v >= lo && v <= hi ? g[go + i] : 0f;
+        }
+    }
+}
