@@ -1,0 +1,347 @@
+package dev.jgrad.tensor.kernel;
+
+import dev.jgrad.tensor.Parallel;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Single-precision matrix multiply, the hot loop of every linear layer and attention head.
+ *
+ * <p>The structure is the classic Goto/BLIS one. B is cut into KC x NC blocks that are packed into NR-wide column
+ * strips; A into MC x KC blocks packed into MR-tall row strips. A register-blocked micro-kernel then multiplies one
+ * MR-row strip of A by one NR-column strip of B, keeping the whole MR x NR tile of C in vector registers for the full
+ * KC-long dot products (8 rows x 3 vectors = 24 of AVX-512's 32 registers), so each loaded value feeds several FMAs
+ * and every load hits L1 (the B strip, KC x NR floats = 48 KB at KC=256) or L2 (the packed A block).
+ *
+ * <p>Packing also makes strides free: operands are read through arbitrary (row, column) strides while packing, so a
+ * transposed or sliced view multiplies with no copy beyond the packing every product does anyway.
+ *
+ * <p>Determinism: every C element is summed in the same order (k ascending within a KC block, KC blocks ascending)
+ * whatever the thread count, because threads only split the output into disjoint column (or row) ranges.
+ */
+public final class Sgemm {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+    /** Rows of C per micro-tile. */
+    static final int MR = 8;
+    /** Columns of C per micro-tile: three vectors. */
+    static final int NR = 3 * L;
+    /** Depth of one packed block: a KC x NR strip of B (48 KB at AVX-512) stays in L1 while A streams past it. */
+    static final int KC = 256;
+    /** Rows of a packed A block: MC x KC floats = 384 KB, comfortably inside a 2 MB L2. */
+    static final int MC = 384;
+    /** Columns of a packed B block (KC x NC floats = 4 MB, kept in L3). */
+    static final int NC = 4080;
+    /** Products smaller than this many multiply-adds run on the calling thread only. */
+    static final long PARALLEL_MIN_MACS = 1L << 18;
+
+    private Sgemm() {}
+
+    /** Per-thread packing buffers, reused across calls so steady-state multiplies allocate nothing. */
+    private static final class Buffers {
+        final float[] packedA = new float[MC * KC];
+        final float[] packedB = new float[roundUp(NC, NR) * KC];
+        final float[] tile = new float[MR * NR];
+    }
+
+    private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
+
+    /**
+     * C[m x n] = A.B + beta.C where A(i,p) = a[aOff + i*aRowStride + p*aColStride], B(p,j) = b[bOff + p*bRowStride
+     * + j*bColStride], C(i,j) = c[cOff + i*ldc + j]. Arbitrary strides let transposed/strided views be multiplied
+     * with no copies. beta is 0 or 1 (1 accumulates, used by backward).
+     */
+    public static void gemm(int m, int n, int k, float[] a, int aOff, int aRowStride, int aColStride,
+                            float[] b, int bOff, int bRowStride, int bColStride, float beta, float[] c, int cOff, int ldc) {
+        checkArguments("Sgemm.gemm", m, n, k, beta, ldc);
+        checkOperand("Sgemm.gemm", "A", a.length, aOff, m, aRowStride, k, aColStride);
+        checkOperand("Sgemm.gemm", "B", b.length, bOff, k, bRowStride, n, bColStride);
+        checkOperand("Sgemm.gemm", "C", c.length, cOff, m, ldc, n, 1);
+        multiply(m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, beta, c, cOff, ldc, true);
+    }
+
+    /**
+     * The same for {@code batch} independent products, operand i starting at aOff + i*aBatchStride etc. (batch
+     * stride 0 = shared operand). With cBatchStride 0 and beta 1 the products are accumulated into one C, in batch
+     * order.
+     */
+    public static void gemmBatched(int batch, int m, int n, int k, float[] a, int aOff, int aBatchStride, int aRowStride,
+                                   int aColStride, float[] b, int bOff, int bBatchStride, int bRowStride, int bColStride,
+                                   float beta, float[] c, int cOff, int cBatchStride, int ldc) {
+        if (batch < 0) {
+            throw new IllegalArgumentException("Sgemm.gemmBatched: batch must be >= 0, got " + batch);
+        }
+        checkArguments("Sgemm.gemmBatched", m, n, k, beta, ldc);
+        if (batch == 0) {
+            return;
+        }
+        checkOperand("Sgemm.gemmBatched", "A", a.length, aOff + (long) (batch - 1) * aBatchStride, m, aRowStride, k, aColStride);
+        checkOperand("Sgemm.gemmBatched", "A", a.length, aOff, m, aRowStride, k, aColStride);
+        checkOperand("Sgemm.gemmBatched", "B", b.length, bOff + (long) (batch - 1) * bBatchStride, k, bRowStride, n, bColStride);
+        checkOperand("Sgemm.gemmBatched", "B", b.length, bOff, k, bRowStride, n, bColStride);
+        checkOperand("Sgemm.gemmBatched", "C", c.length, cOff + (long) (batch - 1) * cBatchStride, m, ldc, n, 1);
+        checkOperand("Sgemm.gemmBatched", "C", c.length, cOff, m, ldc, n, 1);
+        long macs = (long) m * n * k;
+        boolean sharedC = cBatchStride == 0 && batch > 1;
+        if (sharedC || macs >= PARALLEL_MIN_MACS || batch == 1 || Parallel.threads() == 1) {
+            // One product at a time, each free to use every thread (and a shared C is summed in batch order).
+            for (int i = 0; i < batch; i++) {
+                multiply(m, n, k, a, aOff + i * aBatchStride, aRowStride, aColStride, b, bOff + i * bBatchStride,
+                        bRowStride, bColStride, beta, c, cOff + i * cBatchStride, ldc, true);
+            }
+            return;
+        }
+        // Many small products: hand whole products to threads, each computed exactly as it would be alone.
+        int tasks = Math.min(batch, Parallel.chunks(macs * batch, PARALLEL_MIN_MACS));
+        Parallel.forEachTask(tasks, t -> {
+            int from = (int) ((long) batch * t / tasks);
+            int to = (int) ((long) batch * (t + 1) / tasks);
+            for (int i = from; i < to; i++) {
+                multiply(m, n, k, a, aOff + i * aBatchStride, aRowStride, aColStride, b, bOff + i * bBatchStride,
+                        bRowStride, bColStride, beta, c, cOff + i * cBatchStride, ldc, false);
+            }
+        });
+    }
+
+    // ------------------------------------------------------------------------------------------ argument checks
+
+    static void checkArguments(String op, int m, int n, int k, double beta, int ldc) {
+        if (m < 0 || n < 0 || k < 0) {
+            throw new IllegalArgumentException(op + ": sizes must be >= 0, got m=" + m + ", n=" + n + ", k=" + k);
+        }
+        if (beta != 0 && beta != 1) {
+            throw new IllegalArgumentException(op + ": beta must be 0 or 1, got " + beta);
+        }
+        if (ldc < n && m > 1) {
+            throw new IllegalArgumentException(op + ": ldc=" + ldc + " is smaller than n=" + n);
+        }
+    }
+
+    /** Checks that a rows x cols operand at the given offset and strides lies inside its array. */
+    static void checkOperand(String op, String name, int length, long offset, int rows, long rowStride, int cols,
+                             long colStride) {
+        if (rows == 0 || cols == 0) {
+            return;
+        }
+        if (rowStride < 0 || colStride < 0) {
+            throw new IllegalArgumentException(op + ": " + name + " strides must be >= 0, got (" + rowStride + ", "
+                    + colStride + ")");
+        }
+        long last = offset + (rows - 1) * rowStride + (cols - 1) * colStride;
+        if (offset < 0 || last >= length) {
+            throw new IllegalArgumentException(op + ": " + name + " (" + rows + " x " + cols + ", offset " + offset
+                    + ", strides (" + rowStride + ", " + colStride + ")) reaches index " + last
+                    + " of an array of length " + length);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ driver
+
+    private static void multiply(int m, int n, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff,
+                                 int bRs, int bCs, float beta, float[] c, int cOff, int ldc, boolean mayFork) {
+        if (m == 0 || n == 0) {
+            return;
+        }
+        if (k == 0) {
+            if (beta == 0) {
+                for (int i = 0; i < m; i++) {
+                    java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
+                }
+            }
+            return;
+        }
+        long macs = (long) m * n * k;
+        int tasks = mayFork ? Parallel.chunks(macs, PARALLEL_MIN_MACS) : 1;
+        if (tasks <= 1) {
+            blocked(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            return;
+        }
+        // Split the wider side of C into disjoint ranges whose sizes are whole micro-tiles.
+        if (n >= m) {
+            int strips = ceilDiv(n, NR);
+            int parts = Math.min(tasks, strips);
+            Parallel.forEachTask(parts, t -> {
+                int from = Math.min(n, strips * t / parts * NR);
+                int to = Math.min(n, strips * (t + 1) / parts * NR);
+                blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            });
+        } else {
+            int strips = ceilDiv(m, MR);
+            int parts = Math.min(tasks, strips);
+            Parallel.forEachTask(parts, t -> {
+                int from = Math.min(m, strips * t / parts * MR);
+                int to = Math.min(m, strips * (t + 1) / parts * MR);
+                blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            });
+        }
+    }
+
+    /** Computes rows [m0, m1) x columns [n0, n1) of C on the calling thread. */
+    private static void blocked(int m0, int m1, int n0, int n1, int k, float[] a, int aOff, int aRs, int aCs, float[] b,
+                                int bOff, int bRs, int bCs, float beta, float[] c, int cOff, int ldc) {
+        Buffers buf = BUFFERS.get();
+        for (int jc = n0; jc < n1; jc += NC) {
+            int nc = Math.min(NC, n1 - jc);
+            for (int pc = 0; pc < k; pc += KC) {
+                int kc = Math.min(KC, k - pc);
+                boolean accumulate = pc > 0 || beta != 0;
+                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, buf.packedB);
+                for (int ic = m0; ic < m1; ic += MC) {
+                    int mc = Math.min(MC, m1 - ic);
+                    packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, buf.packedA);
+                    macroKernel(mc, nc, kc, buf.packedA, buf.packedB, c, cOff + ic * ldc + jc, ldc, accumulate, buf.tile);
+                }
+            }
+        }
+    }
+
+    /** Packs a kc x nc block of B into NR-wide strips, each stored p-major (NR values per p), zero-padded. */
+    private static void packB(int kc, int nc, float[] b, int off, int rs, int cs, float[] dst) {
+        int d = 0;
+        for (int j0 = 0; j0 < nc; j0 += NR) {
+            int w = Math.min(NR, nc - j0);
+            for (int p = 0; p < kc; p++) {
+                int src = off + p * rs + j0 * cs;
+                if (cs == 1) {
+                    System.arraycopy(b, src, dst, d, w);
+                } else {
+                    for (int j = 0; j < w; j++) {
+                        dst[d + j] = b[src + j * cs];
+                    }
+                }
+                for (int j = w; j < NR; j++) {
+                    dst[d + j] = 0f;
+                }
+                d += NR;
+            }
+        }
+    }
+
+    /** Packs an mc x kc block of A into MR-tall strips, each stored p-major (MR values per p), zero-padded. */
+    private static void packA(int mc, int kc, float[] a, int off, int rs, int cs, float[] dst) {
+        int d = 0;
+        for (int i0 = 0; i0 < mc; i0 += MR) {
+            int h = Math.min(MR, mc - i0);
+            int rowBase = off + i0 * rs;
+            for (int p = 0; p < kc; p++) {
+                int src = rowBase + p * cs;
+                for (int i = 0; i < h; i++) {
+                    dst[d + i] = a[src + i * rs];
+                }
+                for (int i = h; i < MR; i++) {
+                    dst[d + i] = 0f;
+                }
+                d += MR;
+            }
+        }
+    }
+
+    private static void macroKernel(int mc, int nc, int kc, float[] pa, float[] pb, float[] c, int cBase, int ldc,
+                                    boolean accumulate, float[] tile) {
+        for (int j0 = 0; j0 < nc; j0 += NR) {
+            int w = Math.min(NR, nc - j0);
+            int bStrip = (j0 / NR) * kc * NR;
+            for (int i0 = 0; i0 < mc; i0 += MR) {
+                int h = Math.min(MR, mc - i0);
+                int aStrip = (i0 / MR) * kc * MR;
+                int ci = cBase + i0 * ldc + j0;
+                if (h == MR && w == NR) {
+                    microKernel(kc, pa, aStrip, pb, bStrip, c, ci, ldc, accumulate);
+                } else {
+                    // Edge tile: compute the full padded tile aside, then add only the part inside C.
+                    microKernel(kc, pa, aStrip, pb, bStrip, tile, 0, NR, false);
+                    for (int i = 0; i < h; i++) {
+                        int row = ci + i * ldc;
+                        for (int j = 0; j < w; j++) {
+                            c[row + j] = accumulate ? c[row + j] + tile[i * NR + j] : tile[i * NR + j];
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /**
+     * C[8 x 3L] (+)= packed A strip . packed B strip over kc steps. The 24 accumulators are plain locals so C2 keeps
+     * them in registers; the body is unrolled by hand because the JIT will not do it across vector variables.
+     */
+    private static void microKernel(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+                                    boolean accumulate) {
+        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
+        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
+        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
+        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
+        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
+        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
+        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
+        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int bo = bi + p * NR;
+            int ao = ai + p * MR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bo);
+            FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
+            FloatVector x = FloatVector.broadcast(S, pa[ao]);
+            c00 = x.fma(b0, c00);
+            c01 = x.fma(b1, c01);
+            c02 = x.fma(b2, c02);
+            x = FloatVector.broadcast(S, pa[ao + 1]);
+            c10 = x.fma(b0, c10);
+            c11 = x.fma(b1, c11);
+            c12 = x.fma(b2, c12);
+            x = FloatVector.broadcast(S, pa[ao + 2]);
+            c20 = x.fma(b0, c20);
+            c21 = x.fma(b1, c21);
+            c22 = x.fma(b2, c22);
+            x = FloatVector.broadcast(S, pa[ao + 3]);
+            c30 = x.fma(b0, c30);
+            c31 = x.fma(b1, c31);
+            c32 = x.fma(b2, c32);
+            x = FloatVector.broadcast(S, pa[ao + 4]);
+            c40 = x.fma(b0, c40);
+            c41 = x.fma(b1, c41);
+            c42 = x.fma(b2, c42);
+            x = FloatVector.broadcast(S, pa[ao + 5]);
+            c50 = x.fma(b0, c50);
+            c51 = x.fma(b1, c51);
+            c52 = x.fma(b2, c52);
+            x = FloatVector.broadcast(S, pa[ao + 6]);
+            c60 = x.fma(b0, c60);
+            c61 = x.fma(b1, c61);
+            c62 = x.fma(b2, c62);
+            x = FloatVector.broadcast(S, pa[ao + 7]);
+            c70 = x.fma(b0, c70);
+            c71 = x.fma(b1, c71);
+            c72 = x.fma(b2, c72);
+        }
+        storeRow(c, ci, accumulate, c00, c01, c02);
+        storeRow(c, ci + ldc, accumulate, c10, c11, c12);
+        storeRow(c, ci + 2 * ldc, accumulate, c20, c21, c22);
+        storeRow(c, ci + 3 * ldc, accumulate, c30, c31, c32);
+        storeRow(c, ci + 4 * ldc, accumulate, c40, c41, c42);
+        storeRow(c, ci + 5 * ldc, accumulate, c50, c51, c52);
+        storeRow(c, ci + 6 * ldc, accumulate, c60, c61, c62);
+        storeRow(c, ci + 7 * ldc, accumulate, c70, c71, c72);
+    }
+
+    private static void storeRow(float[] c, int ci, boolean accumulate, FloatVector v0, FloatVector v1, FloatVector v2) {
+        if (accumulate) {
+            v0 = FloatVector.fromArray(S, c, ci).add(v0);
+            v1 = FloatVector.fromArray(S, c, ci + L).add(v1);
+            v2 = FloatVector.fromArray(S, c, ci + 2 * L).add(v2);
+        }
+        v0.intoArray(c, ci);
+        v1.intoArray(c, ci + L);
+        v2.intoArray(c, ci + 2 * L);
+    }
+
+    // ------------------------------------------------------------------------------------------ helpers
+
+    static int ceilDiv(int x, int y) {
+        return (x + y - 1) / y;
+    }
+
+    static int roundUp(int x, int y) {
+        return ceilDiv(x, y) * y;
+    }
+}
