@@ -314,26 +314,60 @@ public final class Sgemm {
             c71 = x.fma(b1, c71);
             c72 = x.fma(b2, c72);
         }
-        storeRow(c, ci, accumulate, c00, c01, c02);
-        storeRow(c, ci + ldc, accumulate, c10, c11, c12);
-        storeRow(c, ci + 2 * ldc, accumulate, c20, c21, c22);
-        storeRow(c, ci + 3 * ldc, accumulate, c30, c31, c32);
-        storeRow(c, ci + 4 * ldc, accumulate, c40, c41, c42);
-        storeRow(c, ci + 5 * ldc, accumulate, c50, c51, c52);
-        storeRow(c, ci + 6 * ldc, accumulate, c60, c61, c62);
-        storeRow(c, ci + 7 * ldc, accumulate, c70, c71, c72);
+        // Stores are written out here rather than in a helper taking vectors: a call C2 declines to inline
+        // (this method is already near its node budget) would box all 24 accumulators.
+        if (accumulate) {
+            c00 = c00.add(FloatVector.fromArray(S, c, ci));
+            c01 = c01.add(FloatVector.fromArray(S, c, ci + L));
+            c02 = c02.add(FloatVector.fromArray(S, c, ci + 2 * L));
+            c10 = c10.add(FloatVector.fromArray(S, c, ci + ldc));
+            c11 = c11.add(FloatVector.fromArray(S, c, ci + ldc + L));
+            c12 = c12.add(FloatVector.fromArray(S, c, ci + ldc + 2 * L));
+            c20 = c20.add(FloatVector.fromArray(S, c, ci + 2 * ldc));
+            c21 = c21.add(FloatVector.fromArray(S, c, ci + 2 * ldc + L));
+            c22 = c22.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 2 * L));
+            c30 = c30.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
+            c31 = c31.add(FloatVector.fromArray(S, c, ci + 3 * ldc + L));
+            c32 = c32.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 2 * L));
+            c40 = c40.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
+            c41 = c41.add(FloatVector.fromArray(S, c, ci + 4 * ldc + L));
+            c42 = c42.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 2 * L));
+            c50 = c50.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
+            c51 = c51.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
+            c52 = c52.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 2 * L));
+            c60 = c60.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
+            c61 = c61.add(FloatVector.fromArray(S, c, ci + 6 * ldc + L));
+            c62 = c62.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 2 * L));
+            c70 = c70.add(FloatVector.fromArray(S, c, ci + 7 * ldc));
+            c71 = c71.add(FloatVector.fromArray(S, c, ci + 7 * ldc + L));
+            c72 = c72.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 2 * L));
+        }
+        c00.intoArray(c, ci);
+        c01.intoArray(c, ci + L);
+        c02.intoArray(c, ci + 2 * L);
+        c10.intoArray(c, ci + ldc);
+        c11.intoArray(c, ci + ldc + L);
+        c12.intoArray(c, ci + ldc + 2 * L);
+        c20.intoArray(c, ci + 2 * ldc);
+        c21.intoArray(c, ci + 2 * ldc + L);
+        c22.intoArray(c, ci + 2 * ldc + 2 * L);
+        c30.intoArray(c, ci + 3 * ldc);
+        c31.intoArray(c, ci + 3 * ldc + L);
+        c32.intoArray(c, ci + 3 * ldc + 2 * L);
+        c40.intoArray(c, ci + 4 * ldc);
+        c41.intoArray(c, ci + 4 * ldc + L);
+        c42.intoArray(c, ci + 4 * ldc + 2 * L);
+        c50.intoArray(c, ci + 5 * ldc);
+        c51.intoArray(c, ci + 5 * ldc + L);
+        c52.intoArray(c, ci + 5 * ldc + 2 * L);
+        c60.intoArray(c, ci + 6 * ldc);
+        c61.intoArray(c, ci + 6 * ldc + L);
+        c62.intoArray(c, ci + 6 * ldc + 2 * L);
+        c70.intoArray(c, ci + 7 * ldc);
+        c71.intoArray(c, ci + 7 * ldc + L);
+        c72.intoArray(c, ci + 7 * ldc + 2 * L);
     }
 
-    private static void storeRow(float[] c, int ci, boolean accumulate, FloatVector v0, FloatVector v1, FloatVector v2) {
-        if (accumulate) {
-            v0 = FloatVector.fromArray(S, c, ci).add(v0);
-            v1 = FloatVector.fromArray(S, c, ci + L).add(v1);
-            v2 = FloatVector.fromArray(S, c, ci + 2 * L).add(v2);
-        }
-        v0.intoArray(c, ci);
-        v1.intoArray(c, ci + L);
-        v2.intoArray(c, ci + 2 * L);
-    }
 
     // ------------------------------------------------------------------------------------------ helpers
 
