@@ -39,7 +39,7 @@ public final class Sgemm {
 
     /** Per-thread packing buffers, reused across calls so steady-state multiplies allocate nothing. */
     private static final class Buffers {
-        final float[] packedA = new float[MC * KC];
+        final float[] packedA = new float[roundUp(MC, MR) * KC];
         final float[] packedB = new float[roundUp(NC, NR) * KC];
         final float[] tile = new float[MR * NR];
     }
@@ -267,14 +267,14 @@ public final class Sgemm {
      */
     private static void microKernel(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
                                     boolean accumulate) {
-        FloatVector c00 = FloatVector.zero(S), c01 = FloatVector.zero(S), c02 = FloatVector.zero(S);
-        FloatVector c10 = FloatVector.zero(S), c11 = FloatVector.zero(S), c12 = FloatVector.zero(S);
-        FloatVector c20 = FloatVector.zero(S), c21 = FloatVector.zero(S), c22 = FloatVector.zero(S);
-        FloatVector c30 = FloatVector.zero(S), c31 = FloatVector.zero(S), c32 = FloatVector.zero(S);
-        FloatVector c40 = FloatVector.zero(S), c41 = FloatVector.zero(S), c42 = FloatVector.zero(S);
-        FloatVector c50 = FloatVector.zero(S), c51 = FloatVector.zero(S), c52 = FloatVector.zero(S);
-        FloatVector c60 = FloatVector.zero(S), c61 = FloatVector.zero(S), c62 = FloatVector.zero(S);
-        FloatVector c70 = FloatVector.zero(S), c71 = FloatVector.zero(S), c72 = FloatVector.zero(S);
+        FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
+        FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
+        FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c7_2 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
             int bo = bi + p * NR;
             int ao = ai + p * MR;
@@ -282,92 +282,91 @@ public final class Sgemm {
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
-            c00 = x.fma(b0, c00);
-            c01 = x.fma(b1, c01);
-            c02 = x.fma(b2, c02);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            c0_2 = x.fma(b2, c0_2);
             x = FloatVector.broadcast(S, pa[ao + 1]);
-            c10 = x.fma(b0, c10);
-            c11 = x.fma(b1, c11);
-            c12 = x.fma(b2, c12);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            c1_2 = x.fma(b2, c1_2);
             x = FloatVector.broadcast(S, pa[ao + 2]);
-            c20 = x.fma(b0, c20);
-            c21 = x.fma(b1, c21);
-            c22 = x.fma(b2, c22);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            c2_2 = x.fma(b2, c2_2);
             x = FloatVector.broadcast(S, pa[ao + 3]);
-            c30 = x.fma(b0, c30);
-            c31 = x.fma(b1, c31);
-            c32 = x.fma(b2, c32);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            c3_2 = x.fma(b2, c3_2);
             x = FloatVector.broadcast(S, pa[ao + 4]);
-            c40 = x.fma(b0, c40);
-            c41 = x.fma(b1, c41);
-            c42 = x.fma(b2, c42);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            c4_2 = x.fma(b2, c4_2);
             x = FloatVector.broadcast(S, pa[ao + 5]);
-            c50 = x.fma(b0, c50);
-            c51 = x.fma(b1, c51);
-            c52 = x.fma(b2, c52);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            c5_2 = x.fma(b2, c5_2);
             x = FloatVector.broadcast(S, pa[ao + 6]);
-            c60 = x.fma(b0, c60);
-            c61 = x.fma(b1, c61);
-            c62 = x.fma(b2, c62);
+            c6_0 = x.fma(b0, c6_0);
+            c6_1 = x.fma(b1, c6_1);
+            c6_2 = x.fma(b2, c6_2);
             x = FloatVector.broadcast(S, pa[ao + 7]);
-            c70 = x.fma(b0, c70);
-            c71 = x.fma(b1, c71);
-            c72 = x.fma(b2, c72);
+            c7_0 = x.fma(b0, c7_0);
+            c7_1 = x.fma(b1, c7_1);
+            c7_2 = x.fma(b2, c7_2);
         }
         // Stores are written out here rather than in a helper taking vectors: a call C2 declines to inline
-        // (this method is already near its node budget) would box all 24 accumulators.
+        // (this method is already near its node budget) would box the accumulators.
         if (accumulate) {
-            c00 = c00.add(FloatVector.fromArray(S, c, ci));
-            c01 = c01.add(FloatVector.fromArray(S, c, ci + L));
-            c02 = c02.add(FloatVector.fromArray(S, c, ci + 2 * L));
-            c10 = c10.add(FloatVector.fromArray(S, c, ci + ldc));
-            c11 = c11.add(FloatVector.fromArray(S, c, ci + ldc + L));
-            c12 = c12.add(FloatVector.fromArray(S, c, ci + ldc + 2 * L));
-            c20 = c20.add(FloatVector.fromArray(S, c, ci + 2 * ldc));
-            c21 = c21.add(FloatVector.fromArray(S, c, ci + 2 * ldc + L));
-            c22 = c22.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 2 * L));
-            c30 = c30.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
-            c31 = c31.add(FloatVector.fromArray(S, c, ci + 3 * ldc + L));
-            c32 = c32.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 2 * L));
-            c40 = c40.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
-            c41 = c41.add(FloatVector.fromArray(S, c, ci + 4 * ldc + L));
-            c42 = c42.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 2 * L));
-            c50 = c50.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
-            c51 = c51.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
-            c52 = c52.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 2 * L));
-            c60 = c60.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
-            c61 = c61.add(FloatVector.fromArray(S, c, ci + 6 * ldc + L));
-            c62 = c62.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 2 * L));
-            c70 = c70.add(FloatVector.fromArray(S, c, ci + 7 * ldc));
-            c71 = c71.add(FloatVector.fromArray(S, c, ci + 7 * ldc + L));
-            c72 = c72.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 2 * L));
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, ci + L));
+            c0_2 = c0_2.add(FloatVector.fromArray(S, c, ci + 2 * L));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, ci + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, ci + ldc + L));
+            c1_2 = c1_2.add(FloatVector.fromArray(S, c, ci + ldc + 2 * L));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, ci + 2 * ldc + L));
+            c2_2 = c2_2.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 2 * L));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + L));
+            c3_2 = c3_2.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 2 * L));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + L));
+            c4_2 = c4_2.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 2 * L));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
+            c5_2 = c5_2.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 2 * L));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + L));
+            c6_2 = c6_2.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 2 * L));
+            c7_0 = c7_0.add(FloatVector.fromArray(S, c, ci + 7 * ldc));
+            c7_1 = c7_1.add(FloatVector.fromArray(S, c, ci + 7 * ldc + L));
+            c7_2 = c7_2.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 2 * L));
         }
-        c00.intoArray(c, ci);
-        c01.intoArray(c, ci + L);
-        c02.intoArray(c, ci + 2 * L);
-        c10.intoArray(c, ci + ldc);
-        c11.intoArray(c, ci + ldc + L);
-        c12.intoArray(c, ci + ldc + 2 * L);
-        c20.intoArray(c, ci + 2 * ldc);
-        c21.intoArray(c, ci + 2 * ldc + L);
-        c22.intoArray(c, ci + 2 * ldc + 2 * L);
-        c30.intoArray(c, ci + 3 * ldc);
-        c31.intoArray(c, ci + 3 * ldc + L);
-        c32.intoArray(c, ci + 3 * ldc + 2 * L);
-        c40.intoArray(c, ci + 4 * ldc);
-        c41.intoArray(c, ci + 4 * ldc + L);
-        c42.intoArray(c, ci + 4 * ldc + 2 * L);
-        c50.intoArray(c, ci + 5 * ldc);
-        c51.intoArray(c, ci + 5 * ldc + L);
-        c52.intoArray(c, ci + 5 * ldc + 2 * L);
-        c60.intoArray(c, ci + 6 * ldc);
-        c61.intoArray(c, ci + 6 * ldc + L);
-        c62.intoArray(c, ci + 6 * ldc + 2 * L);
-        c70.intoArray(c, ci + 7 * ldc);
-        c71.intoArray(c, ci + 7 * ldc + L);
-        c72.intoArray(c, ci + 7 * ldc + 2 * L);
+        c0_0.intoArray(c, ci);
+        c0_1.intoArray(c, ci + L);
+        c0_2.intoArray(c, ci + 2 * L);
+        c1_0.intoArray(c, ci + ldc);
+        c1_1.intoArray(c, ci + ldc + L);
+        c1_2.intoArray(c, ci + ldc + 2 * L);
+        c2_0.intoArray(c, ci + 2 * ldc);
+        c2_1.intoArray(c, ci + 2 * ldc + L);
+        c2_2.intoArray(c, ci + 2 * ldc + 2 * L);
+        c3_0.intoArray(c, ci + 3 * ldc);
+        c3_1.intoArray(c, ci + 3 * ldc + L);
+        c3_2.intoArray(c, ci + 3 * ldc + 2 * L);
+        c4_0.intoArray(c, ci + 4 * ldc);
+        c4_1.intoArray(c, ci + 4 * ldc + L);
+        c4_2.intoArray(c, ci + 4 * ldc + 2 * L);
+        c5_0.intoArray(c, ci + 5 * ldc);
+        c5_1.intoArray(c, ci + 5 * ldc + L);
+        c5_2.intoArray(c, ci + 5 * ldc + 2 * L);
+        c6_0.intoArray(c, ci + 6 * ldc);
+        c6_1.intoArray(c, ci + 6 * ldc + L);
+        c6_2.intoArray(c, ci + 6 * ldc + 2 * L);
+        c7_0.intoArray(c, ci + 7 * ldc);
+        c7_1.intoArray(c, ci + 7 * ldc + L);
+        c7_2.intoArray(c, ci + 7 * ldc + 2 * L);
     }
-
 
     // ------------------------------------------------------------------------------------------ helpers
 
