@@ -10,8 +10,12 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The structure is the classic Goto/BLIS one. B is cut into KC x NC blocks that are packed into NR-wide column
  * strips; A into MC x KC blocks packed into MR-tall row strips. A register-blocked micro-kernel then multiplies one
  * MR-row strip of A by one NR-column strip of B, keeping the whole MR x NR tile of C in vector registers for the full
- * KC-long dot products (8 rows x 3 vectors = 24 of AVX-512's 32 registers), so each loaded value feeds several FMAs
- * and every load hits L1 (the B strip, KC x NR floats = 48 KB at KC=256) or L2 (the packed A block).
+ * KC-long dot products (7 rows x 3 vectors = 21 of AVX-512's 32 registers), so each loaded value feeds several FMAs
+ * and every load hits L1 (the B strip, KC x NR floats = 36 KB of the 48 KB L1) or L2 (the packed A block).
+ *
+ * <p>The micro-kernels are long and repetitive on purpose: C2 only keeps vectors in registers when every operation
+ * is visible in one compiled method, so the accumulators are separate locals and nothing vector-typed is passed to
+ * a helper (a helper C2 declined to inline would box them; the first version ran at 6 GFLOP/s because of that).
  *
  * <p>Packing also makes strides free: operands are read through arbitrary (row, column) strides while packing, so a
  * transposed or sliced view multiplies with no copy beyond the packing every product does anyway.
@@ -23,14 +27,14 @@ public final class Sgemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Rows of C per micro-tile. */
-    static final int MR = 8;
+    static final int MR = 7;
     /** Columns of C per micro-tile: three vectors. */
     static final int NR = 3 * L;
-    /** Depth of one packed block: a KC x NR strip of B (48 KB at AVX-512) stays in L1 while A streams past it. */
-    static final int KC = 256;
-    /** Rows of a packed A block: MC x KC floats = 384 KB, comfortably inside a 2 MB L2. */
-    static final int MC = 384;
-    /** Columns of a packed B block (KC x NC floats = 4 MB, kept in L3). */
+    /** Depth of one packed block: a KC x NR strip of B (36 KB at AVX-512) stays in L1 while A streams past it. */
+    static final int KC = 192;
+    /** Rows of a packed A block, a multiple of MR: MC x KC floats = 252 KB, comfortably inside a 2 MB L2. */
+    static final int MC = 336;
+    /** Columns of a packed B block, a multiple of NR (KC x NC floats = 3 MB, kept in L3). */
     static final int NC = 4080;
     /** Products smaller than this many multiply-adds run on the calling thread only. */
     static final long PARALLEL_MIN_MACS = 1L << 18;
@@ -223,6 +227,17 @@ public final class Sgemm {
         for (int i0 = 0; i0 < mc; i0 += MR) {
             int h = Math.min(MR, mc - i0);
             int rowBase = off + i0 * rs;
+            if (cs == 1 && h == MR) {
+                // Row-major A: read each row sequentially and scatter into the strip (reads dominate the cost).
+                for (int i = 0; i < MR; i++) {
+                    int src = rowBase + i * rs;
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * MR + i] = a[src + p];
+                    }
+                }
+                d += kc * MR;
+                continue;
+            }
             for (int p = 0; p < kc; p++) {
                 int src = rowBase + p * cs;
                 for (int i = 0; i < h; i++) {
@@ -240,16 +255,18 @@ public final class Sgemm {
                                     boolean accumulate, float[] tile) {
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
+            // A narrow last strip runs a kernel only as wide as it needs (n = 1024 ends in a 16-wide strip).
+            int vectors = ceilDiv(w, L);
             int bStrip = (j0 / NR) * kc * NR;
             for (int i0 = 0; i0 < mc; i0 += MR) {
                 int h = Math.min(MR, mc - i0);
                 int aStrip = (i0 / MR) * kc * MR;
                 int ci = cBase + i0 * ldc + j0;
-                if (h == MR && w == NR) {
-                    microKernel(kc, pa, aStrip, pb, bStrip, c, ci, ldc, accumulate);
+                if (h == MR && w == vectors * L) {
+                    microKernel(vectors, kc, pa, aStrip, pb, bStrip, c, ci, ldc, accumulate);
                 } else {
-                    // Edge tile: compute the full padded tile aside, then add only the part inside C.
-                    microKernel(kc, pa, aStrip, pb, bStrip, tile, 0, NR, false);
+                    // Edge tile: compute the padded tile aside, then add only the part inside C.
+                    microKernel(vectors, kc, pa, aStrip, pb, bStrip, tile, 0, NR, false);
                     for (int i = 0; i < h; i++) {
                         int row = ci + i * ldc;
                         for (int j = 0; j < w; j++) {
@@ -261,11 +278,23 @@ public final class Sgemm {
         }
     }
 
+    private static void microKernel(int vectors, int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci,
+                                    int ldc, boolean accumulate) {
+        switch (vectors) {
+            case 3 -> microKernel3(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+            case 2 -> microKernel2(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+            default -> microKernel1(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+        }
+    }
+
     /**
-     * C[8 x 3L] (+)= packed A strip . packed B strip over kc steps. The 24 accumulators are plain locals so C2 keeps
-     * them in registers; the body is unrolled by hand because the JIT will not do it across vector variables.
+     * C[MR x 3L] (+)= packed A strip . packed B strip over kc steps (the B strip's rows are NR floats apart). The
+     * 21 accumulators are plain locals so C2 keeps them all in registers (7 x 3 leaves room for the three B vectors
+     * and the broadcast A value; 8 x 3 made C2 spill one accumulator to the stack inside the loop). The body is
+     * unrolled by hand: the JIT does not unroll across vector variables, and unrolling the k loop as well measured
+     * slower. microKernel2 and microKernel1 are the same kernel two and one vectors wide, for narrow last strips.
      */
-    private static void microKernel(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+    private static void microKernel3(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
                                     boolean accumulate) {
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
@@ -274,10 +303,9 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
-        FloatVector c7_0 = FloatVector.zero(S), c7_1 = FloatVector.zero(S), c7_2 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int bo = bi + p * NR;
-            int ao = ai + p * MR;
+            int bo = bi + (p) * NR;
+            int ao = ai + (p) * MR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
@@ -309,13 +337,7 @@ public final class Sgemm {
             c6_0 = x.fma(b0, c6_0);
             c6_1 = x.fma(b1, c6_1);
             c6_2 = x.fma(b2, c6_2);
-            x = FloatVector.broadcast(S, pa[ao + 7]);
-            c7_0 = x.fma(b0, c7_0);
-            c7_1 = x.fma(b1, c7_1);
-            c7_2 = x.fma(b2, c7_2);
         }
-        // Stores are written out here rather than in a helper taking vectors: a call C2 declines to inline
-        // (this method is already near its node budget) would box the accumulators.
         if (accumulate) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
             c0_1 = c0_1.add(FloatVector.fromArray(S, c, ci + L));
@@ -338,9 +360,6 @@ public final class Sgemm {
             c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
             c6_1 = c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + L));
             c6_2 = c6_2.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 2 * L));
-            c7_0 = c7_0.add(FloatVector.fromArray(S, c, ci + 7 * ldc));
-            c7_1 = c7_1.add(FloatVector.fromArray(S, c, ci + 7 * ldc + L));
-            c7_2 = c7_2.add(FloatVector.fromArray(S, c, ci + 7 * ldc + 2 * L));
         }
         c0_0.intoArray(c, ci);
         c0_1.intoArray(c, ci + L);
@@ -363,10 +382,122 @@ public final class Sgemm {
         c6_0.intoArray(c, ci + 6 * ldc);
         c6_1.intoArray(c, ci + 6 * ldc + L);
         c6_2.intoArray(c, ci + 6 * ldc + 2 * L);
-        c7_0.intoArray(c, ci + 7 * ldc);
-        c7_1.intoArray(c, ci + 7 * ldc + L);
-        c7_2.intoArray(c, ci + 7 * ldc + 2 * L);
     }
+
+    private static void microKernel2(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+                                    boolean accumulate) {
+        FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
+        FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int bo = bi + (p) * NR;
+            int ao = ai + (p) * MR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bo);
+            FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
+            FloatVector x = FloatVector.broadcast(S, pa[ao]);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            x = FloatVector.broadcast(S, pa[ao + 1]);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            x = FloatVector.broadcast(S, pa[ao + 2]);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            x = FloatVector.broadcast(S, pa[ao + 3]);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            x = FloatVector.broadcast(S, pa[ao + 4]);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            x = FloatVector.broadcast(S, pa[ao + 5]);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            x = FloatVector.broadcast(S, pa[ao + 6]);
+            c6_0 = x.fma(b0, c6_0);
+            c6_1 = x.fma(b1, c6_1);
+        }
+        if (accumulate) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, ci + L));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, ci + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, ci + ldc + L));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, ci + 2 * ldc + L));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + L));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + L));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
+            c6_1 = c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + L));
+        }
+        c0_0.intoArray(c, ci);
+        c0_1.intoArray(c, ci + L);
+        c1_0.intoArray(c, ci + ldc);
+        c1_1.intoArray(c, ci + ldc + L);
+        c2_0.intoArray(c, ci + 2 * ldc);
+        c2_1.intoArray(c, ci + 2 * ldc + L);
+        c3_0.intoArray(c, ci + 3 * ldc);
+        c3_1.intoArray(c, ci + 3 * ldc + L);
+        c4_0.intoArray(c, ci + 4 * ldc);
+        c4_1.intoArray(c, ci + 4 * ldc + L);
+        c5_0.intoArray(c, ci + 5 * ldc);
+        c5_1.intoArray(c, ci + 5 * ldc + L);
+        c6_0.intoArray(c, ci + 6 * ldc);
+        c6_1.intoArray(c, ci + 6 * ldc + L);
+    }
+
+    private static void microKernel1(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+                                    boolean accumulate) {
+        FloatVector c0_0 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S);
+        FloatVector c6_0 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int bo = bi + (p) * NR;
+            int ao = ai + (p) * MR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bo);
+            FloatVector x = FloatVector.broadcast(S, pa[ao]);
+            c0_0 = x.fma(b0, c0_0);
+            x = FloatVector.broadcast(S, pa[ao + 1]);
+            c1_0 = x.fma(b0, c1_0);
+            x = FloatVector.broadcast(S, pa[ao + 2]);
+            c2_0 = x.fma(b0, c2_0);
+            x = FloatVector.broadcast(S, pa[ao + 3]);
+            c3_0 = x.fma(b0, c3_0);
+            x = FloatVector.broadcast(S, pa[ao + 4]);
+            c4_0 = x.fma(b0, c4_0);
+            x = FloatVector.broadcast(S, pa[ao + 5]);
+            c5_0 = x.fma(b0, c5_0);
+            x = FloatVector.broadcast(S, pa[ao + 6]);
+            c6_0 = x.fma(b0, c6_0);
+        }
+        if (accumulate) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, ci + ldc));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
+            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
+        }
+        c0_0.intoArray(c, ci);
+        c1_0.intoArray(c, ci + ldc);
+        c2_0.intoArray(c, ci + 2 * ldc);
+        c3_0.intoArray(c, ci + 3 * ldc);
+        c4_0.intoArray(c, ci + 4 * ldc);
+        c5_0.intoArray(c, ci + 5 * ldc);
+        c6_0.intoArray(c, ci + 6 * ldc);
+    }
+
 
     // ------------------------------------------------------------------------------------------ helpers
 

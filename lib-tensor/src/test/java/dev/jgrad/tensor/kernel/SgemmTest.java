@@ -76,6 +76,18 @@ class SgemmTest {
     void largeProductCrossesEveryBlockBoundary() {
         // m > MC, n > NR multiples, k > 2*KC: exercises A-block, B-strip and k-block edges together.
         checkAgainstDgemm(new Rng(2), Sgemm.MC + 13, 2 * Sgemm.NR + 5, 2 * Sgemm.KC + 7, false, true, 1f);
+        checkAgainstDgemm(new Rng(2), 1000, 33, 1000, true, false, 0f);
+    }
+
+    @Test
+    void narrowLastStripsWriteStraightIntoC() {
+        // Full-height tiles whose last strip is exactly one or two vectors wide take the narrow kernels directly.
+        int vector = Sgemm.NR / 3;
+        Rng rng = new Rng(7);
+        for (int n : new int[] {Sgemm.NR + vector, Sgemm.NR + 2 * vector, vector, 2 * vector}) {
+            checkAgainstDgemm(rng, 3 * Sgemm.MR, n, 50, false, false, 0f);
+            checkAgainstDgemm(rng, 2 * Sgemm.MR, n, Sgemm.KC + 3, true, false, 1f);
+        }
     }
 
     @Test
