@@ -36,6 +36,8 @@ public final class Sgemm {
     static final int MC = 336;
     /** Columns of a packed B block, a multiple of NR (KC x NC floats = 3 MB, kept in L3). */
     static final int NC = 4080;
+    /** Row-major B blocks up to this many floats (half of L1) are multiplied in place instead of packed. */
+    static final int DIRECT_B_MAX_FLOATS = 6 * 1024;
     /** Products smaller than this many multiply-adds run on the calling thread only. */
     static final long PARALLEL_MIN_MACS = 1L << 18;
 
@@ -189,11 +191,22 @@ public final class Sgemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 boolean accumulate = pc > 0 || beta != 0;
-                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, buf.packedB);
+                int bBlock = bOff + pc * bRs + jc * bCs;
+                // Row-major B is read in place when packing would not pay: a block small enough to sit in L1 anyway,
+                // or a single strip of rows that reads each B strip only once.
+                boolean direct = bCs == 1 && ((long) kc * nc <= DIRECT_B_MAX_FLOATS || m1 - m0 <= MR);
+                if (!direct) {
+                    packB(kc, nc, b, bBlock, bRs, bCs, buf.packedB);
+                }
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, buf.packedA);
-                    macroKernel(mc, nc, kc, buf.packedA, buf.packedB, c, cOff + ic * ldc + jc, ldc, accumulate, buf.tile);
+                    int ci = cOff + ic * ldc + jc;
+                    if (direct) {
+                        macroKernel(mc, nc, kc, buf.packedA, b, bBlock, bRs, false, c, ci, ldc, accumulate, buf);
+                    } else {
+                        macroKernel(mc, nc, kc, buf.packedA, buf.packedB, 0, NR, true, c, ci, ldc, accumulate, buf);
+                    }
                 }
             }
         }
@@ -251,22 +264,40 @@ public final class Sgemm {
         }
     }
 
-    private static void macroKernel(int mc, int nc, int kc, float[] pa, float[] pb, float[] c, int cBase, int ldc,
-                                    boolean accumulate, float[] tile) {
+    /**
+     * All micro-tiles of one packed A block against one block of B, which is either packed (strips of NR columns,
+     * each kc x NR) or row-major in place with row stride bStride.
+     */
+    private static void macroKernel(int mc, int nc, int kc, float[] pa, float[] b, int bBase, int bStride,
+                                    boolean bPacked, float[] c, int cBase, int ldc, boolean accumulate, Buffers buf) {
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
             // A narrow last strip runs a kernel only as wide as it needs (n = 1024 ends in a 16-wide strip).
             int vectors = ceilDiv(w, L);
-            int bStrip = (j0 / NR) * kc * NR;
+            float[] strip = b;
+            int bi;
+            int stride = bStride;
+            if (bPacked) {
+                bi = bBase + (j0 / NR) * kc * NR;
+            } else if (w == vectors * L) {
+                bi = bBase + j0;
+            } else {
+                // In-place B whose last strip is not whole vectors wide: pack just that strip, zero-padded.
+                packB(kc, w, b, bBase + j0, bStride, 1, buf.packedB);
+                strip = buf.packedB;
+                bi = 0;
+                stride = NR;
+            }
             for (int i0 = 0; i0 < mc; i0 += MR) {
                 int h = Math.min(MR, mc - i0);
                 int aStrip = (i0 / MR) * kc * MR;
                 int ci = cBase + i0 * ldc + j0;
                 if (h == MR && w == vectors * L) {
-                    microKernel(vectors, kc, pa, aStrip, pb, bStrip, c, ci, ldc, accumulate);
+                    microKernel(vectors, kc, pa, aStrip, strip, bi, stride, c, ci, ldc, accumulate);
                 } else {
                     // Edge tile: compute the padded tile aside, then add only the part inside C.
-                    microKernel(vectors, kc, pa, aStrip, pb, bStrip, tile, 0, NR, false);
+                    float[] tile = buf.tile;
+                    microKernel(vectors, kc, pa, aStrip, strip, bi, stride, tile, 0, NR, false);
                     for (int i = 0; i < h; i++) {
                         int row = ci + i * ldc;
                         for (int j = 0; j < w; j++) {
@@ -278,24 +309,24 @@ public final class Sgemm {
         }
     }
 
-    private static void microKernel(int vectors, int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci,
-                                    int ldc, boolean accumulate) {
+    private static void microKernel(int vectors, int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
+                                    int ci, int ldc, boolean accumulate) {
         switch (vectors) {
-            case 3 -> microKernel3(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
-            case 2 -> microKernel2(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
-            default -> microKernel1(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+            case 3 -> microKernel3(kc, pa, ai, pb, bi, bStride, c, ci, ldc, accumulate);
+            case 2 -> microKernel2(kc, pa, ai, pb, bi, bStride, c, ci, ldc, accumulate);
+            default -> microKernel1(kc, pa, ai, pb, bi, bStride, c, ci, ldc, accumulate);
         }
     }
 
     /**
-     * C[MR x 3L] (+)= packed A strip . packed B strip over kc steps (the B strip's rows are NR floats apart). The
-     * 21 accumulators are plain locals so C2 keeps them all in registers (7 x 3 leaves room for the three B vectors
-     * and the broadcast A value; 8 x 3 made C2 spill one accumulator to the stack inside the loop). The body is
-     * unrolled by hand: the JIT does not unroll across vector variables, and unrolling the k loop as well measured
-     * slower. microKernel2 and microKernel1 are the same kernel two and one vectors wide, for narrow last strips.
+     * C[MR x 3L] (+)= packed A strip . B strip over kc steps, the B strip's rows bStride floats apart (NR when packed,
+     * B's row stride when read in place). The 21 accumulators are plain locals so C2 keeps them all in registers
+     * (7 x 3 leaves room for the three B vectors and the broadcast A value; 8 x 3 made C2 spill one accumulator to
+     * the stack inside the loop). The body is unrolled by hand: the JIT does not unroll across vector variables, and
+     * unrolling the k loop as well measured slower. microKernel2 and microKernel1 are the same kernel two and one vectors wide, for narrow last strips.
      */
-    private static void microKernel3(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
-                                    boolean accumulate) {
+    private static void microKernel3(int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
+                                     int ci, int ldc, boolean accumulate) {
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
@@ -304,8 +335,8 @@ public final class Sgemm {
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int bo = bi + (p) * NR;
-            int ao = ai + (p) * MR;
+            int bo = bi + p * bStride;
+            int ao = ai + p * MR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
@@ -384,8 +415,8 @@ public final class Sgemm {
         c6_2.intoArray(c, ci + 6 * ldc + 2 * L);
     }
 
-    private static void microKernel2(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
-                                    boolean accumulate) {
+    private static void microKernel2(int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
+                                     int ci, int ldc, boolean accumulate) {
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
@@ -394,8 +425,8 @@ public final class Sgemm {
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int bo = bi + (p) * NR;
-            int ao = ai + (p) * MR;
+            int bo = bi + p * bStride;
+            int ao = ai + p * MR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
@@ -452,8 +483,8 @@ public final class Sgemm {
         c6_1.intoArray(c, ci + 6 * ldc + L);
     }
 
-    private static void microKernel1(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
-                                    boolean accumulate) {
+    private static void microKernel1(int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
+                                     int ci, int ldc, boolean accumulate) {
         FloatVector c0_0 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S);
@@ -462,8 +493,8 @@ public final class Sgemm {
         FloatVector c5_0 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S);
         for (int p = 0; p < kc; p++) {
-            int bo = bi + (p) * NR;
-            int ao = ai + (p) * MR;
+            int bo = bi + p * bStride;
+            int ao = ai + p * MR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
             c0_0 = x.fma(b0, c0_0);
