@@ -1,0 +1,239 @@
+package dev.jgrad.tensor.kernel;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jgrad.tensor.Parallel;
+import dev.jgrad.tensor.Rng;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+
+/** Sgemm (F32, packed Vector-API kernel) against Dgemm (F64 plain loops), and Dgemm against a naive triple loop. */
+class SgemmTest {
+    private final int savedThreads = Parallel.threads();
+
+    @AfterEach
+    void restoreThreads() {
+        Parallel.setThreads(savedThreads);
+    }
+
+    /** A random m x k operand stored either row-major or column-major (a transposed view), inside a padded array. */
+    private record Operand(double[] values, int offset, int rowStride, int colStride) {
+        static Operand random(Rng rng, int rows, int cols, boolean transposed, int pad) {
+            int ld = (transposed ? rows : cols) + pad;
+            int outer = transposed ? cols : rows;
+            int offset = 3;
+            double[] v = new double[offset + outer * ld + 5];
+            for (int i = 0; i < v.length; i++) {
+                v[i] = rng.nextGaussian();
+            }
+            return transposed ? new Operand(v, offset, 1, ld) : new Operand(v, offset, ld, 1);
+        }
+
+        float[] f32() {
+            float[] f = new float[values.length];
+            for (int i = 0; i < f.length; i++) {
+                f[i] = (float) values[i];
+            }
+            return f;
+        }
+
+        /** Values rounded to float, so F32 and F64 multiply the same inputs. */
+        double[] f32AsF64() {
+            double[] d = new double[values.length];
+            for (int i = 0; i < d.length; i++) {
+                d[i] = (float) values[i];
+            }
+            return d;
+        }
+    }
+
+    private static final int[] SIZES = {1, 3, 17, 33, 100};
+
+    @Test
+    void sgemmMatchesDgemmForOddSizesAndEveryLayout() {
+        Rng rng = new Rng(1);
+        for (int m : SIZES) {
+            for (int n : SIZES) {
+                for (int k : SIZES) {
+                    boolean ta = ((m + n + k) & 1) == 0;
+                    boolean tb = ((m * 3 + n + k * 7) & 2) == 0;
+                    checkAgainstDgemm(rng, m, n, k, ta, tb, 0f);
+                }
+            }
+        }
+        for (boolean ta : new boolean[] {false, true}) {
+            for (boolean tb : new boolean[] {false, true}) {
+                checkAgainstDgemm(rng, 129, 97, 300, ta, tb, 0f);
+                checkAgainstDgemm(rng, 7, 390, 520, ta, tb, 1f);
+            }
+        }
+    }
+
+    @Test
+    void largeProductCrossesEveryBlockBoundary() {
+        // m > MC, n > NR multiples, k > 2*KC: exercises A-block, B-strip and k-block edges together.
+        checkAgainstDgemm(new Rng(2), Sgemm.MC + 13, 2 * Sgemm.NR + 5, 2 * Sgemm.KC + 7, false, true, 1f);
+        checkAgainstDgemm(new Rng(2), 1000, 33, 1000, true, false, 0f);
+    }
+
+    @Test
+    void narrowLastStripsWriteStraightIntoC() {
+        // Full-height tiles whose last strip is exactly one or two vectors wide take the narrow kernels directly.
+        int vector = Sgemm.NR / 3;
+        Rng rng = new Rng(7);
+        for (int n : new int[] {Sgemm.NR + vector, Sgemm.NR + 2 * vector, vector, 2 * vector}) {
+            checkAgainstDgemm(rng, 3 * Sgemm.MR, n, 50, false, false, 0f);
+            checkAgainstDgemm(rng, 2 * Sgemm.MR, n, Sgemm.KC + 3, true, false, 1f);
+        }
+    }
+
+    @Test
+    void betaOneAccumulatesIntoC() {
+        Rng rng = new Rng(3);
+        for (int k : new int[] {0, 1, 17, 600}) {
+            checkAgainstDgemm(rng, 33, 50, k, false, false, 1f);
+            checkAgainstDgemm(rng, 33, 50, k, true, true, 0f);
+        }
+    }
+
+    private static void checkAgainstDgemm(Rng rng, int m, int n, int k, boolean ta, boolean tb, float beta) {
+        Operand a = Operand.random(rng, m, k, ta, 2);
+        Operand b = Operand.random(rng, k, n, tb, 1);
+        int ldc = n + 4;
+        int cOff = 2;
+        double[] c0 = new double[cOff + m * ldc];
+        for (int i = 0; i < c0.length; i++) {
+            c0[i] = (float) rng.nextGaussian();
+        }
+        float[] c32 = new float[c0.length];
+        for (int i = 0; i < c0.length; i++) {
+            c32[i] = (float) c0[i];
+        }
+        double[] c64 = c0.clone();
+        Sgemm.gemm(m, n, k, a.f32(), a.offset, a.rowStride, a.colStride, b.f32(), b.offset, b.rowStride, b.colStride,
+                beta, c32, cOff, ldc);
+        Dgemm.gemm(m, n, k, a.f32AsF64(), a.offset, a.rowStride, a.colStride, b.f32AsF64(), b.offset, b.rowStride,
+                b.colStride, beta, c64, cOff, ldc);
+        String what = "m=" + m + " n=" + n + " k=" + k + " ta=" + ta + " tb=" + tb + " beta=" + beta;
+        for (int i = 0; i < c0.length; i++) {
+            int row = (i - cOff) / ldc;
+            int col = (i - cOff) % ldc;
+            boolean inside = i >= cOff && row < m && col < n;
+            if (!inside) {
+                assertEquals(c0[i], c32[i], 0.0, what + ": element " + i + " outside C was written");
+                continue;
+            }
+            // Each dot product of k terms of size ~1 picks up float rounding of order sqrt(k) * 2^-24 per term.
+            double tol = 1e-5 * (Math.sqrt(k) + 1) * (1 + Math.abs(c64[i]));
+            assertEquals(c64[i], c32[i], tol, what + ": C(" + row + "," + col + ")");
+        }
+    }
+
+    @Test
+    void dgemmMatchesNaiveTripleLoop() {
+        Rng rng = new Rng(4);
+        int m = 19, n = 600, k = 140;
+        Operand a = Operand.random(rng, m, k, true, 0);
+        Operand b = Operand.random(rng, k, n, false, 3);
+        double[] c = new double[m * n];
+        Dgemm.gemm(m, n, k, a.values, a.offset, a.rowStride, a.colStride, b.values, b.offset, b.rowStride, b.colStride,
+                0, c, 0, n);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double s = 0;
+                for (int p = 0; p < k; p++) {
+                    s += a.values[a.offset + i * a.rowStride + p * a.colStride] * b.values[b.offset + p * b.rowStride + j * b.colStride];
+                }
+                assertEquals(s, c[i * n + j], 1e-12 * k, "C(" + i + "," + j + ")");
+            }
+        }
+    }
+
+    @Test
+    void batchedWithSharedOperandMatchesSeparateProducts() {
+        Rng rng = new Rng(5);
+        int batch = 5, m = 9, n = 35, k = 21;
+        float[] a = randomFloats(rng, batch * m * k);
+        float[] b = randomFloats(rng, k * n); // shared by every product: batch stride 0
+        float[] c = new float[batch * m * n];
+        Sgemm.gemmBatched(batch, m, n, k, a, 0, m * k, k, 1, b, 0, 0, n, 1, 0f, c, 0, m * n, n);
+        for (int i = 0; i < batch; i++) {
+            float[] one = new float[m * n];
+            Sgemm.gemm(m, n, k, a, i * m * k, k, 1, b, 0, n, 1, 0f, one, 0, n);
+            float[] got = java.util.Arrays.copyOfRange(c, i * m * n, (i + 1) * m * n);
+            assertArrayEquals(one, got, "batch " + i);
+        }
+        // Shared C with beta 1 sums the products in batch order.
+        float[] sum = new float[m * n];
+        Sgemm.gemmBatched(batch, m, n, k, a, 0, m * k, k, 1, b, 0, 0, n, 1, 1f, sum, 0, 0, n);
+        float[] expected = new float[m * n];
+        for (int i = 0; i < batch; i++) {
+            Sgemm.gemm(m, n, k, a, i * m * k, k, 1, b, 0, n, 1, 1f, expected, 0, n);
+        }
+        assertArrayEquals(expected, sum);
+        double[] sum64 = new double[m * n];
+        Dgemm.gemmBatched(batch, m, n, k, toDoubles(a), 0, m * k, k, 1, toDoubles(b), 0, 0, n, 1, 1, sum64, 0, 0, n);
+        for (int i = 0; i < m * n; i++) {
+            assertEquals(sum64[i], sum[i], 1e-4 * (1 + Math.abs(sum64[i])));
+        }
+    }
+
+    @Test
+    void resultsAreBitIdenticalForOneAndTwoThreads() {
+        Rng rng = new Rng(6);
+        int[][] shapes = {{300, 500, 260}, {700, 60, 300}, {64, 64, 64}};
+        for (int[] s : shapes) {
+            int m = s[0], n = s[1], k = s[2];
+            float[] a = randomFloats(rng, m * k);
+            float[] b = randomFloats(rng, k * n);
+            Parallel.setThreads(1);
+            float[] c1 = new float[m * n];
+            Sgemm.gemm(m, n, k, a, 0, 1, m, b, 0, n, 1, 0f, c1, 0, n);
+            Parallel.setThreads(2);
+            float[] c2 = new float[m * n];
+            Sgemm.gemm(m, n, k, a, 0, 1, m, b, 0, n, 1, 0f, c2, 0, n);
+            assertArrayEquals(c1, c2, "m=" + m + " n=" + n + " k=" + k);
+        }
+        int batch = 40, m = 12, n = 20, k = 30;
+        float[] a = randomFloats(rng, batch * m * k);
+        float[] b = randomFloats(rng, batch * k * n);
+        Parallel.setThreads(1);
+        float[] c1 = new float[batch * m * n];
+        Sgemm.gemmBatched(batch, m, n, k, a, 0, m * k, k, 1, b, 0, k * n, 1, k, 0f, c1, 0, m * n, n);
+        Parallel.setThreads(2);
+        float[] c2 = new float[batch * m * n];
+        Sgemm.gemmBatched(batch, m, n, k, a, 0, m * k, k, 1, b, 0, k * n, 1, k, 0f, c2, 0, m * n, n);
+        assertArrayEquals(c1, c2, "batched");
+    }
+
+    @Test
+    void badArgumentsAreReportedClearly() {
+        float[] x = new float[6];
+        var e = assertThrows(IllegalArgumentException.class, () -> Sgemm.gemm(2, 3, 4, x, 0, 4, 1, x, 0, 3, 1, 0f, x, 0, 3));
+        assertTrue(e.getMessage().contains("Sgemm.gemm") && e.getMessage().contains("A"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Sgemm.gemm(1, 1, 1, x, 0, 1, 1, x, 0, 1, 1, 0.5f, x, 0, 1));
+        assertTrue(e.getMessage().contains("beta"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class, () -> Dgemm.gemm(-1, 1, 1, new double[1], 0, 1, 1,
+                new double[1], 0, 1, 1, 0, new double[1], 0, 1));
+        assertTrue(e.getMessage().contains("Dgemm.gemm") && e.getMessage().contains("m=-1"), e.getMessage());
+    }
+
+    private static float[] randomFloats(Rng rng, int n) {
+        float[] f = new float[n];
+        for (int i = 0; i < n; i++) {
+            f[i] = (float) rng.nextGaussian();
+        }
+        return f;
+    }
+
+    private static double[] toDoubles(float[] f) {
+        double[] d = new double[f.length];
+        for (int i = 0; i < f.length; i++) {
+            d[i] = f[i];
+        }
+        return d;
+    }
+}
