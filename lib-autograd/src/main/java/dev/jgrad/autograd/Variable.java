@@ -373,9 +373,10 @@ public final class Variable {
     public static Variable layerNorm(Variable x, Variable weight, Variable bias, double eps) {
         Tensor xv = x.value;
         Tensor w = weight == null ? null : weight.value;
-        var r = LayerNorm.forward(xv, w, bias == null ? null : bias.value, eps);
+        Tensor b = bias == null ? null : bias.value;
+        var r = LayerNorm.forward(xv, w, b, eps);
         return record("layer_norm", r.out(), g -> {
-            var d = LayerNorm.backward(g, xv, w, r.mean(), r.rstd());
+            var d = LayerNorm.backward(g, xv, w, b, r.mean(), r.rstd());
             return new Tensor[] {d.x(), d.weight(), d.bias()};
         }, x, orConstant(weight), orConstant(bias));
     }
