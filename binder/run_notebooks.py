@@ -11,6 +11,7 @@ Exits 1 if any notebook failed. `./jgrad notebook --execute` and `./jgrad test` 
 
 import argparse
 import os
+import signal
 import sys
 import time
 
@@ -85,4 +86,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # On SIGTERM (a CI time limit, kill), unwind normally so the kernel being run is shut down, not orphaned.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     sys.exit(main())

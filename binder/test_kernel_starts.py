@@ -13,6 +13,7 @@ defect. N defaults to $JGRAD_KERNEL_STARTS, else 200. Exits 1 if any start hung.
 import argparse
 import json
 import os
+import signal
 import shutil
 import statistics
 import sys
@@ -96,4 +97,6 @@ def main():
 
 
 if __name__ == "__main__":
+    # On SIGTERM (a CI time limit, kill), unwind normally so the kernel being run is shut down, not orphaned.
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     sys.exit(main())
