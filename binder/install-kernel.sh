@@ -106,4 +106,5 @@ cat >"$SPEC_DIR/kernel.json" <<EOF
 }
 EOF
 
-echo "install-kernel: kernelspec 'jgrad' in $SPEC_DIR ($(find "$LIB_DIR" -name '*.jar' | wc -l) jars for notebooks, Java at $JAVA_HOME)" >&2
+jar_count=$(find "$LIB_DIR" -name '*.jar' | wc -l)
+echo "install-kernel: kernelspec 'jgrad' in $SPEC_DIR ($jar_count jars for notebooks, Java at $JAVA_HOME)" >&2
