@@ -20,7 +20,7 @@ PREFIX=$(mkdir -p "$1" && cd "$1" && pwd)
 MVN=${MVN:-mvn}
 KERNEL_MODULE=binder/kernel-fix
 
-# Reactor modules (directories) from the root pom, in build order.
+# Reactor modules (directories) as the root pom lists them.
 modules() {
   sed -n 's#^ *<module>\(.*\)</module> *$#\1#p' "$ROOT/pom.xml"
 }
@@ -32,10 +32,12 @@ is_notebook_library() {
   ! grep -q '<packaging>pom</packaging>' "$ROOT/$module/pom.xml"
 }
 
-# The module's own jar (not -sources/-javadoc/-tests).
+# The module's own jar, the newest one (a version bump leaves the old jar behind in target/), and not
+# -sources/-javadoc/-tests nor the original-*.jar the shade plugin leaves.
 module_jar() {
   find "$ROOT/$1/target" -maxdepth 1 -name '*.jar' \
-    ! -name '*-sources.jar' ! -name '*-javadoc.jar' ! -name '*-tests.jar' | head -n 1
+    ! -name '*-sources.jar' ! -name '*-javadoc.jar' ! -name '*-tests.jar' ! -name 'original-*.jar' \
+    -printf '%T@ %p\n' | sort -rn | head -n 1 | cut -d' ' -f2-
 }
 
 json_string() {
