@@ -25,6 +25,9 @@ public final class LinePlot implements Figure {
 
     private record Series(String name, double[] x, double[] y) {}
 
+    /** Curves longer than twice this are thinned to per-bucket min/max before drawing (see {@link Downsample}). */
+    private static final int MAX_BUCKETS = 1000;
+
     private final String title;
     private final List<Series> series = new ArrayList<>();
     private String xLabel = "step";
@@ -146,11 +149,13 @@ public final class LinePlot implements Figure {
             double[][] points = drawablePoints(s);
             if (points[0].length == 0) continue;
             Color color = Style.palette(i);
+            double[][] raw = Downsample.minMax(points[0], points[1], MAX_BUCKETS);
             if (smoothing > 0) {
-                addLine(chart, s.name + " (raw)", points[0], points[1], Style.withAlpha(color, 0.28), 1.2f, false);
-                addLine(chart, s.name, points[0], Smoothing.ema(points[1], smoothing), color, 2.2f, true);
+                addLine(chart, s.name + " (raw)", raw[0], raw[1], Style.withAlpha(color, 0.28), 1.2f, false);
+                double[][] smooth = Downsample.minMax(points[0], Smoothing.ema(points[1], smoothing), MAX_BUCKETS);
+                addLine(chart, s.name, smooth[0], smooth[1], color, 2.2f, true);
             } else {
-                addLine(chart, s.name, points[0], points[1], color, 2f, true);
+                addLine(chart, s.name, raw[0], raw[1], color, 2f, true);
             }
             drawn++;
         }
