@@ -3,7 +3,6 @@ package dev.jgrad.viz;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Locale;
@@ -12,8 +11,8 @@ import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
- * Display outside a notebook: images are written as PNG files into a folder and their path printed; HTML-only
- * content is written as .html; text goes to the stream. An update rewrites the file of the same display id.
+ * Display outside a notebook: images are written as PNG files into a folder and their path printed; text and HTML
+ * content is printed as its plain-text rendering. An update rewrites the PNG file of the same display id.
  */
 public final class FileSink implements DisplaySink {
 
@@ -56,16 +55,15 @@ public final class FileSink implements DisplaySink {
     private void write(String id, DisplayContent content, boolean announce) {
         byte[] png = content.pngBytes();
         String html = content.get(DisplayContent.HTML);
-        if (png == null && html == null) {
-            out.println(content.get(DisplayContent.TEXT));
+        if (png == null) {
+            // Text or HTML (tables, progress): a terminal reads the plain-text rendering best.
+            out.println(content.has(DisplayContent.TEXT) ? content.get(DisplayContent.TEXT) : html);
             return;
         }
-        String extension = png != null ? ".png" : ".html";
-        Path file = files.computeIfAbsent(id, k -> directory.resolve(fileName(content, extension)));
+        Path file = files.computeIfAbsent(id, k -> directory.resolve(fileName(content, ".png")));
         try {
             Files.createDirectories(directory);
-            if (png != null) Files.write(file, png);
-            else Files.writeString(file, html, StandardCharsets.UTF_8);
+            Files.write(file, png);
         } catch (IOException e) {
             throw new UncheckedIOException("FileSink: cannot write " + file.toAbsolutePath(), e);
         }

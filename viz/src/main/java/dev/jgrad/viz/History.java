@@ -131,6 +131,44 @@ public final class History {
         return plot;
     }
 
+    /** An HTML table of the first and last rows (at most {@code maxRows} in all), for notebook display. */
+    public String toHtml(int maxRows) {
+        Style.requirePositive(maxRows, "maxRows", "History.toHtml");
+        var html = new StringBuilder(1024);
+        html.append("<table style=\"font-family:monospace;font-size:12px;border-collapse:collapse\"><thead><tr>");
+        for (String name : table.columnNames()) {
+            html.append("<th style=\"text-align:right;padding:2px 10px;border-bottom:1px solid #999\">").append(escape(name)).append("</th>");
+        }
+        html.append("</tr></thead><tbody>");
+        int rows = size(), head = rows <= maxRows ? rows : (maxRows + 1) / 2, tail = rows <= maxRows ? 0 : maxRows / 2;
+        for (int r = 0; r < head; r++) htmlRow(html, r);
+        if (tail > 0 || head < rows) {
+            html.append("<tr><td colspan=\"").append(table.columnCount()).append("\" style=\"text-align:center;color:#888\">&hellip; ")
+                    .append(rows - head - tail).append(" more rows &hellip;</td></tr>");
+        }
+        for (int r = rows - tail; r < rows; r++) htmlRow(html, r);
+        return html.append("</tbody></table>").toString();
+    }
+
+    /** Shows the table inline in a notebook (HTML), or prints it outside one. */
+    public void show() {
+        Display.sink().display(DisplayContent.html(toHtml(20), toString()));
+    }
+
+    private void htmlRow(StringBuilder html, int row) {
+        html.append("<tr>");
+        html.append("<td style=\"text-align:right;padding:2px 10px\">").append(steps.getLong(row)).append("</td>");
+        for (String metric : metrics()) {
+            double v = ((DoubleColumn) table.column(metric)).getDouble(row);
+            html.append("<td style=\"text-align:right;padding:2px 10px\">").append(MetricFormat.format5(v)).append("</td>");
+        }
+        html.append("</tr>");
+    }
+
+    private static String escape(String s) {
+        return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;");
+    }
+
     /** The first and last rows as an aligned text table (Tablesaw's printer). */
     public String print(int maxRows) {
         return table.print(maxRows);

@@ -77,11 +77,11 @@ final class Style {
         return Math.clamp(widthPx / (double) LOGICAL_WIDTH, 0.6, 4.0);
     }
 
-    /** A white ARGB canvas with quality rendering hints set. */
+    /** A white opaque canvas (RGB: smaller and faster to encode than ARGB). */
     static BufferedImage canvas(int widthPx, int heightPx, String op) {
         requirePositive(widthPx, "widthPx", op);
         requirePositive(heightPx, "heightPx", op);
-        var image = new BufferedImage(widthPx, heightPx, BufferedImage.TYPE_INT_ARGB);
+        var image = new BufferedImage(widthPx, heightPx, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = image.createGraphics();
         g.setColor(BACKGROUND);
         g.fillRect(0, 0, widthPx, heightPx);

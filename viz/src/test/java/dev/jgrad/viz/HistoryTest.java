@@ -66,6 +66,32 @@ class HistoryTest {
     }
 
     @Test
+    void htmlTableShowsHeadAndTailRows() {
+        var h = new History();
+        for (int step = 0; step < 30; step++) h.log(step, "loss", 100 + step);
+        String html = h.toHtml(6);
+        assertTrue(html.contains("<th") && html.contains(">step<") && html.contains(">loss<"), html);
+        for (int step : new int[] {0, 1, 2, 27, 28, 29}) assertTrue(html.contains(">" + (100 + step) + "<"), "row " + step);
+        assertTrue(!html.contains(">115<") && html.contains("24 more rows"), html);
+        String all = run().toHtml(100);
+        assertEquals(1 + 6, all.split("<tr>").length - 1, "header + 6 rows, all shown");
+        assertTrue(!all.contains("more rows"), all);
+    }
+
+    @Test
+    void showPrintsTheTableOutsideANotebook() {
+        var printed = new java.io.ByteArrayOutputStream();
+        Display.use(new FileSink(java.nio.file.Path.of("unused"), new java.io.PrintStream(printed, true, java.nio.charset.StandardCharsets.UTF_8)));
+        try {
+            run().show();
+        } finally {
+            Display.reset();
+        }
+        String text = printed.toString(java.nio.charset.StandardCharsets.UTF_8);
+        assertTrue(text.contains("tokens_per_s") && text.contains("12345") && !text.contains("<table"), text);
+    }
+
+    @Test
     void plotHasOneSeriesPerMetricAndSkipsMissingSteps() {
         LinePlot plot = run().plot("loss", "val_loss");
         assertEquals(2, plot.seriesCount());
