@@ -1,6 +1,7 @@
 package dev.jgrad.viz;
 
 import java.util.Base64;
+import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -16,19 +17,31 @@ public record DisplayContent(Map<String, String> data) {
 
     public DisplayContent {
         if (data.isEmpty()) throw new IllegalArgumentException("DisplayContent: a mime bundle needs at least one entry");
-        data = Map.copyOf(new LinkedHashMap<>(data));
+        for (var entry : data.entrySet()) {
+            if (entry.getKey() == null || entry.getValue() == null) {
+                throw new IllegalArgumentException("DisplayContent: null mime type or payload in bundle " + data.keySet());
+            }
+        }
+        data = Collections.unmodifiableMap(new LinkedHashMap<>(data)); // keeps the richest-first order
     }
 
     public static DisplayContent png(byte[] png, String altText) {
-        return new DisplayContent(Map.of(PNG, Base64.getEncoder().encodeToString(png), TEXT, altText));
+        return bundle(PNG, Base64.getEncoder().encodeToString(png), altText);
     }
 
     public static DisplayContent html(String html, String plainText) {
-        return new DisplayContent(Map.of(HTML, html, TEXT, plainText));
+        return bundle(HTML, html, plainText);
     }
 
     public static DisplayContent text(String text) {
         return new DisplayContent(Map.of(TEXT, text));
+    }
+
+    private static DisplayContent bundle(String mime, String payload, String plainText) {
+        var data = new LinkedHashMap<String, String>();
+        data.put(mime, payload);
+        data.put(TEXT, plainText);
+        return new DisplayContent(data);
     }
 
     public boolean has(String mime) {

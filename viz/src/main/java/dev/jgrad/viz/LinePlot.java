@@ -28,6 +28,9 @@ public final class LinePlot implements Figure {
     /** Curves longer than twice this are thinned to per-bucket min/max before drawing (see {@link Downsample}). */
     private static final int MAX_BUCKETS = 1000;
 
+    /** Name of the hidden helper series of {@link #breakEvenSpacing}; user series may not take it. */
+    private static final String TICK_SPACING_SERIES = "jgrad:tick-spacing";
+
     private final String title;
     private final List<Series> series = new ArrayList<>();
     private String xLabel = "step";
@@ -43,6 +46,9 @@ public final class LinePlot implements Figure {
     /** Adds a curve with explicit x values (e.g. the steps at which validation ran). */
     public LinePlot series(String name, double[] x, double[] y) {
         if (name == null || name.isBlank()) throw new IllegalArgumentException("LinePlot.series: name must not be blank");
+        if (name.equals(TICK_SPACING_SERIES) || name.endsWith(" (raw)")) {
+            throw new IllegalArgumentException("LinePlot.series: the name \"" + name + "\" is reserved for jgrad's own series");
+        }
         if (x.length != y.length) {
             throw new IllegalArgumentException("LinePlot.series(\"" + name + "\"): x has " + x.length
                     + " values but y has " + y.length);
@@ -71,9 +77,7 @@ public final class LinePlot implements Figure {
 
     /** TensorBoard-style EMA smoothing weight in [0, 1); 0 turns smoothing off. */
     public LinePlot smoothing(double weight) {
-        if (!(weight >= 0 && weight < 1)) {
-            throw new IllegalArgumentException("LinePlot.smoothing: weight must be in [0, 1), got " + weight);
-        }
+        Smoothing.requireWeight(weight, "LinePlot.smoothing");
         this.smoothing = weight;
         return this;
     }
@@ -177,7 +181,7 @@ public final class LinePlot implements Figure {
         double[] x = first.getXData();
         double[] y = first.getYData();
         double offGrid = x.length > 1 ? x[0] + 0.371 * (x[1] - x[0]) : x[0] + 0.371;
-        XYSeries marker = chart.addSeries("\u0000even-spacing-breaker", new double[] {offGrid}, new double[] {y[0]});
+        XYSeries marker = chart.addSeries(TICK_SPACING_SERIES, new double[] {offGrid}, new double[] {y[0]});
         marker.setShowInLegend(false);
         marker.setEnabled(false);
     }

@@ -13,9 +13,7 @@ public final class Smoothing {
      * @param weight in [0, 1): 0 returns the input, 0.9 to 0.99 is typical for per-step losses
      */
     public static double[] ema(double[] values, double weight) {
-        if (!(weight >= 0 && weight < 1)) {
-            throw new IllegalArgumentException("Smoothing.ema: weight must be in [0, 1), got " + weight);
-        }
+        requireWeight(weight, "Smoothing.ema");
         double[] smoothed = new double[values.length];
         double last = 0;
         int finiteCount = 0;
@@ -31,5 +29,10 @@ public final class Smoothing {
             smoothed[i] = last / debias;
         }
         return smoothed;
+    }
+
+    /** Checks an EMA weight is in [0, 1); {@code op} names the caller in the message. */
+    static void requireWeight(double weight, String op) {
+        if (!(weight >= 0 && weight < 1)) throw new IllegalArgumentException(op + ": weight must be in [0, 1), got " + weight);
     }
 }

@@ -93,7 +93,7 @@ public final class TrainingMonitor implements AutoCloseable {
 
     /** EMA weight for the live plot (default 0.6, like TensorBoard); 0 draws raw curves only. */
     public TrainingMonitor smoothing(double weight) {
-        Smoothing.ema(new double[0], weight); // validates the weight with the same rule and message
+        Smoothing.requireWeight(weight, "TrainingMonitor.smoothing");
         this.smoothing = weight;
         return this;
     }
