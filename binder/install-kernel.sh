@@ -83,6 +83,15 @@ done
 # RJK_CLASSPATH is split on ';' (a ':' list is silently ignored).
 notebook_classpath=$(find "$LIB_DIR" -maxdepth 1 -name '*.jar' | sort | paste -sd ';' -)
 
+# JDK 24+ warns when libraries on the notebook class path (classgraph, via Tablesaw) use sun.misc.Unsafe;
+# older JDKs reject the flag that allows it.
+java_major=$("$JAVA_HOME/bin/java" -XshowSettings:properties -version 2>&1 \
+  | awk -F'= ' '/java.specification.version/ {print $2}' | cut -d. -f1)
+unsafe_flag=""
+if [[ ${java_major:-0} -ge 24 ]]; then
+  unsafe_flag='"--sun-misc-unsafe-memory-access=allow",'
+fi
+
 SPEC_DIR=$PREFIX/kernels/jgrad
 mkdir -p "$SPEC_DIR"
 # The Vector API is an incubator module: the kernel JVM needs it to run notebook code and JShell's compiler
@@ -94,6 +103,7 @@ cat >"$SPEC_DIR/kernel.json" <<EOF
     "--add-modules", "jdk.incubator.vector",
     "-Djava.awt.headless=true",
     "-XX:+UseParallelGC",
+    ${unsafe_flag}
     "-cp", $(json_string "$kernel_classpath"),
     "dev.jgrad.kernel.JgradKernel",
     "{connection_file}"

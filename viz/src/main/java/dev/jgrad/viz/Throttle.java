@@ -1,37 +1,60 @@
 package dev.jgrad.viz;
 
 /**
- * Decides when a live view may redraw. Two limits, whichever is later: at most one redraw per minimum interval,
- * and redraws spaced so that their own cost stays under a fraction of wall-clock time (a 30 ms render with a 2%
- * budget waits 1.5 s), which keeps monitoring cheap however slow a render turns out to be. The first redraw's
- * cost is not used for pacing: it is dominated by one-off class loading and JIT warm-up (measured at 10-20x a
- * steady-state redraw under the notebook kernel) and would otherwise freeze the view for minutes.
+ * Decides when a live view redraws, and whether a redraw may re-render its plot.
+ *
+ * <p>Progress text (bar, step, latest metrics) is cheap, about a millisecond, and is redrawn at most once per
+ * interval. The plot image is what costs: tens of milliseconds steady state, and the first one also pays for
+ * class loading and JIT warm-up of the chart library. So the plot is re-rendered only while all the time spent
+ * drawing so far, plus the expected cost of this plot, stays within {@code maxOverhead} of the wall-clock time
+ * since the view started. The expected cost is the last plot's measured cost, or {@link #INITIAL_PLOT_COST_NANOS}
+ * before the first. The budget holds whatever the plot costs; a slow first plot only delays the next one.
  */
 final class Throttle {
+    /** Expected plot cost before one has been measured (steady-state plot redraws took 30 to 130 ms here). */
+    static final long INITIAL_PLOT_COST_NANOS = 60_000_000L;
 
     private final long minIntervalNanos;
     private final double maxOverhead;
-    private int renders = 0;
-    private long nextDueNanos;
+    private final long startNanos;
+    private boolean renderedOnce;
+    private long lastRenderNanos;
+    private long spentNanos;
+    private long expectedPlotNanos = INITIAL_PLOT_COST_NANOS;
 
-    Throttle(long minIntervalNanos, double maxOverhead) {
+    Throttle(long minIntervalNanos, double maxOverhead, long startNanos) {
         if (minIntervalNanos < 0) throw new IllegalArgumentException("Throttle: interval must be >= 0, got " + minIntervalNanos + " ns");
         if (!(maxOverhead > 0 && maxOverhead <= 1)) {
             throw new IllegalArgumentException("Throttle: max overhead must be in (0, 1], got " + maxOverhead);
         }
         this.minIntervalNanos = minIntervalNanos;
         this.maxOverhead = maxOverhead;
+        this.startNanos = startNanos;
     }
 
+    /** True when a redraw (at least of the progress text) is due: the first one, then once per interval. */
     boolean isDue(long nowNanos) {
-        return renders == 0 || nowNanos - nextDueNanos >= 0;
+        return !renderedOnce || nowNanos - lastRenderNanos >= minIntervalNanos;
     }
 
-    /** Records a redraw that ran from {@code startNanos} to {@code endNanos} and schedules the next one. */
-    void rendered(long startNanos, long endNanos) {
-        long cost = renders == 0 ? 0 : Math.max(0, endNanos - startNanos);
-        long spacing = Math.max(minIntervalNanos, (long) Math.ceil(cost / maxOverhead));
-        nextDueNanos = startNanos + spacing;
-        renders++;
+    /** True when re-rendering the plot now keeps total drawing time within the overhead budget. */
+    boolean plotAffordable(long nowNanos) {
+        return spentNanos + expectedPlotNanos <= maxOverhead * (nowNanos - startNanos);
+    }
+
+    /** Records a redraw from {@code startNanos} to {@code endNanos}, with or without a new plot. */
+    void rendered(long renderStart, long renderEnd, boolean withPlot) {
+        long cost = Math.max(0, renderEnd - renderStart);
+        spentNanos += cost;
+        if (withPlot) {
+            expectedPlotNanos = cost;
+        }
+        lastRenderNanos = renderStart;
+        renderedOnce = true;
+    }
+
+    /** Total time spent drawing so far. */
+    long spentNanos() {
+        return spentNanos;
     }
 }

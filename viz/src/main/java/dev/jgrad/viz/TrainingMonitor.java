@@ -45,7 +45,10 @@ public final class TrainingMonitor implements AutoCloseable {
     private String displayId;
     private long renderedStep = Long.MIN_VALUE;
     private int renderCount;
-    private long renderNanos;
+    private int plotRenderCount;
+    private String lastPlotBase64;
+    private long finalRenderNanos;
+    private long closedAtNanos = -1;
     private boolean closed;
 
     /** A monitor displaying through {@link Display#sink()}. */
@@ -114,59 +117,82 @@ public final class TrainingMonitor implements AutoCloseable {
         return history;
     }
 
+    /** Redraws so far, including the final one at {@link #close()}. */
     public int renderCount() {
         return renderCount;
     }
 
-    /** Time spent drawing (rendering plus handing output to the notebook or terminal). */
+    /** Redraws that rendered a new plot image (the others updated only the progress text). */
+    public int plotRenderCount() {
+        return plotRenderCount;
+    }
+
+    /** Time spent drawing during the loop (rendering plus handing output to the notebook or terminal). */
     public Duration renderTime() {
-        return Duration.ofNanos(renderNanos);
+        return Duration.ofNanos(throttle().spentNanos());
     }
 
+    /** Wall-clock time from construction to now, or to {@link #close()} once closed. */
     public Duration elapsed() {
-        return Duration.ofNanos(nanoClock.getAsLong() - startNanos);
+        return Duration.ofNanos(loopEndNanos() - startNanos);
     }
 
-    /** Fraction of elapsed time spent drawing. */
+    /** Fraction of the loop's wall-clock time spent drawing (the final redraw at close comes after the loop). */
     public double overhead() {
-        long elapsed = nanoClock.getAsLong() - startNanos;
-        return elapsed <= 0 ? 0 : renderNanos / (double) elapsed;
+        long elapsed = loopEndNanos() - startNanos;
+        return elapsed <= 0 ? 0 : throttle().spentNanos() / (double) elapsed;
     }
 
-    /** Draws the final state (if anything changed since the last redraw) and stops redrawing. */
+    private long loopEndNanos() {
+        return closedAtNanos >= 0 ? closedAtNanos : nanoClock.getAsLong();
+    }
+
+    private Throttle throttle() {
+        if (throttle == null) throttle = new Throttle(interval.toNanos(), maxOverhead, startNanos);
+        return throttle;
+    }
+
+    /** Draws the final state with a fresh plot and stops redrawing. */
     @Override
     public void close() {
         if (closed) return;
-        if (!history.isEmpty() && history.lastStep() != renderedStep) render();
+        closedAtNanos = nanoClock.getAsLong();
+        if (!history.isEmpty() && (history.lastStep() != renderedStep || lastPlotBase64 == null)) {
+            long start = nanoClock.getAsLong();
+            draw(true);
+            finalRenderNanos = nanoClock.getAsLong() - start;
+        }
         closed = true;
         if (!sink.isNotebook()) out.println(summary());
     }
 
     public String summary() {
-        return String.format(Locale.ROOT, "%d/%d steps in %s, monitor overhead %.2f%% (%d redraws, %s)",
+        return String.format(Locale.ROOT,
+                "%d/%d steps in %s, monitor overhead %.2f%% (%d redraws, %d with a new plot, %s; final draw %s)",
                 Math.min(totalSteps, history.lastStep() + 1), totalSteps, clock(elapsed()), 100 * overhead(),
-                renderCount, clock(renderTime()));
+                renderCount, plotRenderCount, clock(renderTime()), clock(Duration.ofNanos(finalRenderNanos)));
     }
 
     private void maybeRender() {
         if (closed) return;
-        if (throttle == null) throttle = new Throttle(interval.toNanos(), maxOverhead);
-        if (throttle.isDue(nanoClock.getAsLong())) render();
+        long now = nanoClock.getAsLong();
+        Throttle t = throttle();
+        if (t.isDue(now)) {
+            boolean withPlot = sink.isNotebook() && t.plotAffordable(now);
+            long start = nanoClock.getAsLong();
+            draw(withPlot);
+            t.rendered(start, nanoClock.getAsLong(), withPlot);
+        }
     }
 
-    private void render() {
-        long start = nanoClock.getAsLong();
+    private void draw(boolean withPlot) {
         if (sink.isNotebook()) {
-            DisplayContent content = DisplayContent.html(html(), progressLine());
+            DisplayContent content = DisplayContent.html(html(withPlot), progressLine());
             if (displayId == null) displayId = sink.display(content);
             else sink.update(displayId, content);
         } else {
             out.println(progressLine());
         }
-        long end = nanoClock.getAsLong();
-        if (throttle == null) throttle = new Throttle(interval.toNanos(), maxOverhead);
-        throttle.rendered(start, end);
-        renderNanos += end - start;
         renderCount++;
         renderedStep = history.lastStep();
     }
@@ -190,7 +216,7 @@ public final class TrainingMonitor implements AutoCloseable {
         return String.format(Locale.ROOT, "%.1f it/s, elapsed %s, eta %s", rate, clock(Duration.ofMillis((long) (1000 * seconds))), eta);
     }
 
-    private String html() {
+    private String html(boolean withPlot) {
         long done = Math.min(totalSteps, history.lastStep() + 1);
         double percent = 100.0 * done / totalSteps;
         var html = new StringBuilder(256);
@@ -206,10 +232,15 @@ public final class TrainingMonitor implements AutoCloseable {
         }
         html.append("</div>");
         List<String> curves = plottedMetrics();
-        if (!curves.isEmpty()) {
+        if (withPlot && !curves.isEmpty()) {
             byte[] png = history.plot(curves.toArray(String[]::new)).smoothing(smoothing).aspect(0.4).toPng(PLOT_WIDTH);
+            lastPlotBase64 = Base64.getEncoder().encodeToString(png);
+            plotRenderCount++;
+        }
+        if (lastPlotBase64 != null) {
+            // Between plot redraws the previous image is sent again: re-encoding nothing keeps text updates cheap.
             html.append("<img style=\"max-width:100%\" width=\"").append(PLOT_WIDTH).append("\" src=\"data:image/png;base64,")
-                    .append(Base64.getEncoder().encodeToString(png)).append("\"/>");
+                    .append(lastPlotBase64).append("\"/>");
         }
         html.append(String.format(Locale.ROOT, "<div style=\"color:#888\">monitor overhead %.2f%% over %d redraws</div>",
                 100 * overhead(), renderCount));

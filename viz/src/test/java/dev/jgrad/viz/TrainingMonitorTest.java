@@ -28,31 +28,51 @@ class TrainingMonitorTest {
         }
     }
 
-    /** A notebook sink that records calls and charges {@code costMs} of fake time per call. */
+    /**
+     * A notebook sink that records calls and charges fake time per call: {@code plotCostMs} when the output
+     * carries a plot image it has not seen before (the monitor rendered a new plot), {@code textCostMs} otherwise.
+     */
     private static final class RecordingNotebook implements DisplaySink {
         final FakeClock clock;
-        final long cost;
+        final long textCost;
+        final long plotCost;
         final List<String> displayed = new ArrayList<>();
         final List<String> updatedIds = new ArrayList<>();
         DisplayContent last;
+        String lastImage;
+        int newImages;
 
         RecordingNotebook(FakeClock clock, long costMs) {
+            this(clock, costMs, costMs);
+        }
+
+        RecordingNotebook(FakeClock clock, long textCostMs, long plotCostMs) {
             this.clock = clock;
-            this.cost = costMs * MS;
+            this.textCost = textCostMs * MS;
+            this.plotCost = plotCostMs * MS;
+        }
+
+        private void charge(DisplayContent content) {
+            String html = content.get(DisplayContent.HTML);
+            int at = html == null ? -1 : html.indexOf("base64,");
+            String image = at < 0 ? null : html.substring(at, html.indexOf('"', at));
+            boolean fresh = image != null && !image.equals(lastImage);
+            if (fresh) newImages++;
+            lastImage = image;
+            clock.now += fresh ? plotCost : textCost;
+            last = content;
         }
 
         @Override
         public String display(DisplayContent content) {
-            clock.now += cost;
-            last = content;
+            charge(content);
             displayed.add("id-" + displayed.size());
             return displayed.getLast();
         }
 
         @Override
         public void update(String displayId, DisplayContent content) {
-            clock.now += cost;
-            last = content;
+            charge(content);
             updatedIds.add(displayId);
         }
 
@@ -75,30 +95,37 @@ class TrainingMonitorTest {
     }
 
     @Test
-    void slowRendersAreSpacedToKeepOverheadUnderBudget() {
+    void plotRedrawsStayWithinTheOverheadBudgetWhileProgressStaysLive() {
         var clock = new FakeClock();
-        var notebook = new RecordingNotebook(clock, 30);
+        var notebook = new RecordingNotebook(clock, 1, 30);
         var monitor = new TrainingMonitor(10_000, notebook, clock::read, sinkStream(new ByteArrayOutputStream()))
                 .every(Duration.ofMillis(500)).maxOverhead(0.02);
         train(monitor, clock, 10_000, 1);
 
         int n = monitor.renderCount();
+        int plots = monitor.plotRenderCount();
         double elapsedMs = monitor.elapsed().toNanos() / (double) MS;
-        // The first redraw (warm-up) is followed after the 500 ms interval, later ones are spaced
-        // max(500 ms interval, 30 ms cost / 0.02) = 1500 ms apart; steps advance the clock 1 ms at a time.
-        long spacingMs = 1500;
-        assertTrue(n <= 2 + (elapsedMs - 500) / spacingMs, n + " renders in " + elapsedMs + " ms");
-        assertTrue(n >= 2 + Math.floor((elapsedMs - 501 - 30) / (spacingMs + 1)), n + " renders in " + elapsedMs + " ms");
-        assertEquals(30L * n, monitor.renderTime().toMillis());
-        assertEquals(30.0 * n / elapsedMs, monitor.overhead(), 1e-9);
-        assertTrue(monitor.overhead() <= 0.02 * n / (n - 2.0), "overhead " + monitor.overhead());
+        // Progress text: the first step, then once per 500 ms interval (steps advance the clock 1 ms at a time).
+        assertTrue(n <= 1 + elapsedMs / 500 && n >= elapsedMs / 502, n + " redraws in " + elapsedMs + " ms");
+        // Plots: new images only while all drawing fits in 2% of the elapsed time.
+        assertEquals(plots, notebook.newImages);
+        assertEquals(30L * plots + (n - plots), monitor.renderTime().toMillis());
+        assertTrue(monitor.overhead() <= 0.02, "overhead " + monitor.overhead());
+        // About 200 ms of budget in 10 s: several plots, so the live view really moves.
+        assertTrue(plots >= 4, plots + " plot redraws");
 
-        // In place: one display, every later redraw updates that same output.
+        // In place: one display, every later redraw updates that same output, and the plot stays visible.
         assertEquals(1, notebook.displayed.size());
         assertEquals(n - 1, notebook.updatedIds.size());
         assertTrue(notebook.updatedIds.stream().allMatch("id-0"::equals));
         String html = notebook.last.get(DisplayContent.HTML);
         assertTrue(html.contains("data:image/png;base64,") && html.contains("loss"), "live view shows a loss plot");
+
+        // close() draws the final state with a fresh plot after the loop; the loop's overhead is unchanged.
+        double before = monitor.overhead();
+        monitor.close();
+        assertEquals(plots + 1, monitor.plotRenderCount());
+        assertEquals(before, monitor.overhead(), 1e-12);
     }
 
     @Test
@@ -137,20 +164,24 @@ class TrainingMonitorTest {
     }
 
     @Test
-    void throttleSchedulesFromRenderStart() {
-        var t = new Throttle(500 * MS, 0.02);
+    void throttleKeepsPlotsWithinTheBudgetAndProgressOnTheInterval() {
+        var t = new Throttle(500 * MS, 0.02, 0);
         assertTrue(t.isDue(0));
-        t.rendered(0, 900 * MS); // first (warm-up) render: only the interval applies
+        assertFalse(t.plotAffordable(0), "no time has passed, so there is no budget yet");
+        t.rendered(0, MS, false); // 1 ms of progress text
         assertFalse(t.isDue(499 * MS));
         assertTrue(t.isDue(500 * MS));
-        t.rendered(500 * MS, 505 * MS); // 5 ms render: 5/0.02 = 250 ms < 500 ms interval
-        assertFalse(t.isDue(999 * MS));
-        assertTrue(t.isDue(1000 * MS));
-        t.rendered(1000 * MS, 1040 * MS); // 40 ms render needs 2 s spacing
-        assertFalse(t.isDue(2999 * MS));
-        assertTrue(t.isDue(3000 * MS));
-        assertThrows(IllegalArgumentException.class, () -> new Throttle(-1, 0.02));
-        assertThrows(IllegalArgumentException.class, () -> new Throttle(0, 0));
+        // Before any plot is measured the expected cost is 60 ms: 1 ms + 60 ms <= 2% of elapsed from 3.05 s on.
+        assertFalse(t.plotAffordable(3_049 * MS));
+        assertTrue(t.plotAffordable(3_050 * MS));
+        t.rendered(3_050 * MS, 3_950 * MS, true); // a slow first plot (warm-up): 900 ms
+        assertTrue(t.isDue(4_450 * MS), "progress text keeps its interval");
+        // 901 ms spent, next plot expected to cost 900 ms: affordable once 2% of elapsed reaches 1801 ms.
+        assertFalse(t.plotAffordable(90_049 * MS));
+        assertTrue(t.plotAffordable(90_050 * MS));
+        assertEquals(901 * MS, t.spentNanos());
+        assertThrows(IllegalArgumentException.class, () -> new Throttle(-1, 0.02, 0));
+        assertThrows(IllegalArgumentException.class, () -> new Throttle(0, 0, 0));
     }
 
     @Test
