@@ -4,28 +4,24 @@ import java.lang.reflect.Constructor;
 import java.lang.reflect.Method;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 
 /**
  * Display through the IJava kernel ({@code io.github.spencerpark.ijava.IJava.getKernelInstance()}), found by
  * reflection. Its kernel has {@code display(DisplayData)} and {@code updateDisplay(DisplayData)} like rapaio's.
  */
-public final class IJavaKernelSink implements DisplaySink {
+public final class IJavaKernelSink extends KernelSink {
 
     static final String IJAVA_CLASS = "io.github.spencerpark.ijava.IJava";
     static final String DISPLAY_DATA_CLASS = "io.github.spencerpark.jupyter.kernel.display.DisplayData";
 
-    private final Object kernel;
     private final Constructor<?> newDisplayData;
-    private final Method putData, setDisplayId, display, updateDisplay;
+    private final Method putData, setDisplayId;
 
     private IJavaKernelSink(Object kernel, Constructor<?> newDisplayData, Method putData, Method setDisplayId, Method display, Method updateDisplay) {
-        this.kernel = kernel;
+        super(kernel, display, updateDisplay);
         this.newDisplayData = newDisplayData;
         this.putData = putData;
         this.setDisplayId = setDisplayId;
-        this.display = display;
-        this.updateDisplay = updateDisplay;
     }
 
     public static Optional<DisplaySink> find(ClassLoader loader) {
@@ -50,23 +46,7 @@ public final class IJavaKernelSink implements DisplaySink {
     }
 
     @Override
-    public String display(DisplayContent content) {
-        String id = UUID.randomUUID().toString();
-        Reflect.invoke(display, kernel, toDisplayData(content, id));
-        return id;
-    }
-
-    @Override
-    public void update(String displayId, DisplayContent content) {
-        Reflect.invoke(updateDisplay, kernel, toDisplayData(content, displayId));
-    }
-
-    @Override
-    public boolean isNotebook() {
-        return true;
-    }
-
-    private Object toDisplayData(DisplayContent content, String id) {
+    Object toDisplayData(DisplayContent content, String id) {
         Object data;
         try {
             data = newDisplayData.newInstance();

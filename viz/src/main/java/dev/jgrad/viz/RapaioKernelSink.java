@@ -4,7 +4,6 @@ import java.lang.reflect.Field;
 import java.lang.reflect.Method;
 import java.util.Map;
 import java.util.Optional;
-import java.util.UUID;
 
 /**
  * Display through the rapaio Jupyter kernel (io.github.padreati:rapaio-jupyter-kernel), found by reflection.
@@ -13,21 +12,18 @@ import java.util.UUID;
  * {@code org.rapaio.jupyter.kernel.MainApp.kernel}; its {@code display(DisplayData)} publishes display_data and
  * {@code updateDisplay(DisplayData)} publishes update_display_data for the DisplayData's display_id.
  */
-public final class RapaioKernelSink implements DisplaySink {
+public final class RapaioKernelSink extends KernelSink {
 
     static final String MAIN_CLASS = "org.rapaio.jupyter.kernel.MainApp";
     static final String DISPLAY_DATA_CLASS = "org.rapaio.jupyter.kernel.display.DisplayData";
 
-    private final Object kernel;
-    private final Method withType, putData, setDisplayId, display, updateDisplay;
+    private final Method withType, putData, setDisplayId;
 
     private RapaioKernelSink(Object kernel, Method withType, Method putData, Method setDisplayId, Method display, Method updateDisplay) {
-        this.kernel = kernel;
+        super(kernel, display, updateDisplay);
         this.withType = withType;
         this.putData = putData;
         this.setDisplayId = setDisplayId;
-        this.display = display;
-        this.updateDisplay = updateDisplay;
     }
 
     /** The kernel sink if {@code loader} sees a running rapaio kernel with the expected API, else empty. */
@@ -54,23 +50,7 @@ public final class RapaioKernelSink implements DisplaySink {
     }
 
     @Override
-    public String display(DisplayContent content) {
-        String id = UUID.randomUUID().toString();
-        Reflect.invoke(display, kernel, toDisplayData(content, id));
-        return id;
-    }
-
-    @Override
-    public void update(String displayId, DisplayContent content) {
-        Reflect.invoke(updateDisplay, kernel, toDisplayData(content, displayId));
-    }
-
-    @Override
-    public boolean isNotebook() {
-        return true;
-    }
-
-    private Object toDisplayData(DisplayContent content, String id) {
+    Object toDisplayData(DisplayContent content, String id) {
         Object data = null;
         for (Map.Entry<String, String> e : content.data().entrySet()) {
             if (data == null) data = Reflect.invoke(withType, null, e.getKey(), e.getValue());

@@ -21,33 +21,7 @@ public final class Softmax {
 
     /** exp(x - max) / sum(exp(x - max)) along {@code axis} (negative counts from the end). */
     public static Tensor softmax(Tensor x, int axis) {
-        int a = Shapes.axis("Softmax.softmax", axis, x.rank());
-        Tensor in = NormRows.axisLast(x, a);
-        Tensor out = Tensor.zeros(x.dtype(), in.shape());
-        if (in.numel() == 0) {
-            return NormRows.restoreAxis(out, a);
-        }
-        int n = in.size(-1);
-        int rows = in.numel() / n;
-        int xo = in.offset();
-        if (x.dtype() == DType.F32) {
-            float[] xs = in.f32Data();
-            float[] ys = out.f32Data();
-            NormRows.forEachRowRange(rows, n, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    softmaxRowF32(xs, xo + r * n, ys, r * n, n);
-                }
-            });
-        } else {
-            double[] xs = in.f64Data();
-            double[] ys = out.f64Data();
-            NormRows.forEachRowRange(rows, n, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    softmaxRowF64(xs, xo + r * n, ys, r * n, n);
-                }
-            });
-        }
-        return NormRows.restoreAxis(out, a);
+        return forward("Softmax.softmax", x, axis, false);
     }
 
     /** Gradient of softmax: dx = y * (g - sum(g * y)) along {@code axis}, where y is softmax's output. */
@@ -57,15 +31,8 @@ public final class Softmax {
 
     private static void softmaxRowF32(float[] x, int xo, float[] y, int yo, int n) {
         int bound = F.loopBound(n);
-        int i = 0;
-        var maxLanes = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-        for (; i < bound; i += F.length()) {
-            maxLanes = maxLanes.max(FloatVector.fromArray(F, x, xo + i));
-        }
-        float max = maxLanes.reduceLanes(VectorOperators.MAX);
-        for (; i < n; i++) {
-            max = Math.max(max, x[xo + i]);
-        }
+        int i;
+        float max = rowMaxF32(x, xo, n);
         var maxB = FloatVector.broadcast(F, max);
         var sumLanes = FloatVector.zero(F);
         for (i = 0; i < bound; i += F.length()) {
@@ -89,10 +56,7 @@ public final class Softmax {
     }
 
     private static void softmaxRowF64(double[] x, int xo, double[] y, int yo, int n) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, x[xo + i]);
-        }
+        double max = rowMaxF64(x, xo, n);
         double sum = 0;
         for (int i = 0; i < n; i++) {
             y[yo + i] = Math.exp(x[xo + i] - max);
@@ -133,11 +97,9 @@ public final class Softmax {
         }
     }
 
-    // ------------------------------------------------------------------------------------------ log-softmax
-
-    /** x - max - log(sum(exp(x - max))) along {@code axis}: the log of softmax, without its underflow. */
-    public static Tensor logSoftmax(Tensor x, int axis) {
-        int a = Shapes.axis("Softmax.logSoftmax", axis, x.rank());
+    /** Row driver shared by softmax and log-softmax: the axis is moved last and rows split across threads. */
+    private static Tensor forward(String op, Tensor x, int axis, boolean log) {
+        int a = Shapes.axis(op, axis, x.rank());
         Tensor in = NormRows.axisLast(x, a);
         Tensor out = Tensor.zeros(x.dtype(), in.shape());
         if (in.numel() == 0) {
@@ -151,7 +113,11 @@ public final class Softmax {
             float[] ys = out.f32Data();
             NormRows.forEachRowRange(rows, n, (from, to) -> {
                 for (int r = from; r < to; r++) {
-                    logSoftmaxRowF32(xs, xo + r * n, ys, r * n, n);
+                    if (log) {
+                        logSoftmaxRowF32(xs, xo + r * n, ys, r * n, n);
+                    } else {
+                        softmaxRowF32(xs, xo + r * n, ys, r * n, n);
+                    }
                 }
             });
         } else {
@@ -159,19 +125,19 @@ public final class Softmax {
             double[] ys = out.f64Data();
             NormRows.forEachRowRange(rows, n, (from, to) -> {
                 for (int r = from; r < to; r++) {
-                    logSoftmaxRowF64(xs, xo + r * n, ys, r * n, n);
+                    if (log) {
+                        logSoftmaxRowF64(xs, xo + r * n, ys, r * n, n);
+                    } else {
+                        softmaxRowF64(xs, xo + r * n, ys, r * n, n);
+                    }
                 }
             });
         }
         return NormRows.restoreAxis(out, a);
     }
 
-    /** Gradient of log-softmax: dx = g - exp(y) * sum(g) along {@code axis}, where y is logSoftmax's output. */
-    public static Tensor logSoftmaxBackward(Tensor g, Tensor y, int axis) {
-        return backward("Softmax.logSoftmaxBackward", g, y, axis, true);
-    }
-
-    private static void logSoftmaxRowF32(float[] x, int xo, float[] y, int yo, int n) {
+    /** Largest of x[xo .. xo+n). */
+    private static float rowMaxF32(float[] x, int xo, int n) {
         int bound = F.loopBound(n);
         int i = 0;
         var maxLanes = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
@@ -182,6 +148,33 @@ public final class Softmax {
         for (; i < n; i++) {
             max = Math.max(max, x[xo + i]);
         }
+        return max;
+    }
+
+    private static double rowMaxF64(double[] x, int xo, int n) {
+        double max = Double.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            max = Math.max(max, x[xo + i]);
+        }
+        return max;
+    }
+
+    // ------------------------------------------------------------------------------------------ log-softmax
+
+    /** x - max - log(sum(exp(x - max))) along {@code axis}: the log of softmax, without its underflow. */
+    public static Tensor logSoftmax(Tensor x, int axis) {
+        return forward("Softmax.logSoftmax", x, axis, true);
+    }
+
+    /** Gradient of log-softmax: dx = g - exp(y) * sum(g) along {@code axis}, where y is logSoftmax's output. */
+    public static Tensor logSoftmaxBackward(Tensor g, Tensor y, int axis) {
+        return backward("Softmax.logSoftmaxBackward", g, y, axis, true);
+    }
+
+    private static void logSoftmaxRowF32(float[] x, int xo, float[] y, int yo, int n) {
+        int bound = F.loopBound(n);
+        int i;
+        float max = rowMaxF32(x, xo, n);
         var maxB = FloatVector.broadcast(F, max);
         var sumLanes = FloatVector.zero(F);
         for (i = 0; i < bound; i += F.length()) {
@@ -202,10 +195,7 @@ public final class Softmax {
     }
 
     private static void logSoftmaxRowF64(double[] x, int xo, double[] y, int yo, int n) {
-        double max = Double.NEGATIVE_INFINITY;
-        for (int i = 0; i < n; i++) {
-            max = Math.max(max, x[xo + i]);
-        }
+        double max = rowMaxF64(x, xo, n);
         double sum = 0;
         for (int i = 0; i < n; i++) {
             sum += Math.exp(x[xo + i] - max);
