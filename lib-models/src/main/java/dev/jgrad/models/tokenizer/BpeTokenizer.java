@@ -299,7 +299,10 @@ public final class BpeTokenizer implements Tokenizer {
         return tokenBytes.length;
     }
 
-    /** Ids of {@code text}; special tokens in it become their single ids. */
+    /**
+     * Ids of {@code text}'s UTF-8 bytes; special tokens in it become their single ids. (A lone surrogate, which
+     * is not Unicode text, becomes '?' as in {@link String#getBytes}; use {@link #encodeBytes} for raw bytes.)
+     */
     @Override
     public int[] encode(String text) {
         return encode(text.getBytes(StandardCharsets.UTF_8), true);
