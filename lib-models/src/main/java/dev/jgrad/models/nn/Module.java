@@ -6,11 +6,14 @@ import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.function.Supplier;
 
 /**
  * A layer or a model: named parameters plus named child modules, like {@code torch.nn.Module}. Parameter names
@@ -33,6 +36,30 @@ public abstract class Module {
         checkName(name);
         Variable p = Variable.param(initial);
         parameters.put(name, p);
+        return p;
+    }
+
+    /**
+     * Registers an existing variable under a second name: weight tying, e.g. GPT-2's {@code lm_head.weight} is
+     * {@code transformer.wte.weight}. Both names appear in {@link #namedParameters()} and the state dict (as in
+     * PyTorch); {@link #parameters()} and {@link #parameterCount()} list the variable once.
+     */
+    protected final Variable parameter(String name, Variable shared) {
+        checkName(name);
+        parameters.put(name, shared);
+        return shared;
+    }
+
+    /**
+     * This module's own parameter {@code name} as the forward pass should use it: the registered variable, or its
+     * stand-in while {@link #withParameters} runs. Layers read their parameters through this, not through fields.
+     */
+    protected final Variable param(String name) {
+        Variable p = parameters.get(name);
+        if (p == null) {
+            throw new IllegalArgumentException(getClass().getSimpleName() + ": no parameter '" + name + "' (has "
+                    + parameters.keySet() + ")");
+        }
         return p;
     }
 
@@ -65,24 +92,87 @@ public abstract class Module {
         children.forEach((name, m) -> m.collect(prefix + name + ".", out));
     }
 
+    /** Every distinct parameter once (tied names share one variable), in registration order: what optimizers take. */
     public final List<Variable> parameters() {
-        return new ArrayList<>(namedParameters().values());
+        return new ArrayList<>(distinct(namedParameters()).values());
+    }
+
+    /** {@link #namedParameters()} with each tied variable under its first name only. */
+    public final Map<String, Variable> distinctNamedParameters() {
+        return distinct(namedParameters());
+    }
+
+    private static Map<String, Variable> distinct(Map<String, Variable> named) {
+        var seen = Collections.newSetFromMap(new IdentityHashMap<Variable, Boolean>());
+        Map<String, Variable> out = new LinkedHashMap<>();
+        named.forEach((name, p) -> {
+            if (seen.add(p)) {
+                out.put(name, p);
+            }
+        });
+        return out;
     }
 
     /** Total number of parameter elements. Tied parameters (the same variable twice) count once. */
     public final long parameterCount() {
-        var seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<Variable, Boolean>());
         long n = 0;
-        for (Variable p : namedParameters().values()) {
-            if (seen.add(p)) {
-                n += p.value().numel();
-            }
+        for (Variable p : parameters()) {
+            n += p.value().numel();
         }
         return n;
     }
 
     public final Map<String, Module> children() {
-        return java.util.Collections.unmodifiableMap(children);
+        return Collections.unmodifiableMap(children);
+    }
+
+    /**
+     * Runs {@code body} with some parameters replaced by other variables of the same shape and dtype (keys are
+     * hierarchical names; replacing one name of a tied pair replaces both), then restores the originals. This is
+     * PyTorch's {@code torch.func.functional_call}: it lets {@code GradCheck} differentiate a whole model with
+     * respect to its parameters. Not thread-safe: the module is modified while {@code body} runs.
+     */
+    public final <R> R withParameters(Map<String, Variable> replacements, Supplier<R> body) {
+        Map<String, Variable> own = namedParameters();
+        Map<Variable, Variable> swap = new IdentityHashMap<>();
+        for (var e : replacements.entrySet()) {
+            Variable original = own.get(e.getKey());
+            if (original == null) {
+                throw new IllegalArgumentException("withParameters: no parameter '" + e.getKey() + "' in "
+                        + getClass().getSimpleName());
+            }
+            Tensor v = e.getValue().value();
+            if (!Arrays.equals(original.shape(), v.shape()) || original.dtype() != v.dtype()) {
+                throw new ShapeException("withParameters: '" + e.getKey() + "' is " + original.dtype() + " "
+                        + Shapes.str(original.shape()) + " in the model but the replacement is " + v.dtype() + " "
+                        + Shapes.str(v.shape()));
+            }
+            Variable previous = swap.put(original, e.getValue());
+            if (previous != null && previous != e.getValue()) {
+                throw new IllegalArgumentException("withParameters: '" + e.getKey()
+                        + "' is tied to another name that is given a different replacement");
+            }
+        }
+        List<Runnable> restore = new ArrayList<>();
+        try {
+            replace(swap, restore);
+            return body.get();
+        } finally {
+            restore.forEach(Runnable::run);
+        }
+    }
+
+    private void replace(Map<Variable, Variable> swap, List<Runnable> restore) {
+        for (var e : parameters.entrySet()) {
+            Variable replacement = swap.get(e.getValue());
+            if (replacement != null) {
+                Variable original = e.getValue();
+                String name = e.getKey();
+                e.setValue(replacement);
+                restore.add(() -> parameters.put(name, original));
+            }
+        }
+        children.values().forEach(c -> c.replace(swap, restore));
     }
 
     /** Training mode (dropout active) for this module and its descendants. */
@@ -114,9 +204,10 @@ public abstract class Module {
     }
 
     /**
-     * Copies values into the parameters. With {@code strict}, missing and unexpected names are errors; a shape
-     * mismatch is always an error naming the parameter and both shapes. Nothing is changed unless every entry
-     * is valid.
+     * Copies values into the parameters. With {@code strict}, missing and unexpected names are errors (tied
+     * parameters are expected under each of their names, as PyTorch's state dicts hold them); a shape mismatch is
+     * always an error naming the parameter and both shapes, and so are two different values for one tied
+     * parameter. Nothing is changed unless every entry is valid.
      */
     public final void loadStateDict(Map<String, Tensor> state, boolean strict) {
         Map<String, Variable> own = namedParameters();
@@ -135,6 +226,18 @@ public abstract class Module {
                 throw new ShapeException("loadStateDict: '" + e.getKey() + "' has shape "
                         + Shapes.str(p.value().shape()) + " in the model but " + Shapes.str(e.getValue().shape())
                         + " in the state dict");
+            }
+        }
+        Map<Variable, String> tiedSource = new IdentityHashMap<>();
+        for (var e : state.entrySet()) {
+            Variable p = own.get(e.getKey());
+            if (p == null) {
+                continue;
+            }
+            String first = tiedSource.putIfAbsent(p, e.getKey());
+            if (first != null && !state.get(first).allClose(e.getValue(), 0, 0)) {
+                throw new IllegalArgumentException("loadStateDict: '" + first + "' and '" + e.getKey()
+                        + "' are one tied parameter but the state dict gives them different values");
             }
         }
         for (var e : state.entrySet()) {
