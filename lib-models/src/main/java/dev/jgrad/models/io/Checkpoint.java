@@ -199,7 +199,9 @@ public record Checkpoint(Map<String, Tensor> model, Map<String, Object> config, 
 
     /**
      * Writes the checkpoint as directory {@code dir}, replacing any previous one only once the new one is
-     * complete. A leftover {@code dir.tmp} from an interrupted save is discarded first.
+     * complete. A leftover {@code dir.tmp} from an interrupted save is discarded first. Replacing renames the old
+     * directory to {@code dir.old} for the instant of the swap; {@link CheckpointManager} puts it back if a crash
+     * happened right then.
      */
     public void save(Path dir) {
         Path tmp = dir.resolveSibling(dir.getFileName() + ".tmp");
