@@ -292,6 +292,9 @@ public final class Json {
         if (Double.isNaN(d) || Double.isInfinite(d)) {
             throw new IllegalArgumentException("Json.write: " + d + " has no JSON form");
         }
+        if (d == 0 && 1 / d < 0) {
+            return "-0.0"; // BigDecimal has no negative zero
+        }
         if (d == Math.rint(d) && Math.abs(d) < 1e15) {
             return BigDecimal.valueOf(d).toBigInteger().toString() + ".0";
         }

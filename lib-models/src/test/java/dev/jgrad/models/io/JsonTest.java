@@ -45,4 +45,12 @@ class JsonTest {
         assertThrows(IllegalArgumentException.class, () -> Json.parseObject("[1]"));
         assertThrows(IllegalArgumentException.class, () -> Json.write(Double.NaN));
     }
+
+    @Test
+    void doublesRoundTripBitExactlyIncludingNegativeZero() {
+        for (double d : new double[] {-0.0, 0.0, 1.0, -3.0, 0.1, 1e300, -2.5e-310, Math.PI, 1e15, 123456789012345.0}) {
+            double back = ((Number) Json.parse(Json.write(d))).doubleValue();
+            assertEquals(Double.doubleToRawLongBits(d), Double.doubleToRawLongBits(back), Json.write(d));
+        }
+    }
 }
