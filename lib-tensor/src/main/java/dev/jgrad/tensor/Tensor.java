@@ -354,18 +354,19 @@ public final class Tensor {
 
     /** The elements in row-major order as a new float array. */
     public float[] toFloatArray() {
-        if (f32 != null && isContiguous() && offset == 0 && f32.length == numel()) {
-            return f32.clone();
+        if (f32 == null) {
+            return to(DType.F32).f32; // a fresh array of exactly numel() elements
         }
-        return to(DType.F32).contiguous().f32Data().clone();
+        // A view may start inside a larger storage array (narrow, select): copy() takes just its elements.
+        return isContiguous() && offset == 0 && f32.length == numel() ? f32.clone() : copy().f32;
     }
 
     /** The elements in row-major order as a new double array. */
     public double[] toDoubleArray() {
-        if (f64 != null && isContiguous() && offset == 0 && f64.length == numel()) {
-            return f64.clone();
+        if (f64 == null) {
+            return to(DType.F64).f64; // a fresh array of exactly numel() elements
         }
-        return to(DType.F64).contiguous().f64Data().clone();
+        return isContiguous() && offset == 0 && f64.length == numel() ? f64.clone() : copy().f64;
     }
 
     /** This tensor in another dtype (itself when already of that dtype). */

@@ -69,6 +69,16 @@ class TensorCoreTest {
     }
 
     @Test
+    void arraysOfViewsHoldOnlyTheViewsElements() {
+        Tensor stacked = Tensor.arange(12).reshape(3, 4);
+        assertArrayEquals(new float[] {4, 5, 6, 7}, stacked.select(0, 1).toFloatArray());
+        assertArrayEquals(new double[] {8, 9, 10, 11}, stacked.narrow(0, 2, 1).toDoubleArray());
+        Tensor f64 = Tensor.arange(DType.F64, 0, 6, 1).reshape(2, 3);
+        assertArrayEquals(new double[] {3, 4, 5}, f64.select(0, 1).toDoubleArray());
+        assertArrayEquals(new float[] {3, 4, 5}, f64.select(0, 1).toFloatArray());
+    }
+
+    @Test
     void badShapesNameTheOpAndTheShapes() {
         var e = assertThrows(ShapeException.class, () -> Shapes.broadcast("add", new int[] {2, 3}, new int[] {4, 3}));
         assertTrue(e.getMessage().contains("add") && e.getMessage().contains("[2, 3]") && e.getMessage().contains("[4, 3]"));

