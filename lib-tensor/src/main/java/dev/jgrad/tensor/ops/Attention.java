@@ -290,8 +290,9 @@ public final class Attention {
         int t = dims.queries;
         int s = dims.keys;
         int d = dims.headDim;
-        double[] qs = q.toDoubleArray();
-        double[] ks = k.toDoubleArray();
+        // Fresh copies: toDoubleArray of a contiguous view with an offset would return its whole storage.
+        double[] qs = q.copy().toDoubleArray();
+        double[] ks = k.copy().toDoubleArray();
         double[] probs = new double[dims.batch * dims.qHeads * t * s];
         for (int bh = 0; bh < dims.batch * dims.qHeads; bh++) {
             int ko = kvHeadOf(dims, bh) * s * d;

@@ -116,7 +116,8 @@ public final class CrossEntropy {
         }
         Tensor in = logits.contiguous();
         int xo = in.offset();
-        double[] lse = logSumExp.toDoubleArray();
+        // A fresh copy: toDoubleArray of a contiguous view with an offset would return its whole storage.
+        double[] lse = logSumExp.copy().toDoubleArray();
         double rowScale = g.item() / counted;
         double offTarget = labelSmoothing / c;
         double onTarget = 1 - labelSmoothing + offTarget;

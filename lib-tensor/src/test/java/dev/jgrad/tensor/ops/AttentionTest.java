@@ -271,6 +271,12 @@ class AttentionTest {
                 assertEquals(1.0, sum, 1e-6);
             }
         }
+        // Views that are contiguous but start at an offset into a larger storage (batch 1 of 3).
+        Tensor q3 = Tensor.randn(DType.F64, rng, 3, 2, 3, 8).narrow(0, 1, 1);
+        Tensor k3 = Tensor.randn(DType.F64, rng, 3, 1, 5, 8).narrow(0, 2, 1);
+        assertTrue(q3.isContiguous() && q3.offset() > 0 && k3.offset() > 0);
+        assertArrayEquals(Attention.probabilities(q3.copy(), k3.copy(), true, 0.35).toDoubleArray(),
+                Attention.probabilities(q3, k3, true, 0.35).toDoubleArray(), 0);
     }
 
     // ------------------------------------------------------------------------------------------ errors

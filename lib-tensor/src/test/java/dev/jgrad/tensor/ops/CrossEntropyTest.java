@@ -156,6 +156,13 @@ class CrossEntropyTest {
             var strided = CrossEntropy.forward(logits, targets, IGNORE, 0.05);
             var copied = CrossEntropy.forward(logits.copy(), targets, IGNORE, 0.05);
             assertEquals(copied.loss().item(), strided.loss().item(), 0);
+            // The saved log-sum-exp as a contiguous view at an offset into a larger storage.
+            Tensor lseView = Tensor.zeros(dtype, 2, 6).select(0, 1).copyFrom(strided.logSumExp());
+            assertTrue(lseView.isContiguous() && lseView.offset() > 0);
+            Tensor g0 = Tensor.scalar(dtype, 1);
+            assertArrayEquals(
+                    CrossEntropy.backward(g0, logits, targets, strided.logSumExp(), IGNORE, 0.05, strided.counted()).toDoubleArray(),
+                    CrossEntropy.backward(g0, logits, targets, lseView, IGNORE, 0.05, strided.counted()).toDoubleArray(), 0);
             Tensor g = Tensor.scalar(dtype, 1);
             assertArrayEquals(
                     CrossEntropy.backward(g, logits.copy(), targets, copied.logSumExp(), IGNORE, 0.05, copied.counted()).toDoubleArray(),
