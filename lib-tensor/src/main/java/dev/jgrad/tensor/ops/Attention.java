@@ -232,10 +232,8 @@ public final class Attention {
                     scoresF32(gs, go, vT, stride, j0, lanes, d, dS);
                     softmaxGradF32(p, dS, gDotOut, lanes);
                     weightedRowSumF32(dS, n, ks, ko + j0 * d, d, dq, row * d);
-                    for (int j = 0; j < n; j++) {
-                        axpyF32(dS[j], qScaled, 0, dk, kvBase + (j0 + j) * d, d);
-                        axpyF32(p[j], gs, go, dv, kvBase + (j0 + j) * d, d);
-                    }
+                    rankOneUpdateF32(dS, n, qScaled, 0, dk, kvBase + j0 * d, d);
+                    rankOneUpdateF32(p, n, gs, go, dv, kvBase + j0 * d, d);
                 }
                 scaleInPlace(dq, row * d, scale, d);
             }
@@ -499,16 +497,25 @@ public final class Attention {
         return sum;
     }
 
-    /** y[yo + i] += a * x[xo + i] for i in [0, n). */
-    private static void axpyF32(float a, float[] x, int xo, float[] y, int yo, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        var av = FloatVector.broadcast(F, a);
-        for (; i < bound; i += F.length()) {
-            FloatVector.fromArray(F, x, xo + i).fma(av, FloatVector.fromArray(F, y, yo + i)).intoArray(y, yo + i);
+    /**
+     * rows[ro + j * d + c] += w[j] * x[xo + c] for j in [0, n), c in [0, d): adds the outer product of a block of
+     * weights and one row, vectorised over the head dim with each slice of x loaded once.
+     */
+    private static void rankOneUpdateF32(float[] w, int n, float[] x, int xo, float[] rows, int ro, int d) {
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            var xs = FloatVector.fromArray(F, x, xo + c);
+            for (int j = 0; j < n; j++) {
+                int at = ro + j * d + c;
+                xs.fma(FloatVector.broadcast(F, w[j]), FloatVector.fromArray(F, rows, at)).intoArray(rows, at);
+            }
         }
-        for (; i < n; i++) {
-            y[yo + i] = Math.fma(a, x[xo + i], y[yo + i]);
+        for (; c < d; c++) {
+            float xc = x[xo + c];
+            for (int j = 0; j < n; j++) {
+                rows[ro + j * d + c] = Math.fma(w[j], xc, rows[ro + j * d + c]);
+            }
         }
     }
 
