@@ -45,7 +45,8 @@ for name, (b, hq, hkv, t, s, d, causal) in {
     out, lse = attention(q, k, v, causal, scale)
     g = torch.randn_like(out)
     dq, dk, dv = torch.autograd.grad(out, (q, k, v), g)
-    cases[name] = {"q": q, "k": k, "v": v, "causal": torch.tensor(float(causal), dtype=D), "scale": torch.tensor(scale, dtype=D),
+    cases[name] = {"q": q, "k": k, "v": v, "causal": torch.tensor(float(causal), dtype=D),
+                   "scale": torch.tensor(scale, dtype=D),
                    "out": out, "lse": lse, "g": g, "dq": dq, "dk": dk, "dv": dv}
 
 
@@ -87,7 +88,8 @@ for name, (n, c, targets, ignore_index, smoothing) in {
     loss = torch.nn.functional.cross_entropy(logits, target, ignore_index=ignore_index, label_smoothing=smoothing)
     g = torch.tensor(1.7, dtype=D)
     (dlogits,) = torch.autograd.grad(loss, (logits,), g)
-    cases[name] = {"logits": logits, "targets": target.to(D), "ignore_index": torch.tensor(float(ignore_index), dtype=D),
+    cases[name] = {"logits": logits, "targets": target.to(D),
+                   "ignore_index": torch.tensor(float(ignore_index), dtype=D),
                    "smoothing": torch.tensor(smoothing, dtype=D), "loss": loss, "lse": torch.logsumexp(logits, -1),
                    "g": g, "dlogits": dlogits}
 
