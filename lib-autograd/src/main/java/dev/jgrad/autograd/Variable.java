@@ -512,4 +512,41 @@ public final class Variable {
         region.apply(full).copyFrom(g);
         return full;
     }
+
+    // ------------------------------------------------------------------------------------------ transformer ops
+
+    /**
+     * Fused scaled dot-product attention: q [B, Hq, T, D], k and v [B, Hkv, S, D] (grouped-query when
+     * Hkv < Hq); causal lets query i see keys j <= i + (S - T). Only the output and the per-row log-sum-exp are
+     * kept for the backward, never the [T, S] probabilities.
+     */
+    public static Variable attention(Variable q, Variable k, Variable v, boolean causal, double scale) {
+        Tensor qv = q.value;
+        Tensor kv = k.value;
+        Tensor vv = v.value;
+        var r = dev.jgrad.tensor.ops.Attention.forward(qv, kv, vv, causal, scale);
+        return record("attention", r.out(), g -> {
+            var d = dev.jgrad.tensor.ops.Attention.backward(g, qv, kv, vv, r.out(), r.logSumExp(), causal, scale);
+            return new Tensor[] {d.q(), d.k(), d.v()};
+        }, q, k, v);
+    }
+
+    /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */
+    public Variable rope(int startPos, double theta) {
+        return record("rope", dev.jgrad.tensor.ops.Rope.forward(value, startPos, theta),
+                g -> new Tensor[] {dev.jgrad.tensor.ops.Rope.backward(g, startPos, theta)}, this);
+    }
+
+    /**
+     * Mean cross-entropy of logits [N, C] against class targets (length N), skipping targets equal to
+     * ignoreIndex, with torch's label smoothing; a scalar.
+     */
+    public static Variable crossEntropy(Variable logits, int[] targets, int ignoreIndex, double labelSmoothing) {
+        Tensor x = logits.value;
+        int[] t = targets.clone();
+        var r = dev.jgrad.tensor.ops.CrossEntropy.forward(x, t, ignoreIndex, labelSmoothing);
+        return record("cross_entropy", r.loss(), g -> new Tensor[] {
+                dev.jgrad.tensor.ops.CrossEntropy.backward(g, x, t, r.logSumExp(), ignoreIndex, labelSmoothing, r.counted())},
+                logits);
+    }
 }

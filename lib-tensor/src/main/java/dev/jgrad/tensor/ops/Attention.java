@@ -1,0 +1,553 @@
+package dev.jgrad.tensor.ops;
+
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
+import dev.jgrad.tensor.ShapeException;
+import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Fused scaled dot-product attention, softmax(q kᵀ * scale) v, with optional causal masking and grouped-query
+ * heads. The [T, S] score matrix of a head is never stored: the forward walks each query row over blocks of
+ * keys with an online softmax (FlashAttention's running max and running sum), and the backward recomputes each
+ * row's probabilities from q, k and the saved log-sum-exp.
+ *
+ * <p>Layout: q [B, Hq, T, D], k and v [B, Hkv, S, D], Hq a multiple of Hkv; query head h reads kv head
+ * h / (Hq / Hkv). With causal masking, query i sees keys j <= i + (S - T): the T queries are the last T
+ * positions of the S keys, which is what a KV cache needs.
+ *
+ * <p>F32 kernels vectorise over keys for the scores (against a transposed copy of k, so no lane reductions)
+ * and over the head dimension for the weighted sums of values. The F64 kernels are plain loops over whole rows,
+ * the exact reference the F32 path is tested against.
+ */
+public final class Attention {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /**
+     * Keys visited per step of the online softmax: the per-row scratch is this many scores, whatever S is. A
+     * multiple of every float vector length, so blocks start on whole vectors of a transposed head.
+     */
+    private static final int KEY_BLOCK = 64;
+
+    private Attention() {}
+
+    /** The output [B, Hq, T, D] and the per-row log-sum-exp of the scaled scores [B, Hq, T], for the backward. */
+    public record Result(Tensor out, Tensor logSumExp) {}
+
+    /** Gradients for q, k and v, in their shapes. */
+    public record Grads(Tensor q, Tensor k, Tensor v) {}
+
+    /** Sizes of one attention call, checked once. */
+    private record Dims(int batch, int qHeads, int kvHeads, int queries, int keys, int headDim, boolean causal) {
+        int group() {
+            return qHeads / kvHeads;
+        }
+
+        /** One past the last key query i may see. */
+        int keyEnd(int i) {
+            return causal ? i + (keys - queries) + 1 : keys;
+        }
+
+        int[] outShape() {
+            return new int[] {batch, qHeads, queries, headDim};
+        }
+
+        int[] rowShape() {
+            return new int[] {batch, qHeads, queries};
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ forward
+
+    /** Attention of q over k and v; see the class comment for shapes and the causal convention. */
+    public static Result forward(Tensor q, Tensor k, Tensor v, boolean causal, double scale) {
+        Dims dims = check("Attention.forward", q, k, v, causal, scale);
+        Tensor qc = q.contiguous();
+        Tensor kc = k.contiguous();
+        Tensor vc = v.contiguous();
+        Tensor out = Tensor.zeros(q.dtype(), dims.outShape());
+        Tensor lse = Tensor.zeros(q.dtype(), dims.rowShape());
+        int heads = dims.batch * dims.qHeads;
+        if (q.dtype() == DType.F32) {
+            Parallel.forEachTask(heads, bh -> forwardHeadF32(dims, bh, qc, kc, vc, out.f32Data(), lse.f32Data(), (float) scale));
+        } else {
+            Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, qc, kc, vc, out.f64Data(), lse.f64Data(), scale));
+        }
+        return new Result(out, lse);
+    }
+
+    /** All T query rows of query head bh = b * Hq + h. */
+    private static void forwardHeadF32(Dims dims, int bh, Tensor q, Tensor k, Tensor v, float[] out, float[] lse,
+            float scale) {
+        int t = dims.queries;
+        int s = dims.keys;
+        int d = dims.headDim;
+        int kvBase = kvHeadOf(dims, bh) * s * d;
+        float[] qs = q.f32Data();
+        float[] vs = v.f32Data();
+        int vo = v.offset() + kvBase;
+        float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d);
+        int stride = paddedKeys(s);
+        float[] qScaled = new float[d];
+        float[] acc = new float[d];
+        float[] p = new float[KEY_BLOCK];
+        for (int i = 0; i < t; i++) {
+            int row = bh * t + i;
+            scaleInto(qs, q.offset() + row * d, scale, qScaled, d);
+            Arrays.fill(acc, 0f);
+            float max = Float.NEGATIVE_INFINITY;
+            float sum = 0f;
+            int end = dims.keyEnd(i);
+            for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
+                int n = Math.min(KEY_BLOCK, end - j0);
+                int lanes = F.loopBound(n + F.length() - 1);
+                scoresF32(qScaled, 0, kT, stride, j0, lanes, d, p);
+                // Padding lanes past the last visible key get probability exp(-inf) = 0.
+                Arrays.fill(p, n, lanes, Float.NEGATIVE_INFINITY);
+                float newMax = Math.max(max, maxF32(p, lanes));
+                // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max.
+                float correction = (float) Math.exp(max - newMax);
+                if (correction != 1f) {
+                    sum *= correction;
+                    scaleInPlace(acc, correction, d);
+                }
+                sum += expShiftedF32(p, lanes, newMax);
+                weightedRowSumF32(p, n, vs, vo + j0 * d, d, acc);
+                max = newMax;
+            }
+            scaleInto(acc, 0, 1f / sum, out, row * d, d);
+            lse[row] = max + (float) Math.log(sum);
+        }
+    }
+
+    private static void forwardHeadF64(Dims dims, int bh, Tensor q, Tensor k, Tensor v, double[] out, double[] lse,
+            double scale) {
+        int t = dims.queries;
+        int s = dims.keys;
+        int d = dims.headDim;
+        int kvBase = kvHeadOf(dims, bh) * s * d;
+        double[] qs = q.f64Data();
+        double[] ks = k.f64Data();
+        double[] vs = v.f64Data();
+        int ko = k.offset() + kvBase;
+        int vo = v.offset() + kvBase;
+        double[] scores = new double[s];
+        for (int i = 0; i < t; i++) {
+            int row = bh * t + i;
+            int qo = q.offset() + row * d;
+            int end = dims.keyEnd(i);
+            double max = Double.NEGATIVE_INFINITY;
+            for (int j = 0; j < end; j++) {
+                scores[j] = dotF64(qs, qo, ks, ko + j * d, d) * scale;
+                max = Math.max(max, scores[j]);
+            }
+            double sum = 0;
+            for (int j = 0; j < end; j++) {
+                scores[j] = Math.exp(scores[j] - max);
+                sum += scores[j];
+            }
+            for (int j = 0; j < end; j++) {
+                double p = scores[j] / sum;
+                for (int c = 0; c < d; c++) {
+                    out[row * d + c] += p * vs[vo + j * d + c];
+                }
+            }
+            lse[row] = max + Math.log(sum);
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ backward
+
+    /**
+     * Gradients of the attention output given its upstream gradient g [B, Hq, T, D] and what the forward used
+     * and returned. Per query row i, with P the probabilities recomputed from the log-sum-exp:
+     * dP = dO vᵀ, D_i = rowsum(dO ∘ O), dS = P ∘ (dP - D_i), dq = dS k * scale, dk += dSᵀ q * scale, dv += Pᵀ dO.
+     * Work is split over (batch, kv head) groups, each owning its slice of dk and dv and visiting its rows in a
+     * fixed order, so the result is bit-identical for any thread count.
+     */
+    public static Grads backward(Tensor g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor logSumExp, boolean causal,
+            double scale) {
+        String op = "Attention.backward";
+        Dims dims = check(op, q, k, v, causal, scale);
+        checkSaved(op, "g", g, q, dims.outShape());
+        checkSaved(op, "out", out, q, dims.outShape());
+        checkSaved(op, "logSumExp", logSumExp, q, dims.rowShape());
+        Tensor gc = g.contiguous();
+        Tensor qc = q.contiguous();
+        Tensor kc = k.contiguous();
+        Tensor vc = v.contiguous();
+        Tensor oc = out.contiguous();
+        Tensor lc = logSumExp.contiguous();
+        Tensor dq = Tensor.zeros(q.dtype(), q.shape());
+        Tensor dk = Tensor.zeros(q.dtype(), k.shape());
+        Tensor dv = Tensor.zeros(q.dtype(), v.shape());
+        int groups = dims.batch * dims.kvHeads;
+        if (q.dtype() == DType.F32) {
+            Parallel.forEachTask(groups, bkv -> backwardGroupF32(dims, bkv, gc, qc, kc, vc, oc, lc,
+                    dq.f32Data(), dk.f32Data(), dv.f32Data(), (float) scale));
+        } else {
+            Parallel.forEachTask(groups, bkv -> backwardGroupF64(dims, bkv, gc, qc, kc, vc, oc, lc,
+                    dq.f64Data(), dk.f64Data(), dv.f64Data(), scale));
+        }
+        return new Grads(dq, dk, dv);
+    }
+
+    /** Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head. */
+    private static void backwardGroupF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
+            Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
+        int t = dims.queries;
+        int s = dims.keys;
+        int d = dims.headDim;
+        int kvBase = bkv * s * d;
+        float[] gs = g.f32Data();
+        float[] qs = q.f32Data();
+        float[] ks = k.f32Data();
+        float[] os = out.f32Data();
+        float[] ls = lse.f32Data();
+        int ko = k.offset() + kvBase;
+        float[] kT = transposedHead(ks, ko, s, d);
+        float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d);
+        int stride = paddedKeys(s);
+        float[] qScaled = new float[d];
+        float[] p = new float[KEY_BLOCK];
+        float[] dS = new float[KEY_BLOCK];
+        int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
+        for (int h = firstHead; h < firstHead + dims.group(); h++) {
+            for (int i = 0; i < t; i++) {
+                int row = h * t + i;
+                int go = g.offset() + row * d;
+                scaleInto(qs, q.offset() + row * d, scale, qScaled, d);
+                float rowLse = ls[lse.offset() + row];
+                float gDotOut = dotF32(gs, go, os, out.offset() + row * d, d);
+                int end = dims.keyEnd(i);
+                for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
+                    int n = Math.min(KEY_BLOCK, end - j0);
+                    int lanes = F.loopBound(n + F.length() - 1);
+                    scoresF32(qScaled, 0, kT, stride, j0, lanes, d, p);
+                    Arrays.fill(p, n, lanes, Float.NEGATIVE_INFINITY);
+                    expShiftedF32(p, lanes, rowLse);
+                    scoresF32(gs, go, vT, stride, j0, lanes, d, dS);
+                    softmaxGradF32(p, dS, gDotOut, lanes);
+                    weightedRowSumF32(dS, n, ks, ko + j0 * d, d, dq, row * d);
+                    rankOneUpdateF32(dS, n, qScaled, 0, dk, kvBase + j0 * d, d);
+                    rankOneUpdateF32(p, n, gs, go, dv, kvBase + j0 * d, d);
+                }
+                scaleInPlace(dq, row * d, scale, d);
+            }
+        }
+    }
+
+    private static void backwardGroupF64(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
+            Tensor lse, double[] dq, double[] dk, double[] dv, double scale) {
+        int t = dims.queries;
+        int s = dims.keys;
+        int d = dims.headDim;
+        int kvBase = bkv * s * d;
+        double[] gs = g.f64Data();
+        double[] qs = q.f64Data();
+        double[] ks = k.f64Data();
+        double[] vs = v.f64Data();
+        double[] os = out.f64Data();
+        double[] ls = lse.f64Data();
+        int ko = k.offset() + kvBase;
+        int vo = v.offset() + kvBase;
+        int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
+        for (int h = firstHead; h < firstHead + dims.group(); h++) {
+            for (int i = 0; i < t; i++) {
+                int row = h * t + i;
+                int qo = q.offset() + row * d;
+                int go = g.offset() + row * d;
+                double rowLse = ls[lse.offset() + row];
+                double gDotOut = dotF64(gs, go, os, out.offset() + row * d, d);
+                int end = dims.keyEnd(i);
+                for (int j = 0; j < end; j++) {
+                    double p = Math.exp(dotF64(qs, qo, ks, ko + j * d, d) * scale - rowLse);
+                    double dP = dotF64(gs, go, vs, vo + j * d, d);
+                    double dS = p * (dP - gDotOut);
+                    for (int c = 0; c < d; c++) {
+                        dq[row * d + c] += dS * ks[ko + j * d + c] * scale;
+                        dk[kvBase + j * d + c] += dS * qs[qo + c] * scale;
+                        dv[kvBase + j * d + c] += p * gs[go + c];
+                    }
+                }
+            }
+        }
+    }
+
+    // ------------------------------------------------------------------------------------------ probabilities
+
+    /**
+     * The attention probabilities [B, Hq, T, S] (masked entries 0), for looking at what heads attend to.
+     * This one does materialise the scores; training never calls it.
+     */
+    public static Tensor probabilities(Tensor q, Tensor k, boolean causal, double scale) {
+        Dims dims = check("Attention.probabilities", q, k, k, causal, scale);
+        int t = dims.queries;
+        int s = dims.keys;
+        int d = dims.headDim;
+        // Fresh copies: toDoubleArray of a contiguous view with an offset would return its whole storage.
+        double[] qs = q.copy().toDoubleArray();
+        double[] ks = k.copy().toDoubleArray();
+        double[] probs = new double[dims.batch * dims.qHeads * t * s];
+        for (int bh = 0; bh < dims.batch * dims.qHeads; bh++) {
+            int ko = kvHeadOf(dims, bh) * s * d;
+            for (int i = 0; i < t; i++) {
+                int row = bh * t + i;
+                int end = dims.keyEnd(i);
+                double max = Double.NEGATIVE_INFINITY;
+                for (int j = 0; j < end; j++) {
+                    probs[row * s + j] = dotF64(qs, row * d, ks, ko + j * d, d) * scale;
+                    max = Math.max(max, probs[row * s + j]);
+                }
+                double sum = 0;
+                for (int j = 0; j < end; j++) {
+                    probs[row * s + j] = Math.exp(probs[row * s + j] - max);
+                    sum += probs[row * s + j];
+                }
+                for (int j = 0; j < end; j++) {
+                    probs[row * s + j] /= sum;
+                }
+            }
+        }
+        return Tensor.wrap(probs, dims.batch, dims.qHeads, t, s).to(q.dtype());
+    }
+
+    // ------------------------------------------------------------------------------------------ checks
+
+    private static Dims check(String op, Tensor q, Tensor k, Tensor v, boolean causal, double scale) {
+        for (var named : new Object[][] {{"q", q}, {"k", k}, {"v", v}}) {
+            Tensor x = (Tensor) named[1];
+            if (x.rank() != 4) {
+                throw new ShapeException(op + ": " + named[0] + " must have rank 4 ([batch, heads, seq, headDim]), got "
+                        + Shapes.str(x.shape()));
+            }
+        }
+        if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) {
+            throw new IllegalArgumentException(op + ": q, k and v must share a dtype, got " + q.dtype() + ", "
+                    + k.dtype() + " and " + v.dtype());
+        }
+        String shapes = " (q " + Shapes.str(q.shape()) + ", k " + Shapes.str(k.shape()) + ", v " + Shapes.str(v.shape()) + ")";
+        if (!Arrays.equals(k.shape(), v.shape())) {
+            throw new ShapeException(op + ": k and v must have the same shape" + shapes);
+        }
+        if (q.size(0) != k.size(0)) {
+            throw new ShapeException(op + ": q and k have different batch sizes" + shapes);
+        }
+        if (q.size(3) != k.size(3)) {
+            throw new ShapeException(op + ": q and k have different head dims " + q.size(3) + " and " + k.size(3) + shapes);
+        }
+        int qHeads = q.size(1);
+        int kvHeads = k.size(1);
+        if (kvHeads == 0 || qHeads % kvHeads != 0) {
+            throw new ShapeException(op + ": query heads (" + qHeads + ") must be a multiple of key/value heads ("
+                    + kvHeads + ")" + shapes);
+        }
+        int t = q.size(2);
+        int s = k.size(2);
+        if (s == 0 || q.size(3) == 0) {
+            throw new ShapeException(op + ": need at least one key and a non-empty head dim" + shapes);
+        }
+        if (causal && t > s) {
+            throw new ShapeException(op + ": causal attention needs at least as many keys as queries (the queries are "
+                    + "the last T of the S key positions), got T = " + t + " > S = " + s + shapes);
+        }
+        if (!Double.isFinite(scale)) {
+            throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        }
+        return new Dims(q.size(0), qHeads, kvHeads, t, s, q.size(3), causal);
+    }
+
+    private static void checkSaved(String op, String name, Tensor x, Tensor q, int[] shape) {
+        if (x.dtype() != q.dtype()) {
+            throw new IllegalArgumentException(op + ": " + name + " is " + x.dtype() + " but q is " + q.dtype());
+        }
+        if (!Arrays.equals(x.shape(), shape)) {
+            throw new ShapeException(op + ": " + name + " must have shape " + Shapes.str(shape) + ", got "
+                    + Shapes.str(x.shape()));
+        }
+    }
+
+    /** Flat index of the kv head read by query head bh = b * Hq + h, as b * Hkv + h / group. */
+    private static int kvHeadOf(Dims dims, int bh) {
+        return (bh / dims.qHeads) * dims.kvHeads + (bh % dims.qHeads) / dims.group();
+    }
+
+    // ------------------------------------------------------------------------------------------ F32 row kernels
+
+    /** S rounded up to whole vectors: the row length of a transposed head. */
+    private static int paddedKeys(int s) {
+        return F.loopBound(s + F.length() - 1);
+    }
+
+    /**
+     * The [S, D] head at {@code base} as [D, paddedKeys(S)], zero-padded, so that the scores of consecutive keys
+     * are consecutive lanes and a block of keys never needs a scalar tail.
+     */
+    private static float[] transposedHead(float[] x, int base, int s, int d) {
+        int stride = paddedKeys(s);
+        float[] t = new float[d * stride];
+        for (int j = 0; j < s; j++) {
+            for (int c = 0; c < d; c++) {
+                t[c * stride + j] = x[base + j * d + c];
+            }
+        }
+        return t;
+    }
+
+    /**
+     * scores[j] = sum_c row[ro + c] * kT[c, j0 + j] for j in [0, lanes), lanes a multiple of the vector length:
+     * a block of dot products, vectorised over keys so no lane reduction is needed.
+     */
+    private static void scoresF32(float[] row, int ro, float[] kT, int stride, int j0, int lanes, int d,
+            float[] scores) {
+        for (int j = 0; j < lanes; j += F.length()) {
+            var acc = FloatVector.zero(F);
+            for (int c = 0; c < d; c++) {
+                acc = FloatVector.fromArray(F, kT, c * stride + j0 + j).fma(FloatVector.broadcast(F, row[ro + c]), acc);
+            }
+            acc.intoArray(scores, j);
+        }
+    }
+
+    /** acc[c] += sum_j w[j] * rows[ro + j * d + c]: a weighted sum of n rows, vectorised over the head dim. */
+    private static void weightedRowSumF32(float[] w, int n, float[] rows, int ro, int d, float[] acc) {
+        weightedRowSumF32(w, n, rows, ro, d, acc, 0);
+    }
+
+    private static void weightedRowSumF32(float[] w, int n, float[] rows, int ro, int d, float[] acc, int ao) {
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            var sum = FloatVector.fromArray(F, acc, ao + c);
+            for (int j = 0; j < n; j++) {
+                sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[j]), sum);
+            }
+            sum.intoArray(acc, ao + c);
+        }
+        for (; c < d; c++) {
+            float sum = acc[ao + c];
+            for (int j = 0; j < n; j++) {
+                sum = Math.fma(rows[ro + j * d + c], w[j], sum);
+            }
+            acc[ao + c] = sum;
+        }
+    }
+
+    private static float maxF32(float[] x, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        float max = Float.NEGATIVE_INFINITY;
+        if (bound > 0) {
+            var lanes = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
+            for (; i < bound; i += F.length()) {
+                lanes = lanes.max(FloatVector.fromArray(F, x, i));
+            }
+            max = lanes.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            max = Math.max(max, x[i]);
+        }
+        return max;
+    }
+
+    /** x[j] = exp(x[j] - shift) for j in [0, n); returns their sum. */
+    private static float expShiftedF32(float[] x, int n, float shift) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var sumLanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            var e = FloatVector.fromArray(F, x, i).sub(shift).lanewise(VectorOperators.EXP);
+            e.intoArray(x, i);
+            sumLanes = sumLanes.add(e);
+        }
+        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            x[i] = (float) Math.exp(x[i] - shift);
+            sum += x[i];
+        }
+        return sum;
+    }
+
+    /** dS[j] = p[j] * (dP[j] - gDotOut), in place over the dP buffer. */
+    private static void softmaxGradF32(float[] p, float[] dPThenDS, float gDotOut, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, dPThenDS, i).sub(gDotOut).mul(FloatVector.fromArray(F, p, i)).intoArray(dPThenDS, i);
+        }
+        for (; i < n; i++) {
+            dPThenDS[i] = p[i] * (dPThenDS[i] - gDotOut);
+        }
+    }
+
+    private static float dotF32(float[] a, int ao, float[] b, int bo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var lanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            lanes = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), lanes);
+        }
+        float sum = lanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum = Math.fma(a[ao + i], b[bo + i], sum);
+        }
+        return sum;
+    }
+
+    /**
+     * rows[ro + j * d + c] += w[j] * x[xo + c] for j in [0, n), c in [0, d): adds the outer product of a block of
+     * weights and one row, vectorised over the head dim with each slice of x loaded once.
+     */
+    private static void rankOneUpdateF32(float[] w, int n, float[] x, int xo, float[] rows, int ro, int d) {
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            var xs = FloatVector.fromArray(F, x, xo + c);
+            for (int j = 0; j < n; j++) {
+                int at = ro + j * d + c;
+                xs.fma(FloatVector.broadcast(F, w[j]), FloatVector.fromArray(F, rows, at)).intoArray(rows, at);
+            }
+        }
+        for (; c < d; c++) {
+            float xc = x[xo + c];
+            for (int j = 0; j < n; j++) {
+                rows[ro + j * d + c] = Math.fma(w[j], xc, rows[ro + j * d + c]);
+            }
+        }
+    }
+
+    /** out[oo + i] = a * x[xo + i] for i in [0, n). */
+    private static void scaleInto(float[] x, int xo, float a, float[] out, int oo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, x, xo + i).mul(a).intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = a * x[xo + i];
+        }
+    }
+
+    private static void scaleInto(float[] x, int xo, float a, float[] out, int n) {
+        scaleInto(x, xo, a, out, 0, n);
+    }
+
+    private static void scaleInPlace(float[] x, float a, int n) {
+        scaleInPlace(x, 0, a, n);
+    }
+
+    private static void scaleInPlace(float[] x, int xo, float a, int n) {
+        scaleInto(x, xo, a, x, xo, n);
+    }
+
+    private static double dotF64(double[] a, int ao, double[] b, int bo, int n) {
+        double sum = 0;
+        for (int i = 0; i < n; i++) {
+            sum += a[ao + i] * b[bo + i];
+        }
+        return sum;
+    }
+}

@@ -1,0 +1,257 @@
+package dev.jgrad.tensor.ops;
+
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
+import dev.jgrad.tensor.ShapeException;
+import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * Mean cross-entropy of logits [N, C] against integer class targets, fused (log-softmax and the negative
+ * log-likelihood in one sweep per row, no [N, C] log-probabilities stored), with torch's ignore_index and
+ * label_smoothing. With lse the row's log-sum-exp, eps the smoothing and t the target, a row's loss is
+ * <pre>
+ *   (1 - eps) (lse - x[t]) + eps (lse - mean_c x[c])
+ * </pre>
+ * and the result is the mean over rows whose target is not ignoreIndex (NaN when every row is ignored, as in
+ * torch). The gradient of a counted row is (softmax(x) - (1 - eps) onehot(t) - eps / C) / counted.
+ */
+public final class CrossEntropy {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    /** Below this many logits per task, spreading rows over threads costs more than it saves. */
+    private static final long MIN_ELEMENTS_PER_TASK = 1 << 15;
+
+    private CrossEntropy() {}
+
+    /** The scalar loss, each row's log-sum-exp [N] (for the backward), and how many rows were not ignored. */
+    public record Result(Tensor loss, Tensor logSumExp, int counted) {}
+
+    // ------------------------------------------------------------------------------------------ forward
+
+    public static Result forward(Tensor logits, int[] targets, int ignoreIndex, double labelSmoothing) {
+        String op = "CrossEntropy.forward";
+        check(op, logits, targets, ignoreIndex, labelSmoothing);
+        int n = logits.size(0);
+        int c = logits.size(1);
+        Tensor in = logits.contiguous();
+        int xo = in.offset();
+        Tensor lse = Tensor.zeros(logits.dtype(), n);
+        // Per-row losses in double, summed in row order afterwards: the same total for any thread count.
+        double[] rowLoss = new double[n];
+        if (logits.dtype() == DType.F32) {
+            float[] xs = in.f32Data();
+            float[] ls = lse.f32Data();
+            forEachRowRange(n, c, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    int ro = xo + r * c;
+                    float max = maxF32(xs, ro, c);
+                    ls[r] = max + (float) Math.log(sumExpF32(xs, ro, c, max));
+                    if (targets[r] != ignoreIndex) {
+                        float smoothed = labelSmoothing == 0 ? 0f : sumF32(xs, ro, c) / c;
+                        rowLoss[r] = rowLoss(ls[r], xs[ro + targets[r]], smoothed, labelSmoothing);
+                    }
+                }
+            });
+        } else {
+            double[] xs = in.f64Data();
+            double[] ls = lse.f64Data();
+            forEachRowRange(n, c, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    int ro = xo + r * c;
+                    double max = Double.NEGATIVE_INFINITY;
+                    double total = 0;
+                    for (int j = 0; j < c; j++) {
+                        max = Math.max(max, xs[ro + j]);
+                        total += xs[ro + j];
+                    }
+                    double sum = 0;
+                    for (int j = 0; j < c; j++) {
+                        sum += Math.exp(xs[ro + j] - max);
+                    }
+                    ls[r] = max + Math.log(sum);
+                    if (targets[r] != ignoreIndex) {
+                        rowLoss[r] = rowLoss(ls[r], xs[ro + targets[r]], total / c, labelSmoothing);
+                    }
+                }
+            });
+        }
+        int counted = 0;
+        double total = 0;
+        for (int r = 0; r < n; r++) {
+            if (targets[r] != ignoreIndex) {
+                counted++;
+                total += rowLoss[r];
+            }
+        }
+        Tensor loss = Tensor.scalar(logits.dtype(), total / counted);
+        return new Result(loss, lse, counted);
+    }
+
+    private static double rowLoss(double lse, double targetLogit, double meanLogit, double smoothing) {
+        return (1 - smoothing) * (lse - targetLogit) + smoothing * (lse - meanLogit);
+    }
+
+    // ------------------------------------------------------------------------------------------ backward
+
+    /** d loss / d logits, [N, C], for the upstream gradient g of the scalar loss (rank 0 or one element). */
+    public static Tensor backward(Tensor g, Tensor logits, int[] targets, Tensor logSumExp, int ignoreIndex,
+            double labelSmoothing, int counted) {
+        String op = "CrossEntropy.backward";
+        check(op, logits, targets, ignoreIndex, labelSmoothing);
+        int n = logits.size(0);
+        int c = logits.size(1);
+        if (g.numel() != 1) {
+            throw new ShapeException(op + ": g must be the scalar loss's gradient, got shape " + Shapes.str(g.shape()));
+        }
+        if (logSumExp.rank() != 1 || logSumExp.size(0) != n) {
+            throw new ShapeException(op + ": logSumExp must have shape [" + n + "] for logits " + Shapes.str(logits.shape())
+                    + ", got " + Shapes.str(logSumExp.shape()));
+        }
+        if (g.dtype() != logits.dtype() || logSumExp.dtype() != logits.dtype()) {
+            throw new IllegalArgumentException(op + ": g, logits and logSumExp must share a dtype, got " + g.dtype() + ", "
+                    + logits.dtype() + " and " + logSumExp.dtype());
+        }
+        Tensor in = logits.contiguous();
+        int xo = in.offset();
+        // A fresh copy: toDoubleArray of a contiguous view with an offset would return its whole storage.
+        double[] lse = logSumExp.copy().toDoubleArray();
+        double rowScale = g.item() / counted;
+        double offTarget = labelSmoothing / c;
+        double onTarget = 1 - labelSmoothing + offTarget;
+        Tensor dx = Tensor.zeros(logits.dtype(), n, c);
+        if (logits.dtype() == DType.F32) {
+            float[] xs = in.f32Data();
+            float[] ds = dx.f32Data();
+            forEachRowRange(n, c, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    if (targets[r] != ignoreIndex) {
+                        softmaxMinusConstF32(xs, xo + r * c, (float) lse[r], (float) offTarget, (float) rowScale, ds, r * c, c);
+                        ds[r * c + targets[r]] -= (float) (rowScale * (onTarget - offTarget));
+                    }
+                }
+            });
+        } else {
+            double[] xs = in.f64Data();
+            double[] ds = dx.f64Data();
+            forEachRowRange(n, c, (from, to) -> {
+                for (int r = from; r < to; r++) {
+                    if (targets[r] != ignoreIndex) {
+                        for (int j = 0; j < c; j++) {
+                            double target = j == targets[r] ? onTarget : offTarget;
+                            ds[r * c + j] = rowScale * (Math.exp(xs[xo + r * c + j] - lse[r]) - target);
+                        }
+                    }
+                }
+            });
+        }
+        return dx;
+    }
+
+    // ------------------------------------------------------------------------------------------ checks and plumbing
+
+    private static void check(String op, Tensor logits, int[] targets, int ignoreIndex, double labelSmoothing) {
+        if (logits.rank() != 2) {
+            throw new ShapeException(op + ": logits must be [N, C], got " + Shapes.str(logits.shape())
+                    + "; flatten leading dimensions first, e.g. logits.reshape(-1, C)");
+        }
+        int n = logits.size(0);
+        int c = logits.size(1);
+        if (targets.length != n) {
+            throw new ShapeException(op + ": " + targets.length + " targets for logits " + Shapes.str(logits.shape())
+                    + " (need one per row, " + n + ")");
+        }
+        if (c == 0) {
+            throw new ShapeException(op + ": logits " + Shapes.str(logits.shape()) + " have no classes");
+        }
+        for (int r = 0; r < n; r++) {
+            int t = targets[r];
+            if (t != ignoreIndex && (t < 0 || t >= c)) {
+                throw new IllegalArgumentException(op + ": target " + t + " at position " + r + " is out of range for "
+                        + c + " classes (valid 0.." + (c - 1) + ", or ignoreIndex " + ignoreIndex + ")");
+            }
+        }
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+            throw new IllegalArgumentException(op + ": labelSmoothing must be in [0, 1), got " + labelSmoothing);
+        }
+    }
+
+    @FunctionalInterface
+    private interface RowRange {
+        void run(int from, int to);
+    }
+
+    /** Runs body over [0, rows) in chunks; every row is computed by exactly one task. */
+    private static void forEachRowRange(int rows, int rowLength, RowRange body) {
+        int tasks = Math.min(rows, Parallel.chunks((long) rows * rowLength, MIN_ELEMENTS_PER_TASK));
+        if (tasks <= 1) {
+            body.run(0, rows);
+            return;
+        }
+        Parallel.forEachTask(tasks,
+                t -> body.run((int) ((long) rows * t / tasks), (int) ((long) rows * (t + 1) / tasks)));
+    }
+
+    // ------------------------------------------------------------------------------------------ F32 row kernels
+
+    private static float maxF32(float[] x, int xo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        float max = Float.NEGATIVE_INFINITY;
+        if (bound > 0) {
+            var lanes = FloatVector.fromArray(F, x, xo);
+            for (i = F.length(); i < bound; i += F.length()) {
+                lanes = lanes.max(FloatVector.fromArray(F, x, xo + i));
+            }
+            max = lanes.reduceLanes(VectorOperators.MAX);
+        }
+        for (; i < n; i++) {
+            max = Math.max(max, x[xo + i]);
+        }
+        return max;
+    }
+
+    private static float sumExpF32(float[] x, int xo, int n, float max) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var lanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            lanes = lanes.add(FloatVector.fromArray(F, x, xo + i).sub(max).lanewise(VectorOperators.EXP));
+        }
+        float sum = lanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += (float) Math.exp(x[xo + i] - max);
+        }
+        return sum;
+    }
+
+    private static float sumF32(float[] x, int xo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        var lanes = FloatVector.zero(F);
+        for (; i < bound; i += F.length()) {
+            lanes = lanes.add(FloatVector.fromArray(F, x, xo + i));
+        }
+        float sum = lanes.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            sum += x[xo + i];
+        }
+        return sum;
+    }
+
+    /** out[j] = scale * (exp(x[j] - lse) - offTarget): the gradient of every class before the target's own term. */
+    private static void softmaxMinusConstF32(float[] x, int xo, float lse, float offTarget, float scale, float[] out,
+            int oo, int n) {
+        int bound = F.loopBound(n);
+        int i = 0;
+        for (; i < bound; i += F.length()) {
+            FloatVector.fromArray(F, x, xo + i).sub(lse).lanewise(VectorOperators.EXP).sub(offTarget).mul(scale)
+                    .intoArray(out, oo + i);
+        }
+        for (; i < n; i++) {
+            out[oo + i] = scale * ((float) Math.exp(x[xo + i] - lse) - offTarget);
+        }
+    }
+}

@@ -1,0 +1,349 @@
+package dev.jgrad.tensor.ops;
+
+import static dev.jgrad.tensor.ops.SoftmaxTest.assertNear;
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Fixtures;
+import dev.jgrad.tensor.Parallel;
+import dev.jgrad.tensor.Rng;
+import dev.jgrad.tensor.ShapeException;
+import dev.jgrad.tensor.Tensor;
+import java.util.Locale;
+import java.util.Map;
+import org.junit.jupiter.api.Test;
+
+class AttentionTest {
+
+    /** One attention problem: shapes and flags. */
+    record Config(int batch, int qHeads, int kvHeads, int queries, int keys, int headDim, boolean causal) {
+        double scale() {
+            return 1.0 / Math.sqrt(headDim);
+        }
+
+        Tensor[] inputs(DType dtype, Rng rng) {
+            return new Tensor[] {
+                    Tensor.randn(dtype, rng, batch, qHeads, queries, headDim),
+                    Tensor.randn(dtype, rng, batch, kvHeads, keys, headDim),
+                    Tensor.randn(dtype, rng, batch, kvHeads, keys, headDim),
+                    Tensor.randn(dtype, rng, batch, qHeads, queries, headDim)};
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "B%d Hq%d Hkv%d T%d S%d D%d %s", batch, qHeads, kvHeads, queries, keys,
+                    headDim, causal ? "causal" : "full");
+        }
+    }
+
+    /** Small shapes covering causal on/off, T != S, grouped-query (Hkv = 2 and 1) and odd head dims. */
+    private static final Config[] SMALL = {
+            new Config(2, 2, 2, 5, 5, 8, true),
+            new Config(2, 2, 2, 5, 5, 8, false),
+            new Config(1, 3, 3, 4, 9, 7, true),
+            new Config(2, 4, 2, 6, 6, 33, true),
+            new Config(1, 4, 1, 3, 8, 7, false),
+            new Config(1, 4, 1, 1, 11, 5, true),
+            new Config(1, 2, 2, 6, 4, 3, false),
+    };
+
+    /** Shapes with more keys than one online-softmax block (64), and vector tails over keys and head dims. */
+    private static final Config[] LARGE = {
+            new Config(1, 2, 1, 130, 150, 33, true),
+            new Config(1, 2, 2, 70, 129, 64, false),
+            new Config(2, 4, 2, 65, 65, 17, true),
+    };
+
+    // ------------------------------------------------------------------------------------------ composite reference
+
+    /** Output and gradients of attention built from matmul, maskedFill and softmax (materialising the scores). */
+    record Reference(Tensor out, Tensor probs, Tensor dq, Tensor dk, Tensor dv) {}
+
+    /** k [B, Hkv, S, D] repeated so query head h gets kv head h / group: [B, Hq, S, D]. */
+    private static Tensor repeatHeads(Tensor k, int qHeads) {
+        int b = k.size(0);
+        int kvHeads = k.size(1);
+        int s = k.size(2);
+        int d = k.size(3);
+        return k.unsqueeze(2).expand(b, kvHeads, qHeads / kvHeads, s, d).reshape(b, qHeads, s, d);
+    }
+
+    /** The sum of a [B, Hq, S, D] gradient over each group of query heads back to [B, Hkv, S, D]. */
+    private static Tensor sumGroups(Tensor g, int kvHeads) {
+        int b = g.size(0);
+        int qHeads = g.size(1);
+        return Reduce.sum(g.reshape(b, kvHeads, qHeads / kvHeads, g.size(2), g.size(3)), false, 2);
+    }
+
+    /** 1 where query i may not see key j (j > i + S - T), 0 elsewhere. */
+    private static Tensor futureMask(DType dtype, int t, int s) {
+        Tensor mask = Tensor.zeros(dtype, t, s);
+        for (int i = 0; i < t; i++) {
+            for (int j = i + (s - t) + 1; j < s; j++) {
+                mask.set(1, i, j);
+            }
+        }
+        return mask;
+    }
+
+    static Reference reference(Tensor q, Tensor k, Tensor v, Tensor g, boolean causal, double scale) {
+        int qHeads = q.size(1);
+        int kvHeads = k.size(1);
+        Tensor kk = repeatHeads(k, qHeads);
+        Tensor vv = repeatHeads(v, qHeads);
+        Tensor kT = kk.transpose(-2, -1);
+        Tensor scores = Binary.mul(MatMul.matmul(q, kT), scale);
+        Tensor mask = futureMask(q.dtype(), q.size(2), k.size(2));
+        Tensor masked = causal ? Binary.maskedFill(scores, mask, Double.NEGATIVE_INFINITY) : scores;
+        Tensor p = Softmax.softmax(masked, -1);
+        Tensor out = MatMul.matmul(p, vv);
+        var dOut = MatMul.matmulBackward(g, p, vv);
+        Tensor dMasked = Softmax.softmaxBackward(dOut.a(), p, -1);
+        Tensor dScores = Binary.mul(causal ? Binary.maskedFillBackward(dMasked, mask) : dMasked, scale);
+        var dScoresIn = MatMul.matmulBackward(dScores, q, kT);
+        return new Reference(out, p, dScoresIn.a(), sumGroups(dScoresIn.b().transpose(-2, -1), kvHeads),
+                sumGroups(dOut.b(), kvHeads));
+    }
+
+    // ------------------------------------------------------------------------------------------ correctness
+
+    @Test
+    void matchesTheCompositeReferenceInFloat64() {
+        Rng rng = new Rng(11);
+        for (Config c : concat(SMALL, LARGE)) {
+            Tensor[] in = c.inputs(DType.F64, rng);
+            var fwd = Attention.forward(in[0], in[1], in[2], c.causal(), c.scale());
+            var grads = Attention.backward(in[3], in[0], in[1], in[2], fwd.out(), fwd.logSumExp(), c.causal(), c.scale());
+            Reference ref = reference(in[0], in[1], in[2], in[3], c.causal(), c.scale());
+            String what = c.toString();
+            assertNear(ref.out(), fwd.out(), 1e-10, 1e-12, what + " out");
+            assertNear(ref.dq(), grads.q(), 1e-10, 1e-12, what + " dq");
+            assertNear(ref.dk(), grads.k(), 1e-10, 1e-12, what + " dk");
+            assertNear(ref.dv(), grads.v(), 1e-10, 1e-12, what + " dv");
+            assertNear(ref.probs(), Attention.probabilities(in[0], in[1], c.causal(), c.scale()), 1e-10, 1e-14,
+                    what + " probabilities");
+        }
+    }
+
+    @Test
+    void matchesTorchForwardAndBackward() {
+        int checked = 0;
+        for (Map.Entry<String, Map<String, Tensor>> e : Fixtures.load("transformer").entrySet()) {
+            if (!e.getKey().startsWith("attention")) {
+                continue;
+            }
+            Map<String, Tensor> c = e.getValue();
+            boolean causal = c.get("causal").item() != 0;
+            double scale = c.get("scale").item();
+            for (DType dtype : DType.values()) {
+                Tensor q = c.get("q").to(dtype);
+                Tensor k = c.get("k").to(dtype);
+                Tensor v = c.get("v").to(dtype);
+                var fwd = Attention.forward(q, k, v, causal, scale);
+                var grads = Attention.backward(c.get("g").to(dtype), q, k, v, fwd.out(), fwd.logSumExp(), causal, scale);
+                double rtol = dtype == DType.F64 ? 1e-6 : 1e-4;
+                double atol = dtype == DType.F64 ? 1e-12 : 1e-5;
+                String what = e.getKey() + " " + dtype;
+                assertNear(c.get("out"), fwd.out().to(DType.F64), rtol, atol, what + " out");
+                assertNear(c.get("lse"), fwd.logSumExp().to(DType.F64), rtol, atol, what + " logSumExp");
+                assertNear(c.get("dq"), grads.q().to(DType.F64), rtol, atol, what + " dq");
+                assertNear(c.get("dk"), grads.k().to(DType.F64), rtol, atol, what + " dk");
+                assertNear(c.get("dv"), grads.v().to(DType.F64), rtol, atol, what + " dv");
+            }
+            checked++;
+        }
+        assertEquals(5, checked, "attention fixture cases");
+    }
+
+    @Test
+    void float32MatchesFloat64AcrossKeyBlocksAndVectorTails() {
+        Rng rng = new Rng(12);
+        for (Config c : concat(SMALL, LARGE)) {
+            Tensor[] in64 = c.inputs(DType.F64, rng);
+            Tensor[] in32 = new Tensor[4];
+            for (int i = 0; i < 4; i++) {
+                in32[i] = in64[i].to(DType.F32);
+            }
+            var f64 = Attention.forward(in64[0], in64[1], in64[2], c.causal(), c.scale());
+            var f32 = Attention.forward(in32[0], in32[1], in32[2], c.causal(), c.scale());
+            var g64 = Attention.backward(in64[3], in64[0], in64[1], in64[2], f64.out(), f64.logSumExp(), c.causal(), c.scale());
+            var g32 = Attention.backward(in32[3], in32[0], in32[1], in32[2], f32.out(), f32.logSumExp(), c.causal(), c.scale());
+            // Scores are D-term float sums of O(1) products and the outputs are convex combinations of values:
+            // float32 rounding leaves errors of a few 1e-6 that grow mildly with S in the summed gradients.
+            String what = c.toString();
+            assertNear(f64.out(), f32.out().to(DType.F64), 1e-4, 1e-5, what + " out");
+            assertNear(f64.logSumExp(), f32.logSumExp().to(DType.F64), 1e-5, 1e-5, what + " logSumExp");
+            assertNear(g64.q(), g32.q().to(DType.F64), 1e-4, 1e-4, what + " dq");
+            assertNear(g64.k(), g32.k().to(DType.F64), 1e-4, 1e-4, what + " dk");
+            assertNear(g64.v(), g32.v().to(DType.F64), 1e-4, 1e-4, what + " dv");
+        }
+    }
+
+    @Test
+    void causalQueriesAtTheEndOfALongerKeySequenceMatchTheLastRowsOfTheFullSequence() {
+        // The KV-cache situation: the last 3 queries against all 10 keys give the last 3 rows of full attention.
+        Rng rng = new Rng(13);
+        for (DType dtype : DType.values()) {
+            Tensor q = Tensor.randn(dtype, rng, 1, 2, 10, 16);
+            Tensor k = Tensor.randn(dtype, rng, 1, 2, 10, 16);
+            Tensor v = Tensor.randn(dtype, rng, 1, 2, 10, 16);
+            Tensor full = Attention.forward(q, k, v, true, 0.25).out();
+            Tensor tail = Attention.forward(q.narrow(2, 7, 3), k, v, true, 0.25).out();
+            assertArrayEquals(full.narrow(2, 7, 3).contiguous().toDoubleArray(), tail.toDoubleArray(), 0, dtype + "");
+        }
+    }
+
+    @Test
+    void nonContiguousHeadsFromAFusedQkvProjectionGiveTheSameResultAsContiguousCopies() {
+        Rng rng = new Rng(14);
+        int b = 2;
+        int t = 9;
+        int h = 4;
+        int d = 17;
+        for (DType dtype : DType.values()) {
+            // [B, T, 3 * H * D] as a fused projection writes it, split and permuted to [B, H, T, D] views.
+            Tensor qkv = Tensor.randn(dtype, rng, b, t, 3 * h * d).view(b, t, 3, h, d);
+            Tensor q = qkv.select(2, 0).permute(0, 2, 1, 3);
+            Tensor k = qkv.select(2, 1).permute(0, 2, 1, 3);
+            Tensor v = qkv.select(2, 2).permute(0, 2, 1, 3);
+            Tensor g = Tensor.randn(dtype, rng, b, t, h, d).permute(0, 2, 1, 3);
+            assertFalse(q.isContiguous() || k.isContiguous() || v.isContiguous() || g.isContiguous());
+            var strided = Attention.forward(q, k, v, true, 0.3);
+            var copied = Attention.forward(q.copy(), k.copy(), v.copy(), true, 0.3);
+            assertArrayEquals(copied.out().toDoubleArray(), strided.out().toDoubleArray(), 0, dtype + " out");
+            Tensor lseView = Tensor.zeros(dtype, b, h, 2 * t).slice(2, 0, 2 * t, 2).copyFrom(strided.logSumExp());
+            Tensor outView = Tensor.zeros(dtype, b, t, h, d).permute(0, 2, 1, 3).copyFrom(strided.out());
+            var gs = Attention.backward(g, q, k, v, outView, lseView, true, 0.3);
+            var gc = Attention.backward(g.copy(), q.copy(), k.copy(), v.copy(), copied.out(), copied.logSumExp(), true, 0.3);
+            assertArrayEquals(gc.q().toDoubleArray(), gs.q().toDoubleArray(), 0, dtype + " dq");
+            assertArrayEquals(gc.k().toDoubleArray(), gs.k().toDoubleArray(), 0, dtype + " dk");
+            assertArrayEquals(gc.v().toDoubleArray(), gs.v().toDoubleArray(), 0, dtype + " dv");
+        }
+    }
+
+    @Test
+    void resultsAreBitIdenticalForOneAndTwoThreads() {
+        Config c = new Config(2, 4, 2, 40, 40, 24, true);
+        int saved = Parallel.threads();
+        try {
+            for (DType dtype : DType.values()) {
+                Tensor[] in = c.inputs(dtype, new Rng(15));
+                Parallel.setThreads(1);
+                var f1 = Attention.forward(in[0], in[1], in[2], true, c.scale());
+                var g1 = Attention.backward(in[3], in[0], in[1], in[2], f1.out(), f1.logSumExp(), true, c.scale());
+                Parallel.setThreads(2);
+                var f2 = Attention.forward(in[0], in[1], in[2], true, c.scale());
+                var g2 = Attention.backward(in[3], in[0], in[1], in[2], f2.out(), f2.logSumExp(), true, c.scale());
+                assertArrayEquals(f1.out().toDoubleArray(), f2.out().toDoubleArray(), 0, dtype + " out");
+                assertArrayEquals(f1.logSumExp().toDoubleArray(), f2.logSumExp().toDoubleArray(), 0, dtype + " lse");
+                assertArrayEquals(g1.q().toDoubleArray(), g2.q().toDoubleArray(), 0, dtype + " dq");
+                assertArrayEquals(g1.k().toDoubleArray(), g2.k().toDoubleArray(), 0, dtype + " dk");
+                assertArrayEquals(g1.v().toDoubleArray(), g2.v().toDoubleArray(), 0, dtype + " dv");
+            }
+        } finally {
+            Parallel.setThreads(saved);
+        }
+    }
+
+    @Test
+    void probabilitiesAreRowStochasticAndZeroOnMaskedKeys() {
+        Rng rng = new Rng(16);
+        Tensor q = Tensor.randn(rng, 1, 2, 3, 8);
+        Tensor k = Tensor.randn(rng, 1, 1, 5, 8);
+        Tensor p = Attention.probabilities(q, k, true, 0.35);
+        assertArrayEquals(new int[] {1, 2, 3, 5}, p.shape());
+        assertEquals(DType.F32, p.dtype());
+        for (int h = 0; h < 2; h++) {
+            for (int i = 0; i < 3; i++) {
+                double sum = 0;
+                for (int j = 0; j < 5; j++) {
+                    sum += p.get(0, h, i, j);
+                    if (j > i + 2) {
+                        assertEquals(0.0, p.get(0, h, i, j), "masked key " + j + " of query " + i);
+                    } else {
+                        assertTrue(p.get(0, h, i, j) > 0, "visible key " + j + " of query " + i);
+                    }
+                }
+                assertEquals(1.0, sum, 1e-6);
+            }
+        }
+        // Views that are contiguous but start at an offset into a larger storage (batch 1 of 3).
+        Tensor q3 = Tensor.randn(DType.F64, rng, 3, 2, 3, 8).narrow(0, 1, 1);
+        Tensor k3 = Tensor.randn(DType.F64, rng, 3, 1, 5, 8).narrow(0, 2, 1);
+        assertTrue(q3.isContiguous() && q3.offset() > 0 && k3.offset() > 0);
+        assertArrayEquals(Attention.probabilities(q3.copy(), k3.copy(), true, 0.35).toDoubleArray(),
+                Attention.probabilities(q3, k3, true, 0.35).toDoubleArray(), 0);
+    }
+
+    // ------------------------------------------------------------------------------------------ errors
+
+    @Test
+    void badShapesAndDtypesNameTheOpAndTheShapes() {
+        Tensor q = Tensor.zeros(1, 4, 3, 8);
+        var headDims = assertThrows(ShapeException.class,
+                () -> Attention.forward(q, Tensor.zeros(1, 4, 3, 6), Tensor.zeros(1, 4, 3, 6), false, 1));
+        assertTrue(headDims.getMessage().contains("Attention.forward") && headDims.getMessage().contains("head dims 8 and 6"),
+                headDims.getMessage());
+        var groups = assertThrows(ShapeException.class,
+                () -> Attention.forward(q, Tensor.zeros(1, 3, 3, 8), Tensor.zeros(1, 3, 3, 8), false, 1));
+        assertTrue(groups.getMessage().contains("query heads (4) must be a multiple of key/value heads (3)"),
+                groups.getMessage());
+        var kv = assertThrows(ShapeException.class,
+                () -> Attention.forward(q, Tensor.zeros(1, 4, 3, 8), Tensor.zeros(1, 4, 2, 8), false, 1));
+        assertTrue(kv.getMessage().contains("k and v must have the same shape") && kv.getMessage().contains("[1, 4, 2, 8]"),
+                kv.getMessage());
+        var rank = assertThrows(ShapeException.class,
+                () -> Attention.forward(Tensor.zeros(4, 3, 8), Tensor.zeros(1, 4, 3, 8), Tensor.zeros(1, 4, 3, 8), false, 1));
+        assertTrue(rank.getMessage().contains("q must have rank 4"), rank.getMessage());
+        var tooFewKeys = assertThrows(ShapeException.class,
+                () -> Attention.forward(q, Tensor.zeros(1, 4, 2, 8), Tensor.zeros(1, 4, 2, 8), true, 1));
+        assertTrue(tooFewKeys.getMessage().contains("T = 3 > S = 2"), tooFewKeys.getMessage());
+        var dtype = assertThrows(IllegalArgumentException.class,
+                () -> Attention.forward(q, Tensor.zeros(DType.F64, 1, 4, 3, 8), Tensor.zeros(1, 4, 3, 8), false, 1));
+        assertTrue(dtype.getMessage().contains("F32, F64 and F32"), dtype.getMessage());
+        var lse = assertThrows(ShapeException.class, () -> Attention.backward(Tensor.zeros(1, 4, 3, 8), q,
+                Tensor.zeros(1, 4, 3, 8), Tensor.zeros(1, 4, 3, 8), Tensor.zeros(1, 4, 3, 8), Tensor.zeros(1, 4, 3, 8), false, 1));
+        assertTrue(lse.getMessage().contains("Attention.backward: logSumExp must have shape [1, 4, 3]"), lse.getMessage());
+    }
+
+    // ------------------------------------------------------------------------------------------ speed (printed)
+
+    @Test
+    void reportsSpeedAgainstTheCompositeReferenceForTheGptSmallShape() {
+        Config c = new Config(8, 4, 4, 128, 128, 32, true);
+        Tensor[] in = c.inputs(DType.F32, new Rng(17));
+        int saved = Parallel.threads();
+        try {
+            Parallel.setThreads(1);
+            double fused = bestMillis(() -> {
+                var f = Attention.forward(in[0], in[1], in[2], true, c.scale());
+                Attention.backward(in[3], in[0], in[1], in[2], f.out(), f.logSumExp(), true, c.scale());
+            });
+            double composite = bestMillis(() -> reference(in[0], in[1], in[2], in[3], true, c.scale()));
+            System.out.printf(Locale.ROOT, "attention forward+backward %s, 1 thread: fused %.2f ms, composite %.2f ms%n",
+                    c, fused, composite);
+        } finally {
+            Parallel.setThreads(saved);
+        }
+    }
+
+    private static double bestMillis(Runnable body) {
+        double best = Double.MAX_VALUE;
+        for (int rep = 0; rep < 8; rep++) {
+            long start = System.nanoTime();
+            body.run();
+            best = Math.min(best, (System.nanoTime() - start) / 1e6);
+        }
+        return best;
+    }
+
+    private static Config[] concat(Config[] a, Config[] b) {
+        Config[] all = java.util.Arrays.copyOf(a, a.length + b.length);
+        System.arraycopy(b, 0, all, a.length, b.length);
+        return all;
+    }
+}
