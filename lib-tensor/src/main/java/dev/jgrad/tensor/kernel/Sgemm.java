@@ -2,6 +2,7 @@ package dev.jgrad.tensor.kernel;
 
 import dev.jgrad.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,6 +39,8 @@ public final class Sgemm {
     static final int NC = 4080;
     /** Row-major B blocks up to this many floats (half of L1) are multiplied in place instead of packed. */
     static final int DIRECT_B_MAX_FLOATS = 6 * 1024;
+    /** Products with fewer rows than this skip the micro-tiles (see fewRows). */
+    static final int FEW_ROWS = 4;
     /** Products smaller than this many multiply-adds run on the calling thread only. */
     static final long PARALLEL_MIN_MACS = 1L << 18;
 
@@ -158,6 +161,17 @@ public final class Sgemm {
         }
         long macs = (long) m * n * k;
         int tasks = mayFork ? Parallel.chunks(macs, PARALLEL_MIN_MACS) : 1;
+        if (m < FEW_ROWS && (bCs == 1 || (bRs == 1 && aCs == 1))) {
+            // A row or three (vector-matrix products, decoding one token): a micro-tile of MR rows would mostly
+            // multiply padding, so stream B once per row instead. Threads take disjoint column ranges.
+            int parts = Math.min(tasks, ceilDiv(n, L));
+            Parallel.forEachTask(parts, t -> {
+                int from = Math.min(n, ceilDiv(n, L) * t / parts * L);
+                int to = Math.min(n, ceilDiv(n, L) * (t + 1) / parts * L);
+                fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            });
+            return;
+        }
         if (tasks <= 1) {
             blocked(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             return;
@@ -180,6 +194,61 @@ public final class Sgemm {
                 blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             });
         }
+    }
+
+    /** Columns [j0, j1) of a C with fewer than FEW_ROWS rows, for row-major B or (with row-major A) column-major B. */
+    private static void fewRows(int m, int j0, int j1, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff,
+                                int bRs, int bCs, float beta, float[] c, int cOff, int ldc) {
+        for (int i = 0; i < m; i++) {
+            int aRow = aOff + i * aRs;
+            int cRow = cOff + i * ldc;
+            if (bCs == 1) {
+                // C row += a(i,p) * B row p for p ascending: one axpy per p, vectorised over the columns.
+                if (beta == 0) {
+                    java.util.Arrays.fill(c, cRow + j0, cRow + j1, 0f);
+                }
+                int bound = j0 + S.loopBound(j1 - j0);
+                for (int p = 0; p < k; p++) {
+                    float aip = a[aRow + p * aCs];
+                    FloatVector x = FloatVector.broadcast(S, aip);
+                    int bRow = bOff + p * bRs;
+                    int j = j0;
+                    for (; j < bound; j += L) {
+                        x.fma(FloatVector.fromArray(S, b, bRow + j), FloatVector.fromArray(S, c, cRow + j))
+                                .intoArray(c, cRow + j);
+                    }
+                    for (; j < j1; j++) {
+                        c[cRow + j] = Math.fma(aip, b[bRow + j], c[cRow + j]);
+                    }
+                }
+            } else {
+                // Column-major B (a transposed weight): each element is a dot product of two contiguous rows.
+                for (int j = j0; j < j1; j++) {
+                    float dot = dot(a, aRow, b, bOff + j * bCs, k);
+                    c[cRow + j] = beta == 0 ? dot : c[cRow + j] + dot;
+                }
+            }
+        }
+    }
+
+    /** x[xOff..xOff+k) . y[yOff..yOff+k) with four vector accumulators, summed in a fixed order. */
+    private static float dot(float[] x, int xOff, float[] y, int yOff, int k) {
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        int p = 0;
+        for (int bound = k - 4 * L + 1; p < bound; p += 4 * L) {
+            s0 = FloatVector.fromArray(S, x, xOff + p).fma(FloatVector.fromArray(S, y, yOff + p), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + p + L).fma(FloatVector.fromArray(S, y, yOff + p + L), s1);
+            s2 = FloatVector.fromArray(S, x, xOff + p + 2 * L).fma(FloatVector.fromArray(S, y, yOff + p + 2 * L), s2);
+            s3 = FloatVector.fromArray(S, x, xOff + p + 3 * L).fma(FloatVector.fromArray(S, y, yOff + p + 3 * L), s3);
+        }
+        for (int bound = S.loopBound(k); p < bound; p += L) {
+            s0 = FloatVector.fromArray(S, x, xOff + p).fma(FloatVector.fromArray(S, y, yOff + p), s0);
+        }
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) {
+            sum = Math.fma(x[xOff + p], y[yOff + p], sum);
+        }
+        return sum;
     }
 
     /** Computes rows [m0, m1) x columns [n0, n1) of C on the calling thread. */
