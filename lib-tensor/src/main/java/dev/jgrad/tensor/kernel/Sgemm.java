@@ -403,9 +403,7 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = bi + p * bStride;
-            int ao = ai + p * MR;
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
@@ -493,9 +491,7 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = bi + p * bStride;
-            int ao = ai + p * MR;
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
@@ -561,9 +557,7 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = bi + p * bStride;
-            int ao = ai + p * MR;
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
             c0_0 = x.fma(b0, c0_0);
