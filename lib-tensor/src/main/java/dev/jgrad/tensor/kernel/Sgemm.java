@@ -286,6 +286,15 @@ public final class Sgemm {
         int d = 0;
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
+            if (cs == 1 && w == NR) {
+                // Whole strips of row-major B: three vector copies per row, cheaper than an arraycopy call each.
+                for (int p = 0, src = off + j0; p < kc; p++, src += rs, d += NR) {
+                    FloatVector.fromArray(S, b, src).intoArray(dst, d);
+                    FloatVector.fromArray(S, b, src + L).intoArray(dst, d + L);
+                    FloatVector.fromArray(S, b, src + 2 * L).intoArray(dst, d + 2 * L);
+                }
+                continue;
+            }
             for (int p = 0; p < kc; p++) {
                 int src = off + p * rs + j0 * cs;
                 if (cs == 1) {
