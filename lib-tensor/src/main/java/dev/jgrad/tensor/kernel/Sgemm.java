@@ -176,13 +176,14 @@ public final class Sgemm {
             blocked(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             return;
         }
-        // Split the wider side of C into disjoint ranges whose sizes are whole micro-tiles.
+        // Split the wider side of C into disjoint ranges: columns in whole vectors (so n = 1024 on two threads is
+        // 512 + 512, the narrow kernels taking the odd strip), rows in whole micro-tiles.
         if (n >= m) {
-            int strips = ceilDiv(n, NR);
-            int parts = Math.min(tasks, strips);
+            int vectors = ceilDiv(n, L);
+            int parts = Math.min(tasks, vectors);
             Parallel.forEachTask(parts, t -> {
-                int from = Math.min(n, strips * t / parts * NR);
-                int to = Math.min(n, strips * (t + 1) / parts * NR);
+                int from = Math.min(n, vectors * t / parts * L);
+                int to = Math.min(n, vectors * (t + 1) / parts * L);
                 blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             });
         } else {
