@@ -176,23 +176,24 @@ public final class Sgemm {
             blocked(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             return;
         }
-        // Split the wider side of C into disjoint ranges: columns in whole vectors (so n = 1024 on two threads is
-        // 512 + 512, the narrow kernels taking the odd strip), rows in whole micro-tiles.
-        if (n >= m) {
+        // Threads take disjoint ranges of C. Row ranges are preferred: two threads writing neighbouring columns of
+        // the same rows would share (and fight over) the cache line at their boundary in every row. Columns are
+        // split, in whole vectors, only when there are too few rows to go round.
+        int rowStrips = ceilDiv(m, MR);
+        if (rowStrips >= 2 * tasks || rowStrips * NR >= n) {
+            int parts = Math.min(tasks, rowStrips);
+            Parallel.forEachTask(parts, t -> {
+                int from = Math.min(m, rowStrips * t / parts * MR);
+                int to = Math.min(m, rowStrips * (t + 1) / parts * MR);
+                blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            });
+        } else {
             int vectors = ceilDiv(n, L);
             int parts = Math.min(tasks, vectors);
             Parallel.forEachTask(parts, t -> {
                 int from = Math.min(n, vectors * t / parts * L);
                 int to = Math.min(n, vectors * (t + 1) / parts * L);
                 blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
-            });
-        } else {
-            int strips = ceilDiv(m, MR);
-            int parts = Math.min(tasks, strips);
-            Parallel.forEachTask(parts, t -> {
-                int from = Math.min(m, strips * t / parts * MR);
-                int to = Math.min(m, strips * (t + 1) / parts * MR);
-                blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             });
         }
     }

@@ -198,7 +198,7 @@ class SgemmTest {
     @Test
     void resultsAreBitIdenticalForOneAndTwoThreads() {
         Rng rng = new Rng(6);
-        int[][] shapes = {{300, 500, 260}, {700, 60, 300}, {64, 64, 64}, {1, 5000, 300}, {3, 4000, 200}};
+        int[][] shapes = {{300, 500, 260}, {700, 60, 300}, {64, 64, 64}, {1, 5000, 300}, {3, 4000, 200}, {10, 3000, 100}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             float[] a = randomFloats(rng, m * k);
