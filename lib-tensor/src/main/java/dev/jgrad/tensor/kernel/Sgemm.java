@@ -41,8 +41,11 @@ public final class Sgemm {
     static final int DIRECT_B_MAX_FLOATS = 6 * 1024;
     /** Products with fewer rows than this skip the micro-tiles (see fewRows). */
     static final int FEW_ROWS = 4;
-    /** Products smaller than this many multiply-adds run on the calling thread only. */
-    static final long PARALLEL_MIN_MACS = 1L << 18;
+    /**
+     * Products smaller than this many multiply-adds (about 160^3) run on the calling thread only: waking the pool's
+     * workers and waiting for them costs tens of microseconds, as long as a 128^3 product takes on one core.
+     */
+    static final long PARALLEL_MIN_MACS = 1L << 22;
 
     private Sgemm() {}
 

@@ -198,7 +198,7 @@ class SgemmTest {
     @Test
     void resultsAreBitIdenticalForOneAndTwoThreads() {
         Rng rng = new Rng(6);
-        int[][] shapes = {{300, 500, 260}, {700, 60, 300}, {64, 64, 64}, {1, 5000, 300}, {3, 4000, 200}, {10, 3000, 100}};
+        int[][] shapes = {{300, 500, 260}, {700, 60, 300}, {64, 64, 64}, {1, 20000, 300}, {3, 8000, 200}, {10, 6000, 100}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             float[] a = randomFloats(rng, m * k);
@@ -211,7 +211,7 @@ class SgemmTest {
             Sgemm.gemm(m, n, k, a, 0, 1, m, b, 0, n, 1, 0f, c2, 0, n);
             assertArrayEquals(c1, c2, "m=" + m + " n=" + n + " k=" + k);
         }
-        int batch = 40, m = 12, n = 20, k = 30;
+        int batch = 100, m = 30, n = 50, k = 80; // 12M multiply-adds: enough to be split over the batch
         float[] a = randomFloats(rng, batch * m * k);
         float[] b = randomFloats(rng, batch * k * n);
         Parallel.setThreads(1);
