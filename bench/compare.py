@@ -1,4 +1,4 @@
-"""Merges a JMH JSON result file (bench/src benchmarks) with pytorch_bench.py's records into the markdown table
+"""Merges JMH JSON result files (jmh*.json) with pytorch_bench.py's records (pytorch*.json) into the markdown table
 printed by `./jgrad bench`: op, size, threads, jgrad, PyTorch, ratio jgrad/PyTorch (above 1 means jgrad is faster).
 
 JMH rows follow the module's convention: benchmark method name = op, params `size` and `threads`, score = time
@@ -13,9 +13,9 @@ from pytorch_bench import WORK  # noqa: E402  (WORK needs no torch)
 TIME_UNITS = {"s/op": 1.0, "ms/op": 1e-3, "us/op": 1e-6, "ns/op": 1e-9}
 
 
-def load_jmh(path):
+def load_jmh(paths):
     rows = {}
-    for rec in json.load(open(path)):
+    for rec in (r for path in paths for r in json.load(open(path))):
         op = rec["benchmark"].rsplit(".", 1)[1]
         size = int(rec["params"]["size"])
         threads = int(rec["params"]["threads"])
@@ -24,15 +24,14 @@ def load_jmh(path):
     return rows
 
 
-def load_torch(path):
-    if not path or not os.path.exists(path):
-        return {}
-    return {(r["op"], r["size"], r["threads"]): r["seconds_per_op"] for r in json.load(open(path))}
+def load_torch(paths):
+    return {(r["op"], r["size"], r["threads"]): r["seconds_per_op"]
+            for path in paths for r in json.load(open(path))}
 
 
-def main(jmh_path, torch_path=None):
-    jgrad = load_jmh(jmh_path)
-    torch = load_torch(torch_path)
+def main(paths):
+    jgrad = load_jmh([p for p in paths if os.path.basename(p).startswith("jmh")])
+    torch = load_torch([p for p in paths if os.path.basename(p).startswith("pytorch")])
     lines = ["| op | size | threads | jgrad | PyTorch | jgrad/PyTorch |", "|---|---:|---:|---:|---:|---:|"]
     for key in sorted(set(jgrad) | set(torch)):
         op, size, threads = key
@@ -51,6 +50,6 @@ def main(jmh_path, torch_path=None):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) not in (2, 3):
-        sys.exit("usage: compare.py JMH_JSON [PYTORCH_JSON]")
-    main(*sys.argv[1:])
+    if len(sys.argv) < 2:
+        sys.exit("usage: compare.py jmh*.json... [pytorch*.json...]  (files are told apart by name)")
+    main(sys.argv[1:])

@@ -66,32 +66,42 @@ fi
     echo "java: $("$java" -version 2>&1 | head -1)"
     echo "load before run: $(cut -d' ' -f1-3 /proc/loadavg)"
 } | tee "$out/machine.txt" >&2
-
-echo "== jgrad (JMH): sizes $sizes, threads $threads" >&2
-"$java" --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar "$filter" \
-    -p size="$sizes" -p threads="$threads" -f 1 -wi "$warmup" -i "$iterations" -w "${seconds}s" -r "${seconds}s" \
-    -rf json -rff "$out/jmh.json" 2>&1 | grep -E '^(Benchmark|MatMulBench|[A-Za-z]+Bench\.)|^# (Benchmark|Parameters):' >&2 || true
-if [[ ! -s "$out/jmh.json" ]]; then
-    echo "bench: JMH produced no results (see the output above)" >&2
-    exit 1
+if awk -v cores="$(nproc)" '{ exit !($1 > cores / 2) }' /proc/loadavg; then
+    echo "bench: warning: the machine is busy (load above), so timings will be noisy; jgrad and PyTorch run back to back" >&2
 fi
 
-torch_json=""
 python=/usr/bin/python3
+torch_reason=""
 if [[ "$torch" == 0 ]]; then
-    echo "== PyTorch column skipped (--no-torch)" >&2
+    torch_reason="skipped (--no-torch)"
 elif ! reason="$("$python" -c 'import torch' 2>&1)"; then
-    echo "== PyTorch column missing: '$python -c \"import torch\"' failed: ${reason##*$'\n'}" >&2
-else
-    echo "== PyTorch (torch.mm on OpenBLAS): sizes $sizes, threads $threads" >&2
-    LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=Cooperlake "$python" \
-        bench/pytorch_bench.py "${torch_ops[@]}" --sizes "$sizes" --threads "$threads" --warmup "$warmup" \
-        --iterations "$iterations" --time "$seconds" --json "$out/pytorch.json"
-    torch_json="$out/pytorch.json"
+    torch_reason="missing: '$python -c \"import torch\"' failed: ${reason##*$'\n'}"
 fi
+[[ -n "$torch_reason" ]] && echo "== PyTorch column $torch_reason" >&2
+
+# One size at a time, jgrad then PyTorch back to back, so a change in machine load hits both columns alike.
+for size in ${sizes//,/ }; do
+    echo "== size $size: jgrad (JMH), threads $threads" >&2
+    "$java" --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar "$filter" \
+        -p size="$size" -p threads="$threads" -f 1 -wi "$warmup" -i "$iterations" -w "${seconds}s" -r "${seconds}s" \
+        -rf json -rff "$out/jmh-$size.json" >"$out/jmh-$size.log" 2>&1 || true
+    if [[ ! -s "$out/jmh-$size.json" ]]; then
+        echo "bench: JMH produced no results for size $size; its output:" >&2
+        tail -30 "$out/jmh-$size.log" >&2
+        exit 1
+    fi
+    grep -E '^[A-Za-z]+Bench\.' "$out/jmh-$size.log" >&2 || true
+    if [[ -z "$torch_reason" ]]; then
+        echo "== size $size: PyTorch (OpenBLAS), threads $threads" >&2
+        LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=Cooperlake "$python" \
+            bench/pytorch_bench.py "${torch_ops[@]}" --sizes "$size" --threads "$threads" --warmup "$warmup" \
+            --iterations "$iterations" --time "$seconds" --json "$out/pytorch-$size.json"
+    fi
+done
 echo "load after run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt" >&2
 
 echo
-"$python" bench/compare.py "$out/jmh.json" $torch_json | tee "$out/table.md"
+"$python" bench/compare.py "$out"/jmh-*.json $( [[ -z "$torch_reason" ]] && echo "$out"/pytorch-*.json ) \
+    | tee "$out/table.md"
 echo
 echo "(throughput columns; jgrad/PyTorch > 1 means jgrad is faster; raw results in $out)"

@@ -92,8 +92,15 @@ public final class Dgemm {
                     for (int p = p0; p < p1; p++) {
                         double aip = a[aOff + i * aRs + p * aCs];
                         int bRow = bOff + p * bRs;
-                        for (int j = j0; j < j1; j++) {
-                            c[cRow + j] += aip * b[bRow + j * bCs];
+                        if (bCs == 1) {
+                            // Unit stride written out so C2 can vectorise it.
+                            for (int j = j0; j < j1; j++) {
+                                c[cRow + j] += aip * b[bRow + j];
+                            }
+                        } else {
+                            for (int j = j0; j < j1; j++) {
+                                c[cRow + j] += aip * b[bRow + j * bCs];
+                            }
                         }
                     }
                 }

@@ -2,6 +2,7 @@ package dev.jgrad.tensor.kernel;
 
 import dev.jgrad.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -38,8 +39,13 @@ public final class Sgemm {
     static final int NC = 4080;
     /** Row-major B blocks up to this many floats (half of L1) are multiplied in place instead of packed. */
     static final int DIRECT_B_MAX_FLOATS = 6 * 1024;
-    /** Products smaller than this many multiply-adds run on the calling thread only. */
-    static final long PARALLEL_MIN_MACS = 1L << 18;
+    /** Products with fewer rows than this skip the micro-tiles (see fewRows). */
+    static final int FEW_ROWS = 4;
+    /**
+     * Products smaller than this many multiply-adds (about 160^3) run on the calling thread only: waking the pool's
+     * workers and waiting for them costs tens of microseconds, as long as a 128^3 product takes on one core.
+     */
+    static final long PARALLEL_MIN_MACS = 1L << 22;
 
     private Sgemm() {}
 
@@ -158,28 +164,96 @@ public final class Sgemm {
         }
         long macs = (long) m * n * k;
         int tasks = mayFork ? Parallel.chunks(macs, PARALLEL_MIN_MACS) : 1;
+        if (m < FEW_ROWS && (bCs == 1 || (bRs == 1 && aCs == 1))) {
+            // A row or three (vector-matrix products, decoding one token): a micro-tile of MR rows would mostly
+            // multiply padding, so stream B once per row instead. Threads take disjoint column ranges.
+            int parts = Math.min(tasks, ceilDiv(n, L));
+            Parallel.forEachTask(parts, t -> {
+                int from = Math.min(n, ceilDiv(n, L) * t / parts * L);
+                int to = Math.min(n, ceilDiv(n, L) * (t + 1) / parts * L);
+                fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            });
+            return;
+        }
         if (tasks <= 1) {
             blocked(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             return;
         }
-        // Split the wider side of C into disjoint ranges whose sizes are whole micro-tiles.
-        if (n >= m) {
-            int strips = ceilDiv(n, NR);
-            int parts = Math.min(tasks, strips);
+        // Threads take disjoint ranges of C. Row ranges are preferred: two threads writing neighbouring columns of
+        // the same rows would share (and fight over) the cache line at their boundary in every row. Columns are
+        // split, in whole vectors, only when there are too few rows to go round.
+        int rowStrips = ceilDiv(m, MR);
+        if (rowStrips >= 2 * tasks || rowStrips * NR >= n) {
+            int parts = Math.min(tasks, rowStrips);
             Parallel.forEachTask(parts, t -> {
-                int from = Math.min(n, strips * t / parts * NR);
-                int to = Math.min(n, strips * (t + 1) / parts * NR);
-                blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
-            });
-        } else {
-            int strips = ceilDiv(m, MR);
-            int parts = Math.min(tasks, strips);
-            Parallel.forEachTask(parts, t -> {
-                int from = Math.min(m, strips * t / parts * MR);
-                int to = Math.min(m, strips * (t + 1) / parts * MR);
+                int from = Math.min(m, rowStrips * t / parts * MR);
+                int to = Math.min(m, rowStrips * (t + 1) / parts * MR);
                 blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             });
+        } else {
+            int vectors = ceilDiv(n, L);
+            int parts = Math.min(tasks, vectors);
+            Parallel.forEachTask(parts, t -> {
+                int from = Math.min(n, vectors * t / parts * L);
+                int to = Math.min(n, vectors * (t + 1) / parts * L);
+                blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            });
         }
+    }
+
+    /** Columns [j0, j1) of a C with fewer than FEW_ROWS rows, for row-major B or (with row-major A) column-major B. */
+    private static void fewRows(int m, int j0, int j1, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff,
+                                int bRs, int bCs, float beta, float[] c, int cOff, int ldc) {
+        for (int i = 0; i < m; i++) {
+            int aRow = aOff + i * aRs;
+            int cRow = cOff + i * ldc;
+            if (bCs == 1) {
+                // C row += a(i,p) * B row p for p ascending: one axpy per p, vectorised over the columns.
+                if (beta == 0) {
+                    java.util.Arrays.fill(c, cRow + j0, cRow + j1, 0f);
+                }
+                int bound = j0 + S.loopBound(j1 - j0);
+                for (int p = 0; p < k; p++) {
+                    float aip = a[aRow + p * aCs];
+                    FloatVector x = FloatVector.broadcast(S, aip);
+                    int bRow = bOff + p * bRs;
+                    int j = j0;
+                    for (; j < bound; j += L) {
+                        x.fma(FloatVector.fromArray(S, b, bRow + j), FloatVector.fromArray(S, c, cRow + j))
+                                .intoArray(c, cRow + j);
+                    }
+                    for (; j < j1; j++) {
+                        c[cRow + j] = Math.fma(aip, b[bRow + j], c[cRow + j]);
+                    }
+                }
+            } else {
+                // Column-major B (a transposed weight): each element is a dot product of two contiguous rows.
+                for (int j = j0; j < j1; j++) {
+                    float dot = dot(a, aRow, b, bOff + j * bCs, k);
+                    c[cRow + j] = beta == 0 ? dot : c[cRow + j] + dot;
+                }
+            }
+        }
+    }
+
+    /** x[xOff..xOff+k) . y[yOff..yOff+k) with four vector accumulators, summed in a fixed order. */
+    private static float dot(float[] x, int xOff, float[] y, int yOff, int k) {
+        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
+        int p = 0;
+        for (int bound = k - 4 * L + 1; p < bound; p += 4 * L) {
+            s0 = FloatVector.fromArray(S, x, xOff + p).fma(FloatVector.fromArray(S, y, yOff + p), s0);
+            s1 = FloatVector.fromArray(S, x, xOff + p + L).fma(FloatVector.fromArray(S, y, yOff + p + L), s1);
+            s2 = FloatVector.fromArray(S, x, xOff + p + 2 * L).fma(FloatVector.fromArray(S, y, yOff + p + 2 * L), s2);
+            s3 = FloatVector.fromArray(S, x, xOff + p + 3 * L).fma(FloatVector.fromArray(S, y, yOff + p + 3 * L), s3);
+        }
+        for (int bound = S.loopBound(k); p < bound; p += L) {
+            s0 = FloatVector.fromArray(S, x, xOff + p).fma(FloatVector.fromArray(S, y, yOff + p), s0);
+        }
+        float sum = s0.add(s1).add(s2.add(s3)).reduceLanes(VectorOperators.ADD);
+        for (; p < k; p++) {
+            sum = Math.fma(x[xOff + p], y[yOff + p], sum);
+        }
+        return sum;
     }
 
     /** Computes rows [m0, m1) x columns [n0, n1) of C on the calling thread. */
@@ -217,6 +291,15 @@ public final class Sgemm {
         int d = 0;
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
+            if (cs == 1 && w == NR) {
+                // Whole strips of row-major B: three vector copies per row, cheaper than an arraycopy call each.
+                for (int p = 0, src = off + j0; p < kc; p++, src += rs, d += NR) {
+                    FloatVector.fromArray(S, b, src).intoArray(dst, d);
+                    FloatVector.fromArray(S, b, src + L).intoArray(dst, d + L);
+                    FloatVector.fromArray(S, b, src + 2 * L).intoArray(dst, d + 2 * L);
+                }
+                continue;
+            }
             for (int p = 0; p < kc; p++) {
                 int src = off + p * rs + j0 * cs;
                 if (cs == 1) {
@@ -334,9 +417,7 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = bi + p * bStride;
-            int ao = ai + p * MR;
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
@@ -424,9 +505,7 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = bi + p * bStride;
-            int ao = ai + p * MR;
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
@@ -492,9 +571,7 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S);
-        for (int p = 0; p < kc; p++) {
-            int bo = bi + p * bStride;
-            int ao = ai + p * MR;
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
             c0_0 = x.fma(b0, c0_0);

@@ -91,6 +91,20 @@ class SgemmTest {
     }
 
     @Test
+    void fewRowsTakeTheVectorMatrixPathForEveryLayout() {
+        Rng rng = new Rng(8);
+        for (int m = 1; m <= Sgemm.FEW_ROWS; m++) {
+            for (boolean ta : new boolean[] {false, true}) {
+                for (boolean tb : new boolean[] {false, true}) {
+                    checkAgainstDgemm(rng, m, 1000, 67, ta, tb, 0f);
+                    checkAgainstDgemm(rng, m, 33, 300, ta, tb, 1f);
+                    checkAgainstDgemm(rng, m, 3, 1, ta, tb, 1f);
+                }
+            }
+        }
+    }
+
+    @Test
     void betaOneAccumulatesIntoC() {
         Rng rng = new Rng(3);
         for (int k : new int[] {0, 1, 17, 600}) {
@@ -184,7 +198,7 @@ class SgemmTest {
     @Test
     void resultsAreBitIdenticalForOneAndTwoThreads() {
         Rng rng = new Rng(6);
-        int[][] shapes = {{300, 500, 260}, {700, 60, 300}, {64, 64, 64}};
+        int[][] shapes = {{300, 500, 260}, {700, 60, 300}, {64, 64, 64}, {1, 20000, 300}, {3, 8000, 200}, {10, 6000, 100}};
         for (int[] s : shapes) {
             int m = s[0], n = s[1], k = s[2];
             float[] a = randomFloats(rng, m * k);
@@ -197,7 +211,7 @@ class SgemmTest {
             Sgemm.gemm(m, n, k, a, 0, 1, m, b, 0, n, 1, 0f, c2, 0, n);
             assertArrayEquals(c1, c2, "m=" + m + " n=" + n + " k=" + k);
         }
-        int batch = 40, m = 12, n = 20, k = 30;
+        int batch = 100, m = 30, n = 50, k = 80; // 12M multiply-adds: enough to be split over the batch
         float[] a = randomFloats(rng, batch * m * k);
         float[] b = randomFloats(rng, batch * k * n);
         Parallel.setThreads(1);
