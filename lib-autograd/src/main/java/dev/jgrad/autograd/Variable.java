@@ -7,12 +7,15 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.ops.Binary;
+import dev.jgrad.tensor.ops.Attention;
+import dev.jgrad.tensor.ops.CrossEntropy;
 import dev.jgrad.tensor.ops.Index;
 import dev.jgrad.tensor.ops.Join;
 import dev.jgrad.tensor.ops.LayerNorm;
 import dev.jgrad.tensor.ops.MatMul;
 import dev.jgrad.tensor.ops.Reduce;
 import dev.jgrad.tensor.ops.RmsNorm;
+import dev.jgrad.tensor.ops.Rope;
 import dev.jgrad.tensor.ops.Softmax;
 import dev.jgrad.tensor.ops.Unary;
 
@@ -524,17 +527,17 @@ public final class Variable {
         Tensor qv = q.value;
         Tensor kv = k.value;
         Tensor vv = v.value;
-        var r = dev.jgrad.tensor.ops.Attention.forward(qv, kv, vv, causal, scale);
+        var r = Attention.forward(qv, kv, vv, causal, scale);
         return record("attention", r.out(), g -> {
-            var d = dev.jgrad.tensor.ops.Attention.backward(g, qv, kv, vv, r.out(), r.logSumExp(), causal, scale);
+            var d = Attention.backward(g, qv, kv, vv, r.out(), r.logSumExp(), causal, scale);
             return new Tensor[] {d.q(), d.k(), d.v()};
         }, q, k, v);
     }
 
     /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */
     public Variable rope(int startPos, double theta) {
-        return record("rope", dev.jgrad.tensor.ops.Rope.forward(value, startPos, theta),
-                g -> new Tensor[] {dev.jgrad.tensor.ops.Rope.backward(g, startPos, theta)}, this);
+        return record("rope", Rope.forward(value, startPos, theta),
+                g -> new Tensor[] {Rope.backward(g, startPos, theta)}, this);
     }
 
     /**
@@ -544,9 +547,9 @@ public final class Variable {
     public static Variable crossEntropy(Variable logits, int[] targets, int ignoreIndex, double labelSmoothing) {
         Tensor x = logits.value;
         int[] t = targets.clone();
-        var r = dev.jgrad.tensor.ops.CrossEntropy.forward(x, t, ignoreIndex, labelSmoothing);
+        var r = CrossEntropy.forward(x, t, ignoreIndex, labelSmoothing);
         return record("cross_entropy", r.loss(), g -> new Tensor[] {
-                dev.jgrad.tensor.ops.CrossEntropy.backward(g, x, t, r.logSumExp(), ignoreIndex, labelSmoothing, r.counted())},
+                CrossEntropy.backward(g, x, t, r.logSumExp(), ignoreIndex, labelSmoothing, r.counted())},
                 logits);
     }
 }
