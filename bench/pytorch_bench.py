@@ -17,6 +17,9 @@ import time
 # this part of the module must not need torch.
 WORK = {
     "sgemm": (lambda size: 2.0 * size ** 3 / 1e9, "GFLOP/s"),
+    # forward + backward over a [size, size] matrix, counted in elements of the input
+    "softmax": (lambda size: size * size / 1e6, "Melem/s"),
+    "layernorm": (lambda size: size * size / 1e6, "Melem/s"),
 }
 
 
@@ -29,8 +32,38 @@ def sgemm(size):
     return lambda: torch.mm(a, b, out=c)
 
 
+def softmax(size):
+    """Forward and backward of softmax over the last axis, through autograd as in training."""
+    import torch
+    g = torch.Generator().manual_seed(42)
+    x = torch.randn(size, size, generator=g, requires_grad=True)
+    upstream = torch.randn(size, size, generator=g)
+
+    def run():
+        x.grad = None
+        torch.softmax(x, -1).backward(upstream)
+    return run
+
+
+def layernorm(size):
+    """Forward and backward of layer norm with weight and bias over the last axis, through autograd."""
+    import torch
+    g = torch.Generator().manual_seed(42)
+    x = torch.randn(size, size, generator=g, requires_grad=True)
+    w = torch.randn(size, generator=g, requires_grad=True)
+    b = torch.randn(size, generator=g, requires_grad=True)
+    upstream = torch.randn(size, size, generator=g)
+
+    def run():
+        x.grad = w.grad = b.grad = None
+        torch.nn.functional.layer_norm(x, (size,), w, b, 1e-5).backward(upstream)
+    return run
+
+
 ROWS = {
     "sgemm": sgemm,
+    "softmax": softmax,
+    "layernorm": layernorm,
 }
 
 
