@@ -7,6 +7,8 @@ import java.util.Base64;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.LongSupplier;
 
 /**
@@ -28,6 +30,35 @@ import java.util.function.LongSupplier;
 public final class TrainingMonitor implements AutoCloseable {
 
     private static final int PLOT_WIDTH = 860;
+
+    /**
+     * The first chart a JVM renders pays for class loading and JIT of the chart library (hundreds of milliseconds,
+     * 10 to 20 times a steady-state redraw). A notebook monitor starts this once per JVM on a daemon thread, and
+     * plots only once it is done, so that cost never lands on the training thread.
+     */
+    private static final CompletableFuture<Void> CHART_WARM_UP = new CompletableFuture<>();
+    private static final AtomicBoolean WARM_UP_STARTED = new AtomicBoolean();
+
+    private static void startChartWarmUp() {
+        if (!WARM_UP_STARTED.compareAndSet(false, true)) {
+            return;
+        }
+        Thread t = new Thread(() -> {
+            try {
+                Plots.lines("warm-up").series("x", new double[] {0, 1, 2}, new double[] {1, 0.5, 0.25}).smoothing(0.5)
+                        .aspect(0.4).toPng(PLOT_WIDTH);
+            } finally {
+                CHART_WARM_UP.complete(null);
+            }
+        }, "jgrad-chart-warm-up");
+        t.setDaemon(true);
+        t.start();
+    }
+
+    /** Waits for the chart warm-up (tests drive a fake clock and must not race the real warm-up thread). */
+    static void awaitChartWarmUp() {
+        CHART_WARM_UP.join();
+    }
 
     private final long totalSteps;
     private final DisplaySink sink;
@@ -68,6 +99,9 @@ public final class TrainingMonitor implements AutoCloseable {
         this.nanoClock = nanoClock;
         this.out = out;
         this.startNanos = nanoClock.getAsLong();
+        if (sink.isNotebook()) {
+            startChartWarmUp();
+        }
     }
 
     /** Minimum wall-clock time between redraws (default 750 ms). */
@@ -178,7 +212,7 @@ public final class TrainingMonitor implements AutoCloseable {
         long now = nanoClock.getAsLong();
         Throttle t = throttle();
         if (t.isDue(now)) {
-            boolean withPlot = sink.isNotebook() && t.plotAffordable(now);
+            boolean withPlot = sink.isNotebook() && CHART_WARM_UP.isDone() && t.plotAffordable(now);
             long start = nanoClock.getAsLong();
             draw(withPlot);
             t.rendered(start, nanoClock.getAsLong(), withPlot);

@@ -100,6 +100,7 @@ class TrainingMonitorTest {
         var notebook = new RecordingNotebook(clock, 1, 30);
         var monitor = new TrainingMonitor(10_000, notebook, clock::read, sinkStream(new ByteArrayOutputStream()))
                 .every(Duration.ofMillis(500)).maxOverhead(0.02);
+        TrainingMonitor.awaitChartWarmUp();
         train(monitor, clock, 10_000, 1);
 
         int n = monitor.renderCount();

@@ -14,7 +14,7 @@ import java.util.Arrays;
  */
 public final class NormRows {
     /** Below this many elements per task, spreading rows over threads costs more than it saves. */
-    private static final long MIN_ELEMENTS_PER_TASK = 1 << 15;
+    private static final long MIN_ELEMENTS_PER_TASK = 1 << 17;
 
     private NormRows() {}
 
