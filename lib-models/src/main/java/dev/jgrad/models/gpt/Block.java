@@ -9,6 +9,7 @@ import dev.jgrad.models.nn.Module;
 import dev.jgrad.models.nn.RmsNorm;
 import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Rng;
+import dev.jgrad.tensor.Tensor;
 
 /**
  * One pre-norm transformer block: {@code x + attn(norm1(x))}, then {@code x + mlp(norm2(x))}. Children are named
@@ -47,6 +48,11 @@ public final class Block extends Module implements Layer {
     public Variable forward(Variable x) {
         x = x.add(attention.forward(norm1.forward(x)));
         return x.add(mlp.forward(norm2.forward(x)));
+    }
+
+    /** The attention probabilities [B, H, T, T] this block's attention computes for its input x [B, T, D]. */
+    public Tensor attentionWeights(Variable x) {
+        return attention.attentionWeights(norm1.forward(x));
     }
 
     public CausalSelfAttention attention() {

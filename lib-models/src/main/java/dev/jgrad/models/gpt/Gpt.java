@@ -1,5 +1,6 @@
 package dev.jgrad.models.gpt;
 
+import dev.jgrad.autograd.Tape;
 import dev.jgrad.autograd.Variable;
 import dev.jgrad.models.nn.CausalSelfAttention;
 import dev.jgrad.models.nn.Dropout;
@@ -12,8 +13,10 @@ import dev.jgrad.models.nn.ModuleList;
 import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Rng;
 import dev.jgrad.tensor.Tensor;
+import java.util.ArrayList;
 import java.util.Collections;
 import java.util.IdentityHashMap;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -131,6 +134,32 @@ public final class Gpt extends Module {
     /** Next-token logits [B, T, V] for token ids [B · T] (row-major: batch, then time). */
     public Variable logits(int[] ids, int batch, int time) {
         checkInput("logits", ids, batch, time);
+        Variable x = embed(ids, batch, time);
+        for (Block block : blocks.items()) {
+            x = block.forward(x);
+        }
+        return head.forward(finalNorm.forward(x));
+    }
+
+    /**
+     * Every layer's attention probabilities for {@code ids}: element i is layer i's [B, H, T, T] (row t: how much
+     * query t draws from each earlier position), for drawing what trained heads attend to. Records nothing.
+     */
+    public List<Tensor> attentionMaps(int[] ids, int batch, int time) {
+        checkInput("attentionMaps", ids, batch, time);
+        return Tape.noGrad(() -> {
+            List<Tensor> maps = new ArrayList<>();
+            Variable x = embed(ids, batch, time);
+            for (Block block : blocks.items()) {
+                maps.add(block.attentionWeights(x));
+                x = block.forward(x);
+            }
+            return maps;
+        });
+    }
+
+    /** Token (and learned position) embeddings [B, T, D], with embedding dropout. */
+    private Variable embed(int[] ids, int batch, int time) {
         Variable x = tokens.forward(ids, batch, time);                      // [B, T, D]
         if (positions != null) {
             int[] pos = new int[time];
@@ -139,11 +168,7 @@ public final class Gpt extends Module {
             }
             x = x.add(positions.forward(pos, time));                      // [T, D] broadcast over B
         }
-        x = embeddingDropout.forward(x);
-        for (Block block : blocks.items()) {
-            x = block.forward(x);
-        }
-        return head.forward(finalNorm.forward(x));
+        return embeddingDropout.forward(x);
     }
 
     /**

@@ -1,10 +1,13 @@
 package dev.jgrad.models.nn;
 
+import dev.jgrad.autograd.Tape;
 import dev.jgrad.autograd.Variable;
 import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Rng;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.ops.Attention;
 
 /**
  * Multi-head causal self-attention with optional grouped-query heads and rotary positions.
@@ -73,9 +76,29 @@ public final class CausalSelfAttention extends Module implements Layer {
     /** x [B, T, D] to [B, T, D]; position t attends to positions 0..t. */
     @Override
     public Variable forward(Variable x) {
+        Variable[] qkvHeads = heads(x, "CausalSelfAttention.forward");
+        Variable y = Functional.attention(qkvHeads[0], qkvHeads[1], qkvHeads[2], true, 1 / Math.sqrt(headDim));
+        int batch = x.size(0);
+        int time = x.size(1);
+        y = y.transpose(1, 2).reshape(batch, time, dModel);   // heads side by side again
+        return dropout.forward(out.forward(y));
+    }
+
+    /**
+     * The causal attention probabilities [B, Hq, T, T] this layer computes for x [B, T, D] (row t: how much
+     * query t draws from each key), for looking at what heads do; nothing is recorded on the tape.
+     */
+    public Tensor attentionWeights(Variable x) {
+        return Tape.noGrad(() -> {
+            Variable[] qkvHeads = heads(x, "CausalSelfAttention.attentionWeights");
+            return Attention.probabilities(qkvHeads[0].value(), qkvHeads[1].value(), true, 1 / Math.sqrt(headDim));
+        });
+    }
+
+    /** Queries [B, Hq, T, hd], keys and values [B, Hkv, T, hd] for x [B, T, D], RoPE applied when enabled. */
+    private Variable[] heads(Variable x, String op) {
         if (x.rank() != 3 || x.size(2) != dModel) {
-            throw new ShapeException("CausalSelfAttention.forward: expected x [B, T, " + dModel + "], got "
-                    + Shapes.str(x.shape()));
+            throw new ShapeException(op + ": expected x [B, T, " + dModel + "], got " + Shapes.str(x.shape()));
         }
         int batch = x.size(0);
         int time = x.size(1);
@@ -99,9 +122,7 @@ public final class CausalSelfAttention extends Module implements Layer {
             queries = Functional.rope(queries, 0, ropeTheta);
             keys = Functional.rope(keys, 0, ropeTheta);
         }
-        Variable y = Functional.attention(queries, keys, values, true, 1 / Math.sqrt(headDim));
-        y = y.transpose(1, 2).reshape(batch, time, dModel);   // heads side by side again
-        return dropout.forward(out.forward(y));
+        return new Variable[] {queries, keys, values};
     }
 
     private Variable splitHeads(Variable x, int batch, int time, int count) {
