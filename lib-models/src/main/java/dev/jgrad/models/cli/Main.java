@@ -68,6 +68,10 @@ public final class Main {
             if (args.length == 0) {
                 throw new UsageException("no command given");
             }
+            if (args.length == 2 && Set.of("help", "--help", "-h").contains(args[1])) {
+                out.print(USAGE);
+                return 0;
+            }
             switch (args[0]) {
                 case "train" -> train(args, out);
                 case "eval" -> eval(args, out);
