@@ -1,0 +1,216 @@
+package dev.jgrad.models.train;
+
+import dev.jgrad.autograd.Variable;
+import dev.jgrad.models.data.Batch;
+import dev.jgrad.models.nn.Dropout;
+import dev.jgrad.models.nn.Module;
+import dev.jgrad.tensor.Parallel;
+import dev.jgrad.tensor.Rng;
+import dev.jgrad.tensor.Tensor;
+import java.lang.reflect.Field;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
+import java.util.IdentityHashMap;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.CountDownLatch;
+import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.function.IntConsumer;
+
+/**
+ * Forward and backward of one optimizer step, spread over worker threads, with a result that does not depend on
+ * the number of workers, bit for bit.
+ *
+ * <p>The step's batch is cut into a fixed list of shards (the trainer's {@code accumulation x shards}); each shard's
+ * gradient is computed on its own, with fresh parameter variables over the model's value tensors
+ * ({@link Module#withParameters}), so no two threads ever accumulate into the same {@code .grad}. The shard
+ * gradients are then summed in shard order. Which worker ran a shard changes nothing: a shard's arithmetic depends
+ * only on its rows and the weights, because every kernel gives the same bits for any thread count. Dropout masks
+ * come from a generator re-seeded per shard from (seed, step, shard), so they too follow the shard, not the worker.
+ *
+ * <p>Workers are tasks on jgrad's own pool ({@link Parallel#pool()}), so kernels they call run inline rather than
+ * forking again onto a pool that is already busy; a single worker runs on the caller and lets its kernels use the
+ * whole pool. More workers than pool threads is allowed (they queue) but gains nothing.
+ */
+final class DataParallel {
+    private final TrainableModel[] replicas;
+    private final List<List<Rng>> dropoutRngs = new ArrayList<>();
+    private final List<String> names;
+
+    /** Worker 0 uses {@code model} itself; the others get replicas. */
+    DataParallel(TrainableModel model, int workers) {
+        if (workers < 1) {
+            throw new IllegalArgumentException("DataParallel: workers must be >= 1, got " + workers);
+        }
+        replicas = new TrainableModel[workers];
+        replicas[0] = model;
+        for (int w = 1; w < workers; w++) {
+            replicas[w] = model.replica();
+            replicas[w].module().train(model.module().isTraining());
+        }
+        for (TrainableModel r : replicas) {
+            dropoutRngs.add(dropoutRngs(r.module()));
+        }
+        names = List.copyOf(model.module().distinctNamedParameters().keySet());
+    }
+
+    int workers() {
+        return replicas.length;
+    }
+
+    /** The outcome of one step's forward/backward: per-shard losses and the summed gradients by parameter name. */
+    record Gradients(double[] shardLosses, Map<String, Tensor> sums) {
+        /** The step's loss: the mean of the shard losses, summed in shard order. */
+        double loss() {
+            double total = 0;
+            for (double l : shardLosses) {
+                total += l;
+            }
+            return total / shardLosses.length;
+        }
+    }
+
+    /**
+     * Runs every shard and returns the gradient of the mean shard loss. {@code values} are the trained
+     * parameters' tensors by name; {@code dropoutSeed} derives each shard's dropout stream.
+     */
+    Gradients run(List<Batch> shards, Map<String, Tensor> values, long dropoutSeed) {
+        int n = shards.size();
+        double[] losses = new double[n];
+        @SuppressWarnings("unchecked")
+        Map<String, Tensor>[] grads = new Map[n];
+        AtomicInteger next = new AtomicInteger();
+        IntConsumer worker = w -> {
+            TrainableModel replica = replicas[w];
+            for (int s = next.getAndIncrement(); s < n; s = next.getAndIncrement()) {
+                seedDropout(w, dropoutSeed, s);
+                Map<String, Variable> fresh = new LinkedHashMap<>();
+                for (String name : names) {
+                    fresh.put(name, Variable.param(values.get(name)));
+                }
+                Batch shard = shards.get(s);
+                losses[s] = replica.module().withParameters(fresh, () -> {
+                    Variable loss = replica.loss(shard);
+                    loss.div(n).backward();
+                    return loss.item();
+                });
+                Map<String, Tensor> g = new LinkedHashMap<>();
+                fresh.forEach((name, p) -> g.put(name, p.grad()));
+                grads[s] = g;
+            }
+        };
+        runWorkers(Math.min(replicas.length, n), worker);
+        Map<String, Tensor> sums = new LinkedHashMap<>();
+        for (String name : names) {
+            Tensor sum = null;
+            for (int s = 0; s < n; s++) {
+                Tensor g = grads[s].get(name);
+                if (g != null) {
+                    sum = sum == null ? g : sum.add(g);
+                }
+            }
+            sums.put(name, sum);
+        }
+        return new Gradients(losses, sums);
+    }
+
+    /**
+     * One worker runs on the caller, its kernels free to use the whole pool. Several run as tasks on jgrad's pool,
+     * where kernels run inline; the caller waits on a latch rather than joining them, because a joining thread
+     * that is not a pool worker may run a task itself, and its kernels would then fork into the pool from inside
+     * another worker's work.
+     */
+    private static void runWorkers(int count, IntConsumer worker) {
+        if (count == 1) {
+            worker.accept(0);
+            return;
+        }
+        CountDownLatch done = new CountDownLatch(count);
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        for (int w = 0; w < count; w++) {
+            int id = w;
+            Parallel.pool().execute(() -> {
+                try {
+                    worker.accept(id);
+                } catch (Throwable t) {
+                    failure.compareAndSet(null, t);
+                } finally {
+                    done.countDown();
+                }
+            });
+        }
+        try {
+            done.await();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("DataParallel: interrupted while workers were running", e);
+        }
+        Throwable t = failure.get();
+        if (t instanceof RuntimeException r) {
+            throw r;
+        }
+        if (t instanceof Error e) {
+            throw e;
+        }
+        if (t != null) {
+            throw new IllegalStateException("DataParallel: a worker failed: " + t, t);
+        }
+    }
+
+    private void seedDropout(int worker, long seed, int shard) {
+        List<Rng> rngs = dropoutRngs.get(worker);
+        for (int i = 0; i < rngs.size(); i++) {
+            rngs.get(i).restore(shardRng(seed, shard, i).snapshot());
+        }
+    }
+
+    /** An independent stream per (seed, shard, generator). */
+    static Rng shardRng(long seed, int shard, int generator) {
+        return new Rng(hash(hash(seed, shard), generator));
+    }
+
+    /** Mixes {@code value} into {@code seed}: the first SplitMix64 output of their combination. */
+    static long hash(long seed, long value) {
+        return new Rng(new Rng(seed).nextLong() ^ value).nextLong();
+    }
+
+    /**
+     * The distinct generators of the model's active dropout layers, in module order. {@link Dropout} keeps its
+     * generator private; until it offers an accessor, the field is read reflectively here, the one place that
+     * needs to re-seed it per shard.
+     */
+    static List<Rng> dropoutRngs(Module module) {
+        Set<Rng> seen = Collections.newSetFromMap(new IdentityHashMap<>());
+        List<Rng> out = new ArrayList<>();
+        collect(module, seen, out);
+        return out;
+    }
+
+    private static void collect(Module m, Set<Rng> seen, List<Rng> out) {
+        if (m instanceof Dropout d && d.p() > 0) {
+            try {
+                Field f = Dropout.class.getDeclaredField("rng");
+                f.setAccessible(true);
+                Rng rng = (Rng) f.get(d);
+                if (rng != null && seen.add(rng)) {
+                    out.add(rng);
+                }
+            } catch (ReflectiveOperationException | RuntimeException e) {
+                throw new IllegalStateException("DataParallel: cannot reach the generator of a Dropout layer to "
+                        + "seed it per shard (" + e + ")", e);
+            }
+        }
+        for (Module c : m.children().values()) {
+            collect(c, seen, out);
+        }
+    }
+
+    @Override
+    public String toString() {
+        return "DataParallel[" + replicas.length + " workers, parameters " + Arrays.toString(names.toArray()) + "]";
+    }
+}
