@@ -21,6 +21,7 @@ final class Throttle {
     private long lastRenderNanos;
     private long spentNanos;
     private long expectedPlotNanos = INITIAL_PLOT_COST_NANOS;
+    private boolean plotMeasured;
 
     Throttle(long minIntervalNanos, double maxOverhead, long startNanos) {
         if (minIntervalNanos < 0) throw new IllegalArgumentException("Throttle: interval must be >= 0, got " + minIntervalNanos + " ns");
@@ -42,12 +43,20 @@ final class Throttle {
         return spentNanos + expectedPlotNanos <= maxOverhead * (nowNanos - startNanos);
     }
 
+    /** Sets the expected plot cost from an outside measurement, until a plot of this view has been timed. */
+    void expectPlotCost(long nanos) {
+        if (!plotMeasured) {
+            expectedPlotNanos = nanos;
+        }
+    }
+
     /** Records a redraw from {@code startNanos} to {@code endNanos}, with or without a new plot. */
     void rendered(long renderStart, long renderEnd, boolean withPlot) {
         long cost = Math.max(0, renderEnd - renderStart);
         spentNanos += cost;
         if (withPlot) {
             expectedPlotNanos = cost;
+            plotMeasured = true;
         }
         lastRenderNanos = renderStart;
         renderedOnce = true;

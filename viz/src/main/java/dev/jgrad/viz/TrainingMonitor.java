@@ -38,6 +38,8 @@ public final class TrainingMonitor implements AutoCloseable {
      */
     private static final CompletableFuture<Void> CHART_WARM_UP = new CompletableFuture<>();
     private static final AtomicBoolean WARM_UP_STARTED = new AtomicBoolean();
+    /** Cost of a warm plot render measured by the warm-up (0 until known): the first plot's expected cost. */
+    private static volatile long warmPlotNanos;
 
     private static void startChartWarmUp() {
         if (!WARM_UP_STARTED.compareAndSet(false, true)) {
@@ -45,8 +47,14 @@ public final class TrainingMonitor implements AutoCloseable {
         }
         Thread t = new Thread(() -> {
             try {
-                Plots.lines("warm-up").series("x", new double[] {0, 1, 2}, new double[] {1, 0.5, 0.25}).smoothing(0.5)
-                        .aspect(0.4).toPng(PLOT_WIDTH);
+                var sample = new History("warm-up");
+                for (int i = 0; i < 200; i++) {
+                    sample.log(i, Map.of("loss", 1.0 / (1 + i), "val_loss", 1.2 / (1 + i)));
+                }
+                sample.plot("loss", "val_loss").smoothing(0.6).aspect(0.4).toPng(PLOT_WIDTH);   // cold: class loading, JIT
+                long start = System.nanoTime();
+                sample.plot("loss", "val_loss").smoothing(0.6).aspect(0.4).toPng(PLOT_WIDTH);   // warm: what a redraw costs
+                warmPlotNanos = System.nanoTime() - start;
             } finally {
                 CHART_WARM_UP.complete(null);
             }
@@ -88,8 +96,10 @@ public final class TrainingMonitor implements AutoCloseable {
     }
 
     public TrainingMonitor(long totalSteps, DisplaySink sink) {
-        this(totalSteps, sink, System::nanoTime, System.out);
+        this(totalSteps, sink, SYSTEM_CLOCK, System.out);
     }
+
+    private static final LongSupplier SYSTEM_CLOCK = System::nanoTime;
 
     /** Full control, for tests: {@code nanoClock} replaces System.nanoTime, {@code out} the terminal. */
     TrainingMonitor(long totalSteps, DisplaySink sink, LongSupplier nanoClock, PrintStream out) {
@@ -212,6 +222,9 @@ public final class TrainingMonitor implements AutoCloseable {
         long now = nanoClock.getAsLong();
         Throttle t = throttle();
         if (t.isDue(now)) {
+            if (warmPlotNanos > 0 && nanoClock == SYSTEM_CLOCK) {   // a real-time measurement, for a real-time view
+                t.expectPlotCost(warmPlotNanos);
+            }
             boolean withPlot = sink.isNotebook() && CHART_WARM_UP.isDone() && t.plotAffordable(now);
             long start = nanoClock.getAsLong();
             draw(withPlot);
