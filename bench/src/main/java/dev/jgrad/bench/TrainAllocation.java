@@ -22,8 +22,8 @@ public final class TrainAllocation {
         int warmup = args.length > 2 ? Integer.parseInt(args[2]) : 10;
         int steps = args.length > 3 ? Integer.parseInt(args[3]) : 10;
         var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
-        System.out.println("| config | threads | ms/step | tokens/s | bytes allocated/step |");
-        System.out.println("|---|---:|---:|---:|---:|");
+        System.out.println("| config | threads | ms/step | CPU ms/step | tokens/s | bytes allocated/step |");
+        System.out.println("|---|---:|---:|---:|---:|---:|");
         for (String name : presets) {
             var preset = GptTrainStep.Preset.valueOf(name.toUpperCase(java.util.Locale.ROOT));
             for (String t : threadCounts) {
@@ -33,17 +33,31 @@ public final class TrainAllocation {
                     step.step();
                 }
                 long bytesBefore = allocatedByAllThreads(threads);
+                long cpuBefore = cpuOfAllThreads(threads);
                 long start = System.nanoTime();
                 for (int i = 0; i < steps; i++) {
                     step.step();
                 }
                 long nanos = System.nanoTime() - start;
                 long bytes = allocatedByAllThreads(threads) - bytesBefore;
+                double cpuMsPerStep = (cpuOfAllThreads(threads) - cpuBefore) / 1e6 / steps;
                 double msPerStep = nanos / 1e6 / steps;
-                System.out.printf("| %s | %s | %.1f | %.0f | %,d |%n", name, t, msPerStep,
+                System.out.printf("| %s | %s | %.1f | %.1f | %.0f | %,d |%n", name, t, msPerStep, cpuMsPerStep,
                         preset.tokensPerStep() / (msPerStep / 1e3), bytes / steps);
             }
         }
+    }
+
+    /**
+     * CPU time so far of all live threads, GC threads excluded (they are not Java threads): less disturbed than
+     * wall time by other jobs on the machine, so it shows a change's effect more reliably.
+     */
+    private static long cpuOfAllThreads(com.sun.management.ThreadMXBean threads) {
+        long sum = 0;
+        for (long id : threads.getAllThreadIds()) {
+            sum += Math.max(threads.getThreadCpuTime(id), 0);
+        }
+        return sum;
     }
 
     /** Total bytes allocated so far by all live threads (threads that ended are lost, so keep them alive). */
