@@ -93,35 +93,72 @@ public final class Attention {
         int vo = v.offset() + kvBase;
         float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d);
         int stride = paddedKeys(s);
-        float[] qScaled = new float[d];
-        float[] acc = new float[d];
-        float[] p = new float[KEY_BLOCK];
-        for (int i = 0; i < t; i++) {
-            int row = bh * t + i;
-            scaleInto(qs, q.offset() + row * d, scale, qScaled, d);
-            Arrays.fill(acc, 0f);
-            float max = Float.NEGATIVE_INFINITY;
-            float sum = 0f;
-            int end = dims.keyEnd(i);
-            for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
-                int n = Math.min(KEY_BLOCK, end - j0);
-                int lanes = F.loopBound(n + F.length() - 1);
-                scoresF32(qScaled, 0, kT, stride, j0, lanes, d, p);
-                // Padding lanes past the last visible key get probability exp(-inf) = 0.
-                Arrays.fill(p, n, lanes, Float.NEGATIVE_INFINITY);
-                float newMax = Math.max(max, maxF32(p, lanes));
-                // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max.
-                float correction = (float) Math.exp(max - newMax);
-                if (correction != 1f) {
-                    sum *= correction;
-                    scaleInPlace(acc, correction, d);
-                }
-                sum += expShiftedF32(p, lanes, newMax);
-                weightedRowSumF32(p, n, vs, vo + j0 * d, d, acc);
-                max = newMax;
+        // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
+        // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
+        // result does not depend on the rows computed beside it.
+        float[] qScaled = new float[ROW_BLOCK * d];
+        float[] acc = new float[ROW_BLOCK * d];
+        float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
+        int[] qo = new int[ROW_BLOCK];
+        int[] visible = new int[ROW_BLOCK];
+        float[] max = new float[ROW_BLOCK];
+        float[] sum = new float[ROW_BLOCK];
+        for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
+            int rows = Math.min(ROW_BLOCK, t - i0);
+            for (int r = 0; r < rows; r++) {
+                qo[r] = r * d;
+                scaleInto(qs, q.offset() + (bh * t + i0 + r) * d, scale, qScaled, r * d, d);
+                max[r] = Float.NEGATIVE_INFINITY;
+                sum[r] = 0f;
             }
-            scaleInto(acc, 0, 1f / sum, out, row * d, d);
-            lse[row] = max + (float) Math.log(sum);
+            Arrays.fill(acc, 0f);
+            int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
+            for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
+                int maxLanes = 0;
+                boolean uniform = rows == ROW_BLOCK;
+                for (int r = 0; r < rows; r++) {
+                    visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
+                    maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
+                    uniform &= visible[r] == visible[0];
+                }
+                if (rows == ROW_BLOCK) {
+                    // Lanes past a row's own visible keys are computed too, and never read.
+                    scoresFourRowsF32(qScaled, qo, kT, stride, j0, maxLanes, d, p);
+                } else {
+                    for (int r = 0; r < rows; r++) {
+                        scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
+                    }
+                }
+                for (int r = 0; r < rows; r++) {
+                    int n = visible[r];
+                    if (n == 0) {
+                        continue;
+                    }
+                    int lanes = F.loopBound(n + F.length() - 1);
+                    // Padding lanes past the last visible key get probability exp(-inf) = 0.
+                    Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
+                    float newMax = Math.max(max[r], maxF32(p[r], lanes));
+                    // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max.
+                    float correction = (float) Math.exp(max[r] - newMax);
+                    if (correction != 1f) {
+                        sum[r] *= correction;
+                        scaleInPlace(acc, r * d, correction, d);
+                    }
+                    sum[r] += expShiftedF32(p[r], lanes, newMax);
+                    max[r] = newMax;
+                    if (!uniform) {
+                        weightedRowSumF32(p[r], n, vs, vo + j0 * d, d, acc, r * d);
+                    }
+                }
+                if (uniform) {
+                    weightedFourRowSumsF32(p, visible[0], vs, vo + j0 * d, d, acc);
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                int row = bh * t + i0 + r;
+                scaleInto(acc, r * d, 1f / sum[r], out, row * d, d);
+                lse[row] = max[r] + (float) Math.log(sum[r]);
+            }
         }
     }
 
@@ -476,10 +513,6 @@ public final class Attention {
     }
 
     /** acc[c] += sum_j w[j] * rows[ro + j * d + c]: a weighted sum of n rows, vectorised over the head dim. */
-    private static void weightedRowSumF32(float[] w, int n, float[] rows, int ro, int d, float[] acc) {
-        weightedRowSumF32(w, n, rows, ro, d, acc, 0);
-    }
-
     private static void weightedRowSumF32(float[] w, int n, float[] rows, int ro, int d, float[] acc, int ao) {
         int bound = F.loopBound(d);
         int c = 0;
@@ -496,6 +529,45 @@ public final class Attention {
                 sum = Math.fma(rows[ro + j * d + c], w[j], sum);
             }
             acc[ao + c] = sum;
+        }
+    }
+
+    /**
+     * {@link #weightedRowSumF32} for four rows of weights w[r] into acc[r * d ..], sharing each load of a value
+     * row; each accumulator receives the same fmas in the same order as weightedRowSumF32 gives it.
+     */
+    private static void weightedFourRowSumsF32(float[][] w, int n, float[] rows, int ro, int d, float[] acc) {
+        float[] w0 = w[0];
+        float[] w1 = w[1];
+        float[] w2 = w[2];
+        float[] w3 = w[3];
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            var s0 = FloatVector.fromArray(F, acc, c);
+            var s1 = FloatVector.fromArray(F, acc, d + c);
+            var s2 = FloatVector.fromArray(F, acc, 2 * d + c);
+            var s3 = FloatVector.fromArray(F, acc, 3 * d + c);
+            for (int j = 0; j < n; j++) {
+                var x = FloatVector.fromArray(F, rows, ro + j * d + c);
+                s0 = x.fma(FloatVector.broadcast(F, w0[j]), s0);
+                s1 = x.fma(FloatVector.broadcast(F, w1[j]), s1);
+                s2 = x.fma(FloatVector.broadcast(F, w2[j]), s2);
+                s3 = x.fma(FloatVector.broadcast(F, w3[j]), s3);
+            }
+            s0.intoArray(acc, c);
+            s1.intoArray(acc, d + c);
+            s2.intoArray(acc, 2 * d + c);
+            s3.intoArray(acc, 3 * d + c);
+        }
+        for (int r = 0; r < ROW_BLOCK; r++) {
+            for (int cc = c; cc < d; cc++) {
+                float sum = acc[r * d + cc];
+                for (int j = 0; j < n; j++) {
+                    sum = Math.fma(rows[ro + j * d + cc], w[r][j], sum);
+                }
+                acc[r * d + cc] = sum;
+            }
         }
     }
 
@@ -632,14 +704,6 @@ public final class Attention {
         for (; i < n; i++) {
             out[oo + i] = a * x[xo + i];
         }
-    }
-
-    private static void scaleInto(float[] x, int xo, float a, float[] out, int n) {
-        scaleInto(x, xo, a, out, 0, n);
-    }
-
-    private static void scaleInPlace(float[] x, float a, int n) {
-        scaleInPlace(x, 0, a, n);
     }
 
     private static void scaleInPlace(float[] x, int xo, float a, int n) {
