@@ -88,11 +88,16 @@ for size in ${sizes//,/ }; do
         echo "== size $size: no requested op exists at this size, skipped" >&2
         continue
     fi
-    [[ ",$size_ops," == *Train,* ]] && train_ran=1
+    iteration_seconds="$seconds"
+    if [[ ",$size_ops," == *Train,* ]]; then
+        # A large training step takes about a second: longer iterations average more than one or two steps.
+        train_ran=1
+        iteration_seconds=$(( seconds > 3 ? seconds : 3 ))
+    fi
     filter="\\.(${size_ops//,/|})\$"
     echo "== size $size: jgrad (JMH), threads $threads, ops $size_ops" >&2
     "$java" --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar "$filter" \
-        -p size="$size" -p threads="$threads" -f 1 -wi "$warmup" -i "$iterations" -w "${seconds}s" -r "${seconds}s" \
+        -p size="$size" -p threads="$threads" -f 1 -wi "$warmup" -i "$iterations" -w "${iteration_seconds}s" -r "${iteration_seconds}s" \
         -rf json -rff "$out/jmh-$size.json" >"$out/jmh-$size.log" 2>&1 || true
     if [[ ! -s "$out/jmh-$size.json" ]]; then
         echo "bench: JMH produced no results for size $size; its output:" >&2
@@ -104,7 +109,7 @@ for size in ${sizes//,/ }; do
         echo "== size $size: PyTorch (OpenBLAS), threads $threads" >&2
         LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=Cooperlake "$python" \
             bench/pytorch_bench.py --ops "$size_ops" --sizes "$size" --threads "$threads" --warmup "$warmup" \
-            --iterations "$iterations" --time "$seconds" --json "$out/pytorch-$size.json"
+            --iterations "$iterations" --time "$iteration_seconds" --json "$out/pytorch-$size.json"
     fi
 done
 if [[ "$train_ran" == 1 ]]; then
