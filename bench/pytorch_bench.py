@@ -20,7 +20,14 @@ WORK = {
     # forward + backward over a [size, size] matrix, counted in elements of the input
     "softmax": (lambda size: size * size / 1e6, "Melem/s"),
     "layernorm": (lambda size: size * size / 1e6, "Melem/s"),
+    # one training step over `size` tokens (batch x context, 1024 for both configurations)
+    "gptSmallTrain": (lambda size: size, "tok/s"),
+    "gptLargeTrain": (lambda size: size, "tok/s"),
 }
+
+# Ops that exist at one size only; run.sh and main() skip them at other sizes.
+FIXED_SIZE = {"gptSmallTrain": 1024, "gptLargeTrain": 1024}
+
 
 
 def sgemm(size):
@@ -60,10 +67,102 @@ def layernorm(size):
     return run
 
 
+# GPT training step, the same model and step as bench/src/.../GptTrainStep.java: GPT-2 layout (pre-norm blocks,
+# LayerNorm with bias, fused qkv, 4x MLP with tanh GELU, learned positions, tied embeddings, biases), byte
+# vocabulary, no dropout; AdamW(lr 3e-4, weight decay 0.1) over all parameters; random byte tokens.
+GPT_PRESETS = {
+    # name: (context, layers, d_model, heads, batch)
+    "small": (128, 4, 128, 4, 8),
+    "large": (256, 6, 384, 6, 4),
+}
+
+
+def gpt_train_step(preset, size):
+    import math
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    context, layers, d, heads, batch = GPT_PRESETS[preset]
+    if size != batch * context:
+        raise ValueError(f"gpt {preset} training: size is the tokens per step, {batch * context}, got {size}")
+    vocab = 256
+    future = torch.ones(context, context, dtype=torch.bool).triu(1)   # built once, like nanoGPT's buffer
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(d)
+            self.c_attn = nn.Linear(d, 3 * d)
+            self.c_proj = nn.Linear(d, d)
+            self.ln_2 = nn.LayerNorm(d)
+            self.c_fc = nn.Linear(d, 4 * d)
+            self.mlp_proj = nn.Linear(4 * d, d)
+
+        def forward(self, x):
+            B, T, C = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+            q, k, v = (t.view(B, T, heads, C // heads).transpose(1, 2) for t in (q, k, v))
+            y = F.scaled_dot_product_attention(q, k, v, is_causal=True) if hasattr(F, "scaled_dot_product_attention") \
+                else self.attention(q, k, v, T)
+            x = x + self.c_proj(y.transpose(1, 2).contiguous().view(B, T, C))
+            return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+        @staticmethod
+        def attention(q, k, v, T):
+            # torch 1.13 has no fused scaled_dot_product_attention: nanoGPT's explicit form
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(k.size(-1)))
+            att = att.masked_fill(future[:T, :T], float("-inf")).softmax(-1)
+            return att @ v
+
+    class Gpt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(vocab, d)
+            self.wpe = nn.Embedding(context, d)
+            self.h = nn.ModuleList(Block() for _ in range(layers))
+            self.ln_f = nn.LayerNorm(d)
+
+        def forward(self, ids, targets):
+            x = self.wte(ids) + self.wpe(torch.arange(ids.size(1)))
+            for block in self.h:
+                x = block(x)
+            logits = self.ln_f(x) @ self.wte.weight.t()   # tied head
+            return F.cross_entropy(logits.view(-1, vocab), targets.view(-1))
+
+    torch.manual_seed(42)
+    model = Gpt()
+    for name, p in model.named_parameters():
+        if p.dim() >= 2:
+            nn.init.normal_(p, std=0.02)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=3e-4, weight_decay=0.1)
+    g = torch.Generator().manual_seed(42)
+    stream = torch.randint(0, vocab, (batch * context + 1,), generator=g)
+    ids = stream[:-1].view(batch, context)
+    targets = stream[1:].view(batch, context)
+
+    def run():
+        loss = model(ids, targets)
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad(set_to_none=True)
+        return loss.item()
+    return run
+
+
+def gptSmallTrain(size):
+    return gpt_train_step("small", size)
+
+
+def gptLargeTrain(size):
+    return gpt_train_step("large", size)
+
+
 ROWS = {
     "sgemm": sgemm,
     "softmax": softmax,
     "layernorm": layernorm,
+    "gptSmallTrain": gptSmallTrain,
+    "gptLargeTrain": gptLargeTrain,
 }
 
 
@@ -94,7 +193,12 @@ def main():
     p.add_argument("--iterations", type=int, default=3)
     p.add_argument("--time", type=float, default=1.0, help="seconds per iteration")
     p.add_argument("--json", help="write the records here (default: stdout)")
+    p.add_argument("--skipped-at", type=int, metavar="SIZE",
+                   help="print the comma-separated ops of --ops that do not exist at SIZE, and exit")
     args = p.parse_args()
+    if args.skipped_at is not None:
+        print(",".join(op for op in args.ops.split(",") if FIXED_SIZE.get(op, args.skipped_at) != args.skipped_at))
+        return
 
     import torch
     records = []
@@ -102,6 +206,8 @@ def main():
         for threads in (int(t) for t in args.threads.split(",")):
             torch.set_num_threads(threads)
             for size in (int(s) for s in args.sizes.split(",")):
+                if FIXED_SIZE.get(op, size) != size:
+                    continue
                 seconds = time_per_op(ROWS[op](size), args.warmup, args.iterations, args.time)
                 work, unit = WORK[op]
                 rec = {"op": op, "size": size, "threads": threads, "seconds_per_op": seconds,

@@ -54,12 +54,9 @@ fi
 out="bench/target/results-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 
-filter=".*"
-torch_ops=()
-if [[ -n "$ops" ]]; then
-    filter="\\.(${ops//,/|})\$"
-    torch_ops=(--ops "$ops")
-fi
+python=/usr/bin/python3
+all_ops="$("$python" -c 'import sys; sys.path.insert(0, "bench"); from pytorch_bench import ROWS; print(",".join(ROWS))')"
+ops="${ops:-$all_ops}"
 
 {
     echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
@@ -70,7 +67,6 @@ if awk -v cores="$(nproc)" '{ exit !($1 > cores / 2) }' /proc/loadavg; then
     echo "bench: warning: the machine is busy (load above), so timings will be noisy; jgrad and PyTorch run back to back" >&2
 fi
 
-python=/usr/bin/python3
 torch_reason=""
 if [[ "$torch" == 0 ]]; then
     torch_reason="skipped (--no-torch)"
@@ -80,10 +76,28 @@ fi
 [[ -n "$torch_reason" ]] && echo "== PyTorch column $torch_reason" >&2
 
 # One size at a time, jgrad then PyTorch back to back, so a change in machine load hits both columns alike.
+# Some ops exist at one size only (the training steps: size = tokens per step); they are left out elsewhere.
+train_ran=0
 for size in ${sizes//,/ }; do
-    echo "== size $size: jgrad (JMH), threads $threads" >&2
+    skipped=",$("$python" bench/pytorch_bench.py --ops "$ops" --skipped-at "$size"),"
+    size_ops=""
+    for op in ${ops//,/ }; do
+        [[ "$skipped" == *",$op,"* ]] || size_ops="${size_ops:+$size_ops,}$op"
+    done
+    if [[ -z "$size_ops" ]]; then
+        echo "== size $size: no requested op exists at this size, skipped" >&2
+        continue
+    fi
+    iteration_seconds="$seconds"
+    if [[ ",$size_ops," == *Train,* ]]; then
+        # A large training step takes about a second: longer iterations average more than one or two steps.
+        train_ran=1
+        iteration_seconds=$(( seconds > 3 ? seconds : 3 ))
+    fi
+    filter="\\.(${size_ops//,/|})\$"
+    echo "== size $size: jgrad (JMH), threads $threads, ops $size_ops" >&2
     "$java" --add-modules jdk.incubator.vector -jar bench/target/benchmarks.jar "$filter" \
-        -p size="$size" -p threads="$threads" -f 1 -wi "$warmup" -i "$iterations" -w "${seconds}s" -r "${seconds}s" \
+        -p size="$size" -p threads="$threads" -f 1 -wi "$warmup" -i "$iterations" -w "${iteration_seconds}s" -r "${iteration_seconds}s" \
         -rf json -rff "$out/jmh-$size.json" >"$out/jmh-$size.log" 2>&1 || true
     if [[ ! -s "$out/jmh-$size.json" ]]; then
         echo "bench: JMH produced no results for size $size; its output:" >&2
@@ -94,10 +108,17 @@ for size in ${sizes//,/ }; do
     if [[ -z "$torch_reason" ]]; then
         echo "== size $size: PyTorch (OpenBLAS), threads $threads" >&2
         LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=Cooperlake "$python" \
-            bench/pytorch_bench.py "${torch_ops[@]}" --sizes "$size" --threads "$threads" --warmup "$warmup" \
-            --iterations "$iterations" --time "$seconds" --json "$out/pytorch-$size.json"
+            bench/pytorch_bench.py --ops "$size_ops" --sizes "$size" --threads "$threads" --warmup "$warmup" \
+            --iterations "$iterations" --time "$iteration_seconds" --json "$out/pytorch-$size.json"
     fi
 done
+if [[ "$train_ran" == 1 ]]; then
+    # JMH's -prof gc counts the benchmark thread only; this counts every thread (see TrainAllocation.java).
+    echo "== bytes allocated per training step (all threads), threads $threads" >&2
+    "$java" --add-modules jdk.incubator.vector -XX:+UseParallelGC -Xms1g -Xmn512m \
+        -cp bench/target/benchmarks.jar dev.jgrad.bench.TrainAllocation small,large "$threads" 10 5 \
+        2>/dev/null | tee "$out/train-allocation.md" >&2
+fi
 echo "load after run: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$out/machine.txt" >&2
 
 echo

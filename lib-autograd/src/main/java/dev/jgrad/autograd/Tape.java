@@ -1,16 +1,20 @@
 package dev.jgrad.autograd;
 
+import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Binary;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.Collections;
 import java.util.Comparator;
 import java.util.IdentityHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
@@ -103,9 +107,12 @@ public final class Tape {
         List<Node> nodes = reachable(root.node());
         nodes.sort(Comparator.comparingLong((Node n) -> n.position).reversed());
         Map<Node, Tensor> pending = new IdentityHashMap<>();
+        // Sums this loop allocated and nothing else has seen yet: later contributions are added into them in place.
+        Set<Tensor> ownSums = Collections.newSetFromMap(new IdentityHashMap<>());
         pending.put(root.node(), seed);
         for (Node node : nodes) {
             Tensor g = pending.remove(node);
+            ownSums.remove(g);   // the backward may hand g itself on to its inputs
             if (g == null) {
                 continue; // no path from the root carries gradient into this node
             }
@@ -124,8 +131,41 @@ public final class Tape {
                 if (input.node() == null) {
                     input.accumulateGrad(gi);
                 } else {
-                    pending.merge(input.node(), gi, Binary::add);
+                    accumulatePending(pending, ownSums, input.node(), gi);
                 }
+            }
+        }
+    }
+
+    /**
+     * Adds gradient {@code g} to what is pending for {@code node}. The first contribution is kept as it is (it may
+     * be shared, e.g. by both inputs of an add); the second makes a new sum, and the later ones add into that sum
+     * in place instead of allocating another, with the same values (prev + g, elementwise) either way.
+     */
+    private static void accumulatePending(Map<Node, Tensor> pending, Set<Tensor> ownSums, Node node, Tensor g) {
+        Tensor prev = pending.get(node);
+        if (prev == null) {
+            pending.put(node, g);
+        } else if (ownSums.contains(prev) && g.isContiguous() && g.dtype() == prev.dtype()
+                && Arrays.equals(g.shape(), prev.shape())) {
+            addInPlace(prev, g);
+        } else {
+            Tensor sum = Binary.add(prev, g);
+            pending.put(node, sum);
+            ownSums.add(sum);
+        }
+    }
+
+    /** sum += g for two contiguous tensors of one shape and dtype. */
+    private static void addInPlace(Tensor sum, Tensor g) {
+        int n = sum.numel();
+        if (sum.dtype() == DType.F32) {
+            ElementwiseF32.add(sum.f32Data(), sum.offset(), 1, g.f32Data(), g.offset(), 1, sum.f32Data(), sum.offset(), n);
+        } else {
+            double[] s = sum.f64Data();
+            double[] d = g.f64Data();
+            for (int i = 0, so = sum.offset(), go = g.offset(); i < n; i++) {
+                s[so + i] += d[go + i];
             }
         }
     }

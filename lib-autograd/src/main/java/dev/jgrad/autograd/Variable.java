@@ -165,10 +165,17 @@ public final class Variable {
     public Variable add(Variable b) {
         int[] as = shape();
         int[] bs = b.shape();
-        return record("add", Binary.add(value, b.value), g -> {
-            var d = Binary.addBackward(g, as, bs);
-            return new Tensor[] {d.a(), d.b()};
-        }, this, b);
+        return record("add", Binary.add(value, b.value),
+                g -> new Tensor[] {passOrSumTo(g, as), passOrSumTo(g, bs)}, this, b);
+    }
+
+    /**
+     * The gradient of an operand of shape {@code shape} that was broadcast to g's shape: g itself when nothing was
+     * broadcast (a residual connection), rather than the copy {@code Reduce.sumTo} returns. The tape never
+     * modifies a gradient it is handed, so sharing g between both operands of an add is safe.
+     */
+    private static Tensor passOrSumTo(Tensor g, int[] shape) {
+        return java.util.Arrays.equals(g.shape(), shape) ? g : Reduce.sumTo(g, shape);
     }
 
     public Variable sub(Variable b) {

@@ -31,6 +31,8 @@ public final class Attention {
      * multiple of every float vector length, so blocks start on whole vectors of a transposed head.
      */
     private static final int KEY_BLOCK = 64;
+    /** Query rows the backward takes together (see rankOneUpdateRowsF32); the uniform path is written for four. */
+    private static final int ROW_BLOCK = 4;
 
     private Attention() {}
 
@@ -91,35 +93,72 @@ public final class Attention {
         int vo = v.offset() + kvBase;
         float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d);
         int stride = paddedKeys(s);
-        float[] qScaled = new float[d];
-        float[] acc = new float[d];
-        float[] p = new float[KEY_BLOCK];
-        for (int i = 0; i < t; i++) {
-            int row = bh * t + i;
-            scaleInto(qs, q.offset() + row * d, scale, qScaled, d);
-            Arrays.fill(acc, 0f);
-            float max = Float.NEGATIVE_INFINITY;
-            float sum = 0f;
-            int end = dims.keyEnd(i);
-            for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
-                int n = Math.min(KEY_BLOCK, end - j0);
-                int lanes = F.loopBound(n + F.length() - 1);
-                scoresF32(qScaled, 0, kT, stride, j0, lanes, d, p);
-                // Padding lanes past the last visible key get probability exp(-inf) = 0.
-                Arrays.fill(p, n, lanes, Float.NEGATIVE_INFINITY);
-                float newMax = Math.max(max, maxF32(p, lanes));
-                // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max.
-                float correction = (float) Math.exp(max - newMax);
-                if (correction != 1f) {
-                    sum *= correction;
-                    scaleInPlace(acc, correction, d);
-                }
-                sum += expShiftedF32(p, lanes, newMax);
-                weightedRowSumF32(p, n, vs, vo + j0 * d, d, acc);
-                max = newMax;
+        // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
+        // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
+        // result does not depend on the rows computed beside it.
+        float[] qScaled = new float[ROW_BLOCK * d];
+        float[] acc = new float[ROW_BLOCK * d];
+        float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
+        int[] qo = new int[ROW_BLOCK];
+        int[] visible = new int[ROW_BLOCK];
+        float[] max = new float[ROW_BLOCK];
+        float[] sum = new float[ROW_BLOCK];
+        for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
+            int rows = Math.min(ROW_BLOCK, t - i0);
+            for (int r = 0; r < rows; r++) {
+                qo[r] = r * d;
+                scaleInto(qs, q.offset() + (bh * t + i0 + r) * d, scale, qScaled, r * d, d);
+                max[r] = Float.NEGATIVE_INFINITY;
+                sum[r] = 0f;
             }
-            scaleInto(acc, 0, 1f / sum, out, row * d, d);
-            lse[row] = max + (float) Math.log(sum);
+            Arrays.fill(acc, 0f);
+            int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
+            for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
+                int maxLanes = 0;
+                boolean uniform = rows == ROW_BLOCK;
+                for (int r = 0; r < rows; r++) {
+                    visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
+                    maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
+                    uniform &= visible[r] == visible[0];
+                }
+                if (rows == ROW_BLOCK) {
+                    // Lanes past a row's own visible keys are computed too, and never read.
+                    scoresFourRowsF32(qScaled, qo, kT, stride, j0, maxLanes, d, p);
+                } else {
+                    for (int r = 0; r < rows; r++) {
+                        scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
+                    }
+                }
+                for (int r = 0; r < rows; r++) {
+                    int n = visible[r];
+                    if (n == 0) {
+                        continue;
+                    }
+                    int lanes = F.loopBound(n + F.length() - 1);
+                    // Padding lanes past the last visible key get probability exp(-inf) = 0.
+                    Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
+                    float newMax = Math.max(max[r], maxF32(p[r], lanes));
+                    // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max.
+                    float correction = (float) Math.exp(max[r] - newMax);
+                    if (correction != 1f) {
+                        sum[r] *= correction;
+                        scaleInPlace(acc, r * d, correction, d);
+                    }
+                    sum[r] += expShiftedF32(p[r], lanes, newMax);
+                    max[r] = newMax;
+                    if (!uniform) {
+                        weightedRowSumF32(p[r], n, vs, vo + j0 * d, d, acc, r * d);
+                    }
+                }
+                if (uniform) {
+                    weightedFourRowSumsF32(p, visible[0], vs, vo + j0 * d, d, acc);
+                }
+            }
+            for (int r = 0; r < rows; r++) {
+                int row = bh * t + i0 + r;
+                scaleInto(acc, r * d, 1f / sum[r], out, row * d, d);
+                lse[row] = max[r] + (float) Math.log(sum[r]);
+            }
         }
     }
 
@@ -211,31 +250,63 @@ public final class Attention {
         float[] kT = transposedHead(ks, ko, s, d);
         float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d);
         int stride = paddedKeys(s);
-        float[] qScaled = new float[d];
-        float[] p = new float[KEY_BLOCK];
-        float[] dS = new float[KEY_BLOCK];
+        // Rows are taken ROW_BLOCK at a time so that the rank-one updates of dk and dv load and store each slice
+        // of a key's row once per block rather than once per query row. Every element still receives the rows'
+        // contributions one by one in ascending row order, so the result is the same as row by row.
+        float[] qScaled = new float[ROW_BLOCK * d];
+        float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
+        float[][] dS = new float[ROW_BLOCK][KEY_BLOCK];
+        int[] go = new int[ROW_BLOCK];
+        int[] qo = new int[ROW_BLOCK];
+        int[] visible = new int[ROW_BLOCK];
+        float[] rowLse = new float[ROW_BLOCK];
+        float[] gDotOut = new float[ROW_BLOCK];
         int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
-            for (int i = 0; i < t; i++) {
-                int row = h * t + i;
-                int go = g.offset() + row * d;
-                scaleInto(qs, q.offset() + row * d, scale, qScaled, d);
-                float rowLse = ls[lse.offset() + row];
-                float gDotOut = dotF32(gs, go, os, out.offset() + row * d, d);
-                int end = dims.keyEnd(i);
-                for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
-                    int n = Math.min(KEY_BLOCK, end - j0);
-                    int lanes = F.loopBound(n + F.length() - 1);
-                    scoresF32(qScaled, 0, kT, stride, j0, lanes, d, p);
-                    Arrays.fill(p, n, lanes, Float.NEGATIVE_INFINITY);
-                    expShiftedF32(p, lanes, rowLse);
-                    scoresF32(gs, go, vT, stride, j0, lanes, d, dS);
-                    softmaxGradF32(p, dS, gDotOut, lanes);
-                    weightedRowSumF32(dS, n, ks, ko + j0 * d, d, dq, row * d);
-                    rankOneUpdateF32(dS, n, qScaled, 0, dk, kvBase + j0 * d, d);
-                    rankOneUpdateF32(p, n, gs, go, dv, kvBase + j0 * d, d);
+            for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
+                int rows = Math.min(ROW_BLOCK, t - i0);
+                for (int r = 0; r < rows; r++) {
+                    int row = h * t + i0 + r;
+                    go[r] = g.offset() + row * d;
+                    qo[r] = r * d;
+                    scaleInto(qs, q.offset() + row * d, scale, qScaled, r * d, d);
+                    rowLse[r] = ls[lse.offset() + row];
+                    gDotOut[r] = dotF32(gs, go[r], os, out.offset() + row * d, d);
                 }
-                scaleInPlace(dq, row * d, scale, d);
+                int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
+                for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
+                    int maxLanes = 0;
+                    for (int r = 0; r < rows; r++) {
+                        visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
+                        maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
+                    }
+                    if (rows == ROW_BLOCK) {
+                        // Lanes past a row's own visible keys are computed too, and never read.
+                        scoresFourRowsF32(qScaled, qo, kT, stride, j0, maxLanes, d, p);
+                        scoresFourRowsF32(gs, go, vT, stride, j0, maxLanes, d, dS);
+                    } else {
+                        for (int r = 0; r < rows; r++) {
+                            scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
+                            scoresF32(gs, go[r], vT, stride, j0, maxLanes, d, dS[r]);
+                        }
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        int n = visible[r];
+                        if (n == 0) {
+                            continue;
+                        }
+                        int lanes = F.loopBound(n + F.length() - 1);
+                        Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
+                        expShiftedF32(p[r], lanes, rowLse[r]);
+                        softmaxGradF32(p[r], dS[r], gDotOut[r], lanes);
+                        weightedRowSumF32(dS[r], n, ks, ko + j0 * d, d, dq, (h * t + i0 + r) * d);
+                    }
+                    rankOneUpdateRowsF32(dS, visible, rows, qScaled, qo, dk, kvBase + j0 * d, d);
+                    rankOneUpdateRowsF32(p, visible, rows, gs, go, dv, kvBase + j0 * d, d);
+                }
+                for (int r = 0; r < rows; r++) {
+                    scaleInPlace(dq, (h * t + i0 + r) * d, scale, d);
+                }
             }
         }
     }
@@ -412,11 +483,36 @@ public final class Attention {
         }
     }
 
-    /** acc[c] += sum_j w[j] * rows[ro + j * d + c]: a weighted sum of n rows, vectorised over the head dim. */
-    private static void weightedRowSumF32(float[] w, int n, float[] rows, int ro, int d, float[] acc) {
-        weightedRowSumF32(w, n, rows, ro, d, acc, 0);
+    /**
+     * {@link #scoresF32} for four rows at once (row r at {@code ro[r]} of {@code rows}), loading each slice of
+     * kT once for the four; every score is the same sum, in the same order, as scoresF32 computes.
+     */
+    private static void scoresFourRowsF32(float[] rows, int[] ro, float[] kT, int stride, int j0, int lanes, int d,
+            float[][] scores) {
+        int r0 = ro[0];
+        int r1 = ro[1];
+        int r2 = ro[2];
+        int r3 = ro[3];
+        for (int j = 0; j < lanes; j += F.length()) {
+            var acc0 = FloatVector.zero(F);
+            var acc1 = FloatVector.zero(F);
+            var acc2 = FloatVector.zero(F);
+            var acc3 = FloatVector.zero(F);
+            for (int c = 0; c < d; c++) {
+                var k = FloatVector.fromArray(F, kT, c * stride + j0 + j);
+                acc0 = k.fma(FloatVector.broadcast(F, rows[r0 + c]), acc0);
+                acc1 = k.fma(FloatVector.broadcast(F, rows[r1 + c]), acc1);
+                acc2 = k.fma(FloatVector.broadcast(F, rows[r2 + c]), acc2);
+                acc3 = k.fma(FloatVector.broadcast(F, rows[r3 + c]), acc3);
+            }
+            acc0.intoArray(scores[0], j);
+            acc1.intoArray(scores[1], j);
+            acc2.intoArray(scores[2], j);
+            acc3.intoArray(scores[3], j);
+        }
     }
 
+    /** acc[c] += sum_j w[j] * rows[ro + j * d + c]: a weighted sum of n rows, vectorised over the head dim. */
     private static void weightedRowSumF32(float[] w, int n, float[] rows, int ro, int d, float[] acc, int ao) {
         int bound = F.loopBound(d);
         int c = 0;
@@ -433,6 +529,45 @@ public final class Attention {
                 sum = Math.fma(rows[ro + j * d + c], w[j], sum);
             }
             acc[ao + c] = sum;
+        }
+    }
+
+    /**
+     * {@link #weightedRowSumF32} for four rows of weights w[r] into acc[r * d ..], sharing each load of a value
+     * row; each accumulator receives the same fmas in the same order as weightedRowSumF32 gives it.
+     */
+    private static void weightedFourRowSumsF32(float[][] w, int n, float[] rows, int ro, int d, float[] acc) {
+        float[] w0 = w[0];
+        float[] w1 = w[1];
+        float[] w2 = w[2];
+        float[] w3 = w[3];
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c < bound; c += F.length()) {
+            var s0 = FloatVector.fromArray(F, acc, c);
+            var s1 = FloatVector.fromArray(F, acc, d + c);
+            var s2 = FloatVector.fromArray(F, acc, 2 * d + c);
+            var s3 = FloatVector.fromArray(F, acc, 3 * d + c);
+            for (int j = 0; j < n; j++) {
+                var x = FloatVector.fromArray(F, rows, ro + j * d + c);
+                s0 = x.fma(FloatVector.broadcast(F, w0[j]), s0);
+                s1 = x.fma(FloatVector.broadcast(F, w1[j]), s1);
+                s2 = x.fma(FloatVector.broadcast(F, w2[j]), s2);
+                s3 = x.fma(FloatVector.broadcast(F, w3[j]), s3);
+            }
+            s0.intoArray(acc, c);
+            s1.intoArray(acc, d + c);
+            s2.intoArray(acc, 2 * d + c);
+            s3.intoArray(acc, 3 * d + c);
+        }
+        for (int r = 0; r < ROW_BLOCK; r++) {
+            for (int cc = c; cc < d; cc++) {
+                float sum = acc[r * d + cc];
+                for (int j = 0; j < n; j++) {
+                    sum = Math.fma(rows[ro + j * d + cc], w[r][j], sum);
+                }
+                acc[r * d + cc] = sum;
+            }
         }
     }
 
@@ -498,23 +633,63 @@ public final class Attention {
     }
 
     /**
-     * rows[ro + j * d + c] += w[j] * x[xo + c] for j in [0, n), c in [0, d): adds the outer product of a block of
-     * weights and one row, vectorised over the head dim with each slice of x loaded once.
+     * For r in [0, rowCount), j in [0, n[r]), c in [0, d): rows[ro + j * d + c] += w[r][j] * x[xo[r] + c], the
+     * outer products of several rows' weights and vectors added one row after the other. Each slice of a target
+     * row is loaded and stored once for all the rows, which is what makes this faster than one row at a time.
      */
-    private static void rankOneUpdateF32(float[] w, int n, float[] x, int xo, float[] rows, int ro, int d) {
+    private static void rankOneUpdateRowsF32(float[][] w, int[] n, int rowCount, float[] x, int[] xo, float[] rows,
+            int ro, int d) {
+        int nMax = 0;
+        boolean uniform = rowCount == ROW_BLOCK;
+        for (int r = 0; r < rowCount; r++) {
+            nMax = Math.max(nMax, n[r]);
+            uniform &= n[r] == n[0];
+        }
         int bound = F.loopBound(d);
         int c = 0;
-        for (; c < bound; c += F.length()) {
-            var xs = FloatVector.fromArray(F, x, xo + c);
-            for (int j = 0; j < n; j++) {
-                int at = ro + j * d + c;
-                xs.fma(FloatVector.broadcast(F, w[j]), FloatVector.fromArray(F, rows, at)).intoArray(rows, at);
+        if (uniform) {
+            // Every row sees the same keys (all blocks off the causal diagonal): four rows with no checks.
+            float[] w0 = w[0];
+            float[] w1 = w[1];
+            float[] w2 = w[2];
+            float[] w3 = w[3];
+            for (; c < bound; c += F.length()) {
+                var x0 = FloatVector.fromArray(F, x, xo[0] + c);
+                var x1 = FloatVector.fromArray(F, x, xo[1] + c);
+                var x2 = FloatVector.fromArray(F, x, xo[2] + c);
+                var x3 = FloatVector.fromArray(F, x, xo[3] + c);
+                for (int j = 0; j < nMax; j++) {
+                    int at = ro + j * d + c;
+                    var acc = x0.fma(FloatVector.broadcast(F, w0[j]), FloatVector.fromArray(F, rows, at));
+                    acc = x1.fma(FloatVector.broadcast(F, w1[j]), acc);
+                    acc = x2.fma(FloatVector.broadcast(F, w2[j]), acc);
+                    x3.fma(FloatVector.broadcast(F, w3[j]), acc).intoArray(rows, at);
+                }
+            }
+        } else {
+            for (; c < bound; c += F.length()) {
+                for (int j = 0; j < nMax; j++) {
+                    int at = ro + j * d + c;
+                    var acc = FloatVector.fromArray(F, rows, at);
+                    for (int r = 0; r < rowCount; r++) {
+                        if (j < n[r]) {
+                            acc = FloatVector.fromArray(F, x, xo[r] + c).fma(FloatVector.broadcast(F, w[r][j]), acc);
+                        }
+                    }
+                    acc.intoArray(rows, at);
+                }
             }
         }
         for (; c < d; c++) {
-            float xc = x[xo + c];
-            for (int j = 0; j < n; j++) {
-                rows[ro + j * d + c] = Math.fma(w[j], xc, rows[ro + j * d + c]);
+            for (int j = 0; j < nMax; j++) {
+                int at = ro + j * d + c;
+                float acc = rows[at];
+                for (int r = 0; r < rowCount; r++) {
+                    if (j < n[r]) {
+                        acc = Math.fma(w[r][j], x[xo[r] + c], acc);
+                    }
+                }
+                rows[at] = acc;
             }
         }
     }
@@ -529,14 +704,6 @@ public final class Attention {
         for (; i < n; i++) {
             out[oo + i] = a * x[xo + i];
         }
-    }
-
-    private static void scaleInto(float[] x, int xo, float a, float[] out, int n) {
-        scaleInto(x, xo, a, out, 0, n);
-    }
-
-    private static void scaleInPlace(float[] x, float a, int n) {
-        scaleInPlace(x, 0, a, n);
     }
 
     private static void scaleInPlace(float[] x, int xo, float a, int n) {
