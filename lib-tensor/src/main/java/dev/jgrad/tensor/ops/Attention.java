@@ -5,6 +5,7 @@ import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.Lanes;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -598,7 +599,7 @@ public final class Attention {
             e.intoArray(x, i);
             sumLanes = sumLanes.add(e);
         }
-        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
             x[i] = (float) Math.exp(x[i] - shift);
             sum += x[i];
@@ -625,7 +626,7 @@ public final class Attention {
         for (; i < bound; i += F.length()) {
             lanes = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), lanes);
         }
-        float sum = lanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             sum = Math.fma(a[ao + i], b[bo + i], sum);
         }

@@ -5,6 +5,7 @@ import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -220,7 +221,7 @@ public final class CrossEntropy {
         for (; i < bound; i += F.length()) {
             lanes = lanes.add(FloatVector.fromArray(F, x, xo + i).sub(max).lanewise(VectorOperators.EXP));
         }
-        float sum = lanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             sum += (float) Math.exp(x[xo + i] - max);
         }
@@ -234,7 +235,7 @@ public final class CrossEntropy {
         for (; i < bound; i += F.length()) {
             lanes = lanes.add(FloatVector.fromArray(F, x, xo + i));
         }
-        float sum = lanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
             sum += x[xo + i];
         }

@@ -3,6 +3,7 @@ package dev.jgrad.tensor.ops;
 import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
+import dev.jgrad.tensor.kernel.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -75,7 +76,7 @@ public final class LayerNorm {
         for (; i < bound; i += F.length()) {
             sumLanes = sumLanes.add(FloatVector.fromArray(F, x, xo + i));
         }
-        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
             sum += x[xo + i];
         }
@@ -86,7 +87,7 @@ public final class LayerNorm {
             var dev = FloatVector.fromArray(F, x, xo + i).sub(meanB);
             sqLanes = dev.fma(dev, sqLanes);
         }
-        float sq = sqLanes.reduceLanes(VectorOperators.ADD);
+        float sq = Lanes.sum(sqLanes);
         for (; i < n; i++) {
             float dev = x[xo + i] - m;
             sq += dev * dev;
@@ -232,8 +233,8 @@ public final class LayerNorm {
             dnormLanes = dnormLanes.add(dnorm);
             dnormNormLanes = dnorm.fma(norm, dnormNormLanes);
         }
-        float dnormSum = dnormLanes.reduceLanes(VectorOperators.ADD);
-        float dnormNormSum = dnormNormLanes.reduceLanes(VectorOperators.ADD);
+        float dnormSum = Lanes.sum(dnormLanes);
+        float dnormNormSum = Lanes.sum(dnormNormLanes);
         for (; i < n; i++) {
             float norm = (x[xo + i] - m) * s;
             float dnorm = w[i] * g[go + i];

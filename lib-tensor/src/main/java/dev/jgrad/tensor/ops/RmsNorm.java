@@ -3,6 +3,7 @@ package dev.jgrad.tensor.ops;
 import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
+import dev.jgrad.tensor.kernel.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -69,7 +70,7 @@ public final class RmsNorm {
             var v = FloatVector.fromArray(F, x, xo + i);
             sqLanes = v.fma(v, sqLanes);
         }
-        float sq = sqLanes.reduceLanes(VectorOperators.ADD);
+        float sq = Lanes.sum(sqLanes);
         for (; i < n; i++) {
             sq += x[xo + i] * x[xo + i];
         }
@@ -167,7 +168,7 @@ public final class RmsNorm {
             var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
             dnormNormLanes = dnorm.fma(norm, dnormNormLanes);
         }
-        float dnormNormSum = dnormNormLanes.reduceLanes(VectorOperators.ADD);
+        float dnormNormSum = Lanes.sum(dnormNormLanes);
         for (; i < n; i++) {
             dnormNormSum += w[i] * g[go + i] * (x[xo + i] * s);
         }

@@ -4,6 +4,7 @@ import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
+import dev.jgrad.tensor.kernel.Lanes;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -40,7 +41,7 @@ public final class Softmax {
             e.intoArray(y, yo + i);
             sumLanes = sumLanes.add(e);
         }
-        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
             float e = (float) Math.exp(x[xo + i] - max);
             y[yo + i] = e;
@@ -74,7 +75,7 @@ public final class Softmax {
         for (; i < bound; i += F.length()) {
             dotLanes = FloatVector.fromArray(F, g, go + i).fma(FloatVector.fromArray(F, y, yo + i), dotLanes);
         }
-        float dot = dotLanes.reduceLanes(VectorOperators.ADD);
+        float dot = Lanes.sum(dotLanes);
         for (; i < n; i++) {
             dot += g[go + i] * y[yo + i];
         }
@@ -180,7 +181,7 @@ public final class Softmax {
         for (i = 0; i < bound; i += F.length()) {
             sumLanes = sumLanes.add(FloatVector.fromArray(F, x, xo + i).sub(maxB).lanewise(VectorOperators.EXP));
         }
-        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
             sum += (float) Math.exp(x[xo + i] - max);
         }
@@ -213,7 +214,7 @@ public final class Softmax {
         for (; i < bound; i += F.length()) {
             sumLanes = sumLanes.add(FloatVector.fromArray(F, g, go + i));
         }
-        float sum = sumLanes.reduceLanes(VectorOperators.ADD);
+        float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
             sum += g[go + i];
         }
