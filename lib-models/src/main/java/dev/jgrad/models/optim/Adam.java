@@ -47,8 +47,8 @@ public final class Adam extends Optimizer {
     protected void update(Slot slot, Tensor grad) {
         Tensor p = slot.value();
         double weightDecay = slot.decays() ? settings.weightDecay() : 0;
-        double stepSize = learningRate() / (1 - Math.pow(settings.beta1(), slot.steps()));
-        double sqrtBias2 = Math.sqrt(1 - Math.pow(settings.beta2(), slot.steps()));
+        double stepSize = settings.stepSize(learningRate(), slot.steps());
+        double sqrtBias2 = settings.sqrtBias2(slot.steps());
         Tensor m = slot.buffer(0);
         Tensor v = slot.buffer(1);
         if (p.dtype() == DType.F32) {
@@ -63,7 +63,6 @@ public final class Adam extends Optimizer {
 
     @Override
     protected String describeSettings() {
-        return "betas=(" + settings.beta1() + ", " + settings.beta2() + "), eps=" + settings.eps() + ", weightDecay="
-                + settings.weightDecay();
+        return settings.describe();
     }
 }

@@ -38,4 +38,19 @@ public record AdamSettings(double lr, double beta1, double beta2, double eps, do
     public AdamSettings decayFilter(BiPredicate<String, Variable> decayFilter) {
         return new AdamSettings(lr, beta1, beta2, eps, weightDecay, decayFilter);
     }
+
+    /** {@code lr / (1 - beta1^t)}: the step size with the first moment's bias correction, at update t (from 1). */
+    double stepSize(double learningRate, long t) {
+        return learningRate / (1 - Math.pow(beta1, t));
+    }
+
+    /** {@code sqrt(1 - beta2^t)}: the second moment's bias correction, at update t (from 1). */
+    double sqrtBias2(long t) {
+        return Math.sqrt(1 - Math.pow(beta2, t));
+    }
+
+    /** The hyperparameters as optimizers print them. */
+    String describe() {
+        return "betas=(" + beta1 + ", " + beta2 + "), eps=" + eps + ", weightDecay=" + weightDecay;
+    }
 }

@@ -45,8 +45,8 @@ public final class AdamW extends Optimizer {
         Tensor p = slot.value();
         double lr = learningRate();
         double decayFactor = 1 - lr * (slot.decays() ? settings.weightDecay() : 0);
-        double stepSize = lr / (1 - Math.pow(settings.beta1(), slot.steps()));
-        double sqrtBias2 = Math.sqrt(1 - Math.pow(settings.beta2(), slot.steps()));
+        double stepSize = settings.stepSize(lr, slot.steps());
+        double sqrtBias2 = settings.sqrtBias2(slot.steps());
         Tensor m = slot.buffer(0);
         Tensor v = slot.buffer(1);
         if (p.dtype() == DType.F32) {
@@ -61,7 +61,6 @@ public final class AdamW extends Optimizer {
 
     @Override
     protected String describeSettings() {
-        return "betas=(" + settings.beta1() + ", " + settings.beta2() + "), eps=" + settings.eps() + ", weightDecay="
-                + settings.weightDecay();
+        return settings.describe();
     }
 }
