@@ -386,7 +386,7 @@ public final class Main {
     }
 
     /** The tokenizer saved in a checkpoint directory (tokenizer.json says which kind). */
-    static Tokenizer loadTokenizer(Path dir) {
+    public static Tokenizer loadTokenizer(Path dir) {
         Path meta = dir.resolve(BYTE_TOKENIZER_FILE);
         if (!Files.isRegularFile(meta)) {
             throw new UsageException(dir + " has no " + BYTE_TOKENIZER_FILE + " (not a checkpoint written by "
