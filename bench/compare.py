@@ -49,16 +49,18 @@ def main(paths):
         j, t = jgrad.get(key), torch.get(key)
         ratio = f"{t / j:.2f}" if j and t else "-"
         lines.append(f"| {op} | {size} | {threads} | {throughput(op, size, j)} | {throughput(op, size, t)} | {ratio} |")
+    if len(lines) == 2:
+        lines = []   # only JMH-only rows were run
     jmh_only = sorted(k for k in jgrad if k[0] in JMH_REFERENCES)
     if jmh_only:
-        lines += ["", "| op | size | threads | jgrad | reference | jgrad/reference |", "|---|---:|---:|---:|---:|---:|"]
+        lines += ["" if lines else None, "| op | size | threads | jgrad | reference | jgrad/reference |", "|---|---:|---:|---:|---:|---:|"]
         for op, size, threads in jmh_only:
             ref_op, ref_name = JMH_REFERENCES[op]
             j, r = jgrad[(op, size, threads)], jgrad.get((ref_op, size, threads))
             ratio = f"{r / j:.2f}" if r else "-"
             reference = f"{ref_name} {throughput(ref_op, size, r)}" if r else "-"
             lines.append(f"| {op} | {size} | {threads} | {throughput(op, size, j)} | {reference} | {ratio} |")
-    print("\n".join(lines))
+    print("\n".join(line for line in lines if line is not None))
 
 
 if __name__ == "__main__":
