@@ -26,8 +26,10 @@ import java.util.zip.CRC32;
  * state dict holds bit for bit what jgrad saved.
  *
  * <pre>
- * mvn -o -q install -pl lib-models -am -DskipTests
- * mvn -o -q exec:java -pl lib-models -Dexec.mainClass=dev.jgrad.models.gpt.ParityExport -Dexec.classpathScope=test
+ * mvn -o -q test-compile -pl lib-models -am
+ * java --add-modules jdk.incubator.vector -cp lib-tensor/target/classes:lib-autograd/target/classes:\
+ *     viz/target/classes:lib-models/target/classes:lib-models/target/test-classes dev.jgrad.models.gpt.ParityExport
+ * /usr/bin/python3 lib-models/src/test/python/torch_parity.py
  * </pre>
  */
 public final class ParityExport {
