@@ -7,7 +7,11 @@ Run with Debian's torch on OpenBLAS, as bench/run.sh does:
         /usr/bin/python3 bench/pytorch_bench.py --sizes 64,1024 --threads 1,2 --json out.json
 
 Adding a row: one function below taking (size) and returning a zero-argument callable that runs the op once,
-registered in ROWS with its work per op (for the throughput column); plus the JMH method of the same name."""
+registered in ROWS with its work per op (for the throughput column); plus the JMH method of the same name.
+
+Rows whose reference is not PyTorch but another JMH method of the same run (the GPT-2 tokenizer against jtokkit)
+are listed in JMH_REFERENCES instead of ROWS: this script does not time them, and compare.py shows them in a table
+of their own."""
 import argparse
 import json
 import sys
@@ -23,10 +27,16 @@ WORK = {
     # one training step over `size` tokens (batch x context, 1024 for both configurations)
     "gptSmallTrain": (lambda size: size, "tok/s"),
     "gptLargeTrain": (lambda size: size, "tok/s"),
+    # encoding `size` KiB of UTF-8 text, in 10^6 bytes per second
+    "gpt2Encode": (lambda size: size * 1024 / 1e6, "MB/s"),
+    "jtokkitEncode": (lambda size: size * 1024 / 1e6, "MB/s"),
 }
 
+# JMH-only rows: op -> (the JMH method timed as its reference in the same run, the reference's name in the table).
+JMH_REFERENCES = {"gpt2Encode": ("jtokkitEncode", "jtokkit")}
+
 # Ops that exist at one size only; run.sh and main() skip them at other sizes.
-FIXED_SIZE = {"gptSmallTrain": 1024, "gptLargeTrain": 1024}
+FIXED_SIZE = {"gptSmallTrain": 1024, "gptLargeTrain": 1024, "gpt2Encode": 2048, "jtokkitEncode": 2048}
 
 
 
@@ -165,6 +175,19 @@ ROWS = {
     "gptLargeTrain": gptLargeTrain,
 }
 
+# Every op run.sh knows: the PyTorch-compared ones, then the JMH-only ones and their references.
+ALL_OPS = list(ROWS) + [op for row, (ref, _) in JMH_REFERENCES.items() for op in (row, ref)]
+
+
+def with_references(ops):
+    """The comma-separated ops plus the JMH reference of each JMH-only row among them, in order, no duplicates."""
+    out = []
+    for op in ops.split(","):
+        for o in (op, JMH_REFERENCES.get(op, (None,))[0]):
+            if o and o not in out:
+                out.append(o)
+    return ",".join(out)
+
 
 def time_per_op(run, warmup, iterations, seconds):
     """Mean seconds per op over `iterations` timed iterations of about `seconds` each, after `warmup` untimed."""
@@ -202,7 +225,7 @@ def main():
 
     import torch
     records = []
-    for op in args.ops.split(","):
+    for op in (o for o in args.ops.split(",") if o in ROWS):   # JMH-only rows have no PyTorch side
         for threads in (int(t) for t in args.threads.split(",")):
             torch.set_num_threads(threads)
             for size in (int(s) for s in args.sizes.split(",")):

@@ -9,7 +9,8 @@ usage() {
     cat <<'USAGE'
 usage: ./jgrad bench [options]
   --quick          sizes 256,1024 and shorter iterations (about a minute)
-  --sizes LIST     comma-separated sizes (default 64,128,256,512,1024,2048)
+  --sizes LIST     comma-separated sizes (default 64,128,256,512,1024,2048; the training steps run at 1024
+                   only, the tokenizer rows at 2048 only)
   --threads LIST   comma-separated thread counts (default 1,2)
   --ops LIST       comma-separated ops, i.e. JMH method names (default: all)
   --no-torch       skip the PyTorch column
@@ -55,8 +56,10 @@ out="bench/target/results-$(date +%Y%m%d-%H%M%S)"
 mkdir -p "$out"
 
 python=/usr/bin/python3
-all_ops="$("$python" -c 'import sys; sys.path.insert(0, "bench"); from pytorch_bench import ROWS; print(",".join(ROWS))')"
+all_ops="$("$python" -c 'import sys; sys.path.insert(0, "bench"); from pytorch_bench import ALL_OPS; print(",".join(ALL_OPS))')"
 ops="${ops:-$all_ops}"
+# A row compared with another JMH method (gpt2Encode with jtokkitEncode) needs that method in the same run.
+ops="$("$python" -c 'import sys; sys.path.insert(0, "bench"); from pytorch_bench import with_references; print(with_references(sys.argv[1]))' "$ops")"
 
 {
     echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//'), $(nproc) cores"
@@ -125,4 +128,4 @@ echo
 "$python" bench/compare.py "$out"/jmh-*.json $( [[ -z "$torch_reason" ]] && echo "$out"/pytorch-*.json ) \
     | tee "$out/table.md"
 echo
-echo "(throughput columns; jgrad/PyTorch > 1 means jgrad is faster; raw results in $out)"
+echo "(throughput columns; jgrad/PyTorch or jgrad/reference > 1 means jgrad is faster; raw results in $out)"

@@ -44,7 +44,13 @@ public final class Main {
               train llm --data PATH|default --steps N --out DIR [--config small|large|gpt2|llama|FILE.json]
                         [--resume] [--batch B] [--context T] [--lr LR] [--threads N] [--seed S]
                         [--eval-every N] [--eval-batches K] [--checkpoint-every N] [--keep K]
-                        [--tokenizer byte|gpt2|bpe:VOCAB] [--no-progress]
+                        [--tokenizer byte|gpt2|bpe:VOCAB] [--optimizer adamw|adam|sgd]
+                        [--momentum M] [--nesterov] [--no-progress]
+                  --optimizer  adamw (default; betas 0.9, 0.95, decoupled weight decay 0.1), adam (L2 weight
+                               decay 0.1) or sgd (momentum --momentum, default 0.9; --nesterov; L2 weight decay 0.1)
+                  --resume     continues the run in --out from its latest checkpoint with its own settings;
+                               --steps N (>= the checkpoint's step) stops at N instead, also past the planned
+                               end: the learning-rate schedule is kept, so extra steps run at its final rate
               eval --checkpoint DIR --data PATH|default [--batches K]
               logits --checkpoint DIR --tokens 1,2,3
               tokenize --tokenizer byte|gpt2|DIR      (text on stdin, ids on stdout)
@@ -100,8 +106,8 @@ public final class Main {
         }
         Options o = Options.parse("train llm", args, 2,
                 Set.of("data", "config", "steps", "out", "batch", "context", "lr", "threads", "seed", "eval-every",
-                        "eval-batches", "checkpoint-every", "keep", "tokenizer"),
-                Set.of("resume", "no-progress"));
+                        "eval-batches", "checkpoint-every", "keep", "tokenizer", "optimizer", "momentum"),
+                Set.of("resume", "no-progress", "nesterov"));
         Path outDir = Path.of(o.string("out"));
         String data = o.string("data");
         int threads = o.positiveInt("threads", Parallel.threads());
@@ -124,14 +130,19 @@ public final class Main {
             Tokenizer tokenizer = loadTokenizer(latest);
             Checkpoint saved = Checkpoint.load(latest);
             TrainerConfig savedConfig = savedTrainerConfig(saved, latest);
-            if (o.has("steps") && o.positiveLong("steps") != savedConfig.steps()) {
-                throw new UsageException("train llm: the run in " + outDir + " was started for "
-                        + savedConfig.steps() + " steps (its learning-rate schedule depends on it); --steps "
-                        + o.string("steps") + " cannot change that");
+            checkSameOptimizer(o, savedConfig, outDir);
+            long done = saved.trainer().step();
+            long steps = o.has("steps") ? o.positiveLong("steps") : savedConfig.steps();
+            if (steps < done) {
+                throw new UsageException("train llm: the run in " + outDir + " is already at step " + done
+                        + "; --steps " + steps + " would end before it (give --steps >= " + done + ")");
             }
             var split = TokenDataset.of(tokenizer.encode(readText(data))).split(savedConfig.validationFraction());
-            trainer = Trainer.resume(outDir, split);
-            out.printf(Locale.ROOT, "resuming %s at step %d of %d%n", latest, trainer.stepCount(), savedConfig.steps());
+            trainer = Trainer.resume(outDir, split, steps);
+            out.printf(Locale.ROOT, "resuming %s at step %d of %d%s%n", latest, trainer.stepCount(), steps,
+                    steps == savedConfig.steps() ? "" : String.format(Locale.ROOT, " (the run was planned for %d "
+                            + "steps; its learning rate decays until step %d and stays at %g after it)",
+                            savedConfig.steps(), savedConfig.lrDecaySteps(), savedConfig.minLr()));
         } else {
             if (hasCheckpoints) {
                 throw new UsageException("train llm: " + outDir + " already holds checkpoints; pass --resume to "
@@ -148,8 +159,16 @@ public final class Main {
                         + modelConfig.contextLength());
             }
             long evalEvery = o.positiveLong("eval-every", Math.max(1, steps / 10));
+            TrainerConfig.OptimizerKind optimizer = optimizerKind(o);
+            boolean sgd = optimizer == TrainerConfig.OptimizerKind.SGD;
+            if (!sgd && (o.has("momentum") || o.has("nesterov"))) {
+                throw new UsageException("train llm: --momentum and --nesterov apply to --optimizer sgd only, not "
+                        + optimizer.id());
+            }
             TrainerConfig config = TrainerConfig.defaults()
                     .withSteps(steps)
+                    .withOptimizer(optimizer)
+                    .withMomentum(sgd ? momentum(o, 0.9) : 0, o.has("nesterov"))
                     .withBatch(o.positiveInt("batch", 16), context)
                     .withLr(o.positiveDouble("lr", 1e-3), o.positiveDouble("lr", 1e-3) / 10, Math.min(100, steps / 10))
                     .withEval(evalEvery, o.positiveInt("eval-batches", 8), 0)
@@ -163,6 +182,7 @@ public final class Main {
                             + "%d steps on %,d tokens (%,d validation), %d thread(s)%n", gpt.parameterCount(),
                     modelConfig.layout().name().toLowerCase(Locale.ROOT), modelConfig.layers(), modelConfig.dModel(),
                     context, modelConfig.vocabSize(), steps, split.train().size(), split.validation().size(), threads);
+            out.println("optimizer: " + trainer.optimizer());
         }
         trainer.workers(threads);
         Trainer.Result result;
@@ -178,6 +198,49 @@ public final class Main {
         out.printf(Locale.ROOT, "step %d: loss %.4f, val_loss %.4f, perplexity %.3f%s%n", result.steps(),
                 result.lastLoss(), eval.loss(), eval.perplexity(), result.stoppedEarly() ? " (stopped early)" : "");
         out.println("checkpoint: " + Trainer.checkpointDirectory(outDir));
+    }
+
+    private static TrainerConfig.OptimizerKind optimizerKind(Options o) {
+        try {
+            return TrainerConfig.OptimizerKind.of(o.string("optimizer", "adamw"));
+        } catch (IllegalArgumentException e) {
+            throw new UsageException("train llm: --optimizer must be adamw, adam or sgd, got '" + o.string("optimizer")
+                    + "'");
+        }
+    }
+
+    private static double momentum(Options o, double fallback) {
+        if (!o.has("momentum")) {
+            return fallback;
+        }
+        String s = o.string("momentum");
+        double m;
+        try {
+            m = Double.parseDouble(s);
+        } catch (NumberFormatException e) {
+            throw new UsageException("train llm: --momentum must be a number, got '" + s + "'");
+        }
+        if (!(m >= 0 && m <= 1)) {
+            throw new UsageException("train llm: --momentum must be in [0, 1], got " + s);
+        }
+        return m;
+    }
+
+    /**
+     * A resumed run keeps its optimizer: the saved state (Adam's moments, SGD's momentum buffers) belongs to it
+     * and means nothing to another one. Options that restate the saved choice are accepted.
+     */
+    private static void checkSameOptimizer(Options o, TrainerConfig saved, Path outDir) {
+        String was = "the run in " + outDir + " uses " + saved.optimizer().id()
+                + (saved.optimizer() == TrainerConfig.OptimizerKind.SGD
+                        ? " (momentum " + saved.momentum() + (saved.nesterov() ? ", nesterov" : "") + ")" : "");
+        if (o.has("optimizer") && optimizerKind(o) != saved.optimizer()) {
+            throw new UsageException("train llm: --optimizer " + o.string("optimizer") + " cannot change when "
+                    + "resuming: " + was + " and its checkpoint holds that optimizer's state");
+        }
+        if ((o.has("momentum") && momentum(o, 0) != saved.momentum()) || (o.has("nesterov") && !saved.nesterov())) {
+            throw new UsageException("train llm: --momentum/--nesterov cannot change when resuming: " + was);
+        }
     }
 
     private static TrainerConfig savedTrainerConfig(Checkpoint c, Path dir) {

@@ -9,10 +9,13 @@ import dev.jgrad.models.gpt.GptConfig;
 import dev.jgrad.models.io.Checkpoint;
 import dev.jgrad.models.io.Checkpoint.TrainerState;
 import dev.jgrad.models.io.CheckpointManager;
+import dev.jgrad.models.optim.Adam;
 import dev.jgrad.models.optim.AdamW;
 import dev.jgrad.models.optim.GradClip;
 import dev.jgrad.models.optim.LrSchedule;
+import dev.jgrad.models.optim.Optimizer;
 import dev.jgrad.models.optim.OptimizerState;
+import dev.jgrad.models.optim.Sgd;
 import dev.jgrad.models.optim.WarmupCosineSchedule;
 import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Rng;
@@ -29,8 +32,8 @@ import java.util.Map;
 import java.util.TreeMap;
 
 /**
- * Trains a language model on a token dataset: AdamW with warmup and cosine decay, gradient clipping and
- * accumulation, seeded batch sampling, validation with early stopping, metrics in a {@link History}, checkpoints
+ * Trains a language model on a token dataset: AdamW, Adam or SGD ({@link TrainerConfig#optimizer()}) with
+ * warmup and cosine decay, gradient clipping and accumulation, seeded batch sampling, validation with early stopping, metrics in a {@link History}, checkpoints
  * that resume bit for bit, and data-parallel workers whose number never changes a single bit of the result.
  *
  * <pre>{@code
@@ -41,6 +44,8 @@ import java.util.TreeMap;
  * trainer.history().plot("loss", "val_loss").show();
  * // later, or after a crash:
  * Trainer.resume(Path.of("runs/moby"), data).run();
+ * // or run on past the planned end, at the schedule's final learning rate:
+ * Trainer.resume(Path.of("runs/moby"), data, 2000).run();
  * }</pre>
  *
  * <p>Everything random is a function of the seed and the step: the batch sampler is one {@link Rng} saved in the
@@ -54,6 +59,7 @@ import java.util.TreeMap;
 public final class Trainer {
     /** Keys of the trainer's entries in a checkpoint's trainer.json "extra" object. */
     static final String CONFIG_KEY = "trainer_config";
+    static final String OPTIMIZER_KEY = "optimizer";
     static final String OPTIMIZER_SCALARS_KEY = "optimizer_scalars";
     static final String BEST_VAL_KEY = "best_val_loss";
     static final String STALE_EVALS_KEY = "evals_without_improvement";
@@ -67,7 +73,7 @@ public final class Trainer {
     private final TrainerConfig config;
     private final TokenDataset train;
     private final TokenDataset validation;
-    private final AdamW optimizer;
+    private final Optimizer optimizer;
     private final LrSchedule schedule;
     private final Rng sampler;
     private final Map<String, Variable> parameters;
@@ -102,13 +108,25 @@ public final class Trainer {
         checkData("training", train);
         checkData("validation", validation);
         this.parameters = model.module().distinctNamedParameters();
-        this.optimizer = new AdamW(parameters, AdamW.settings(config.lr()).betas(config.beta1(), config.beta2())
-                .weightDecay(config.weightDecay()));
-        this.schedule = new WarmupCosineSchedule(config.lr(), config.warmupSteps(), config.steps(), config.minLr());
+        this.optimizer = newOptimizer(config, parameters);
+        this.schedule = new WarmupCosineSchedule(config.lr(), config.warmupSteps(), config.lrDecaySteps(),
+                config.minLr());
         this.sampler = new Rng(DataParallel.hash(config.seed(), SAMPLER_STREAM));
         this.layers = layersOf(parameters.keySet());
         this.parallel = new DataParallel(model, 1);
         model.module().train(true);
+    }
+
+    /** The optimizer the config names; weight decay applies to matrices only, as nanoGPT configures it. */
+    private static Optimizer newOptimizer(TrainerConfig config, Map<String, Variable> parameters) {
+        return switch (config.optimizer()) {
+            case ADAMW -> new AdamW(parameters, AdamW.settings(config.lr()).betas(config.beta1(), config.beta2())
+                    .weightDecay(config.weightDecay()));
+            case ADAM -> new Adam(parameters, Adam.settings(config.lr()).betas(config.beta1(), config.beta2())
+                    .weightDecay(config.weightDecay()));
+            case SGD -> new Sgd(parameters, Sgd.settings(config.lr()).momentum(config.momentum())
+                    .nesterov(config.nesterov()).weightDecay(config.weightDecay()));
+        };
     }
 
     private void checkData(String which, TokenDataset data) {
@@ -316,6 +334,7 @@ public final class Trainer {
         OptimizerState opt = optimizer.stateDict();
         Map<String, Object> extra = new LinkedHashMap<>();
         extra.put(CONFIG_KEY, config.toMap());
+        extra.put(OPTIMIZER_KEY, config.optimizer().id());
         extra.put(OPTIMIZER_SCALARS_KEY, new LinkedHashMap<>(opt.scalars()));
         extra.put(BEST_VAL_KEY, Double.isFinite(bestValLoss) ? bestValLoss : null);
         extra.put(STALE_EVALS_KEY, (long) evalsWithoutImprovement);
@@ -340,23 +359,61 @@ public final class Trainer {
         return resume(dir, c, data, TrainableModel.of(gptFrom(c)));
     }
 
+    /**
+     * {@link #resume(Path, TokenDataset.Split)} with the run's length changed to {@code totalSteps}, which may
+     * be more than the run was started for (but not fewer than the checkpoint has done). The learning-rate
+     * schedule is kept ({@link TrainerConfig#extendedTo}): steps past the original cosine run at {@code minLr},
+     * so resuming a finished N-step run to M steps gives exactly a fresh M-step run whose cosine ends at N.
+     */
+    public static Trainer resume(Path dir, TokenDataset.Split data, long totalSteps) {
+        Path checkpointDir = checkpointDirectory(dir);
+        Checkpoint c = Checkpoint.load(checkpointDir);
+        return resume(dir, c, data, TrainableModel.of(gptFrom(c)), totalSteps);
+    }
+
     /** {@link #resume(Path, TokenDataset.Split)} for any model: {@code model} receives the saved weights. */
     public static Trainer resume(Path dir, TokenDataset.Split data, TrainableModel model) {
         return resume(dir, Checkpoint.load(checkpointDirectory(dir)), data, model);
     }
 
-    @SuppressWarnings("unchecked")
     private static Trainer resume(Path dir, Checkpoint c, TokenDataset.Split data, TrainableModel model) {
-        c.loadInto(model.module());
-        TrainerState state = c.trainer();
-        Map<String, Object> extra = state.extra();
-        if (!(extra.get(CONFIG_KEY) instanceof Map<?, ?> configMap)) {
+        return resume(dir, c, data, model, savedConfig(dir, c).steps());
+    }
+
+    /** The trainer configuration a checkpoint was written with. */
+    @SuppressWarnings("unchecked")
+    public static TrainerConfig savedConfig(Path dir, Checkpoint c) {
+        if (!(c.trainer().extra().get(CONFIG_KEY) instanceof Map<?, ?> configMap)) {
             throw new IllegalArgumentException("Trainer.resume: " + dir + " has no trainer configuration ('"
                     + CONFIG_KEY + "' in trainer.json): it was not written by a Trainer");
         }
-        Trainer t = new Trainer(model, data, TrainerConfig.fromMap((Map<String, ?>) configMap));
-        t.optimizer.loadStateDict(new OptimizerState(c.optimizer(),
-                (Map<String, Number>) extra.get(OPTIMIZER_SCALARS_KEY)));
+        return TrainerConfig.fromMap((Map<String, ?>) configMap);
+    }
+
+    @SuppressWarnings("unchecked")
+    private static Trainer resume(Path dir, Checkpoint c, TokenDataset.Split data, TrainableModel model,
+                                  long totalSteps) {
+        TrainerState state = c.trainer();
+        Map<String, Object> extra = state.extra();
+        TrainerConfig saved = savedConfig(dir, c);
+        if (totalSteps < state.step()) {
+            throw new IllegalArgumentException("Trainer.resume: " + dir + " is at step " + state.step()
+                    + "; it cannot be resumed to a total of " + totalSteps + " steps");
+        }
+        Object savedKind = extra.getOrDefault(OPTIMIZER_KEY, TrainerConfig.OptimizerKind.ADAMW.id());
+        if (!saved.optimizer().id().equals(savedKind)) {
+            throw new IllegalArgumentException("Trainer.resume: " + dir + " holds " + savedKind + " optimizer state "
+                    + "but its trainer configuration says " + saved.optimizer().id());
+        }
+        c.loadInto(model.module());
+        Trainer t = new Trainer(model, data, saved.extendedTo(totalSteps));
+        try {
+            t.optimizer.loadStateDict(new OptimizerState(c.optimizer(),
+                    (Map<String, Number>) extra.get(OPTIMIZER_SCALARS_KEY)));
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("Trainer.resume: the optimizer state in " + dir + " does not fit a "
+                    + saved.optimizer().id() + " optimizer over this model: " + e.getMessage(), e);
+        }
         if (state.rng() == null) {
             throw new IllegalArgumentException("Trainer.resume: " + dir + " has no sampler state in trainer.json");
         }
@@ -433,7 +490,7 @@ public final class Trainer {
         return model;
     }
 
-    public AdamW optimizer() {
+    public Optimizer optimizer() {
         return optimizer;
     }
 

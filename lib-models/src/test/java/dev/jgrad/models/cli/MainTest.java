@@ -109,11 +109,6 @@ class MainTest {
         assertTrue(again.err().contains("already holds checkpoints"), again.err());
         assertArrayEquals(before, Files.readAllBytes(out.resolve("step-000006").resolve(Checkpoint.MODEL_FILE)));
 
-        Run longer = run("train", "llm", "--data", f[0].toString(), "--out", out.toString(), "--steps", "9",
-                "--resume", "--no-progress");
-        assertEquals(2, longer.code());
-        assertTrue(longer.err().contains("started for 6 steps"), longer.err());
-
         // Interrupted after step 3: only the first checkpoint exists.
         Path interrupted = dir.resolve("interrupted");
         Files.createDirectories(interrupted);
@@ -125,6 +120,57 @@ class MainTest {
         Checkpoint finished = Checkpoint.load(interrupted.resolve("step-000006"));
         assertEquals(6, finished.trainer().step());
         assertEquals(6, finished.trainer().lossHistory().size());
+
+        Run shorter = run("train", "llm", "--data", f[0].toString(), "--out", out.toString(), "--steps", "5",
+                "--resume", "--no-progress");
+        assertEquals(2, shorter.code());
+        assertTrue(shorter.err().contains("already at step 6") && shorter.err().contains("--steps >= 6"), shorter.err());
+        Run otherOptimizer = run("train", "llm", "--data", f[0].toString(), "--out", out.toString(), "--resume",
+                "--optimizer", "sgd", "--no-progress");
+        assertEquals(2, otherOptimizer.code());
+        assertTrue(otherOptimizer.err().contains("--optimizer sgd cannot change when resuming")
+                && otherOptimizer.err().contains("uses adamw"), otherOptimizer.err());
+
+        // Extending past the planned 6 steps: 3 more, at the schedule's final learning rate.
+        Run longer = run("train", "llm", "--data", f[0].toString(), "--out", out.toString(), "--steps", "9",
+                "--resume", "--optimizer", "adamw", "--no-progress", "--threads", "1");
+        assertEquals(0, longer.code(), longer.err());
+        assertTrue(longer.out().contains("at step 6 of 9") && longer.out().contains("planned for 6 steps"), longer.out());
+        Checkpoint extended = Checkpoint.load(out.resolve("step-000009"));
+        assertEquals(9, extended.trainer().step());
+        assertEquals(9, extended.trainer().lossHistory().size());
+        assertEquals(extended.trainer().lossHistory().subList(0, 6), finished.trainer().lossHistory(),
+                "the first 6 steps are the original run's");
+    }
+
+    @Test
+    void trainsWithSgdAndResumesIt(@TempDir Path dir) throws Exception {
+        Path[] f = fixtures(dir);
+        Path out = dir.resolve("run");
+        List<String> args = new java.util.ArrayList<>(List.of(trainArgs(f, out, 3)));
+        args.addAll(List.of("--optimizer", "sgd", "--momentum", "0.8", "--nesterov", "--lr", "0.05"));
+        Run sgd = run(args.toArray(String[]::new));
+        assertEquals(0, sgd.code(), sgd.err());
+        assertTrue(sgd.out().contains("optimizer: Sgd(momentum=0.8, dampening=0.0, nesterov=true"), sgd.out());
+        Checkpoint c = Checkpoint.load(out.resolve("step-000003"));
+        assertTrue(c.optimizer().containsKey("momentum_buffer.transformer.wte.weight"), c.optimizer().keySet().toString());
+
+        Run momentum = run("train", "llm", "--data", f[0].toString(), "--out", out.toString(), "--resume",
+                "--steps", "4", "--momentum", "0.9", "--no-progress");
+        assertEquals(2, momentum.code());
+        assertTrue(momentum.err().contains("uses sgd (momentum 0.8, nesterov)"), momentum.err());
+        Run resumed = run("train", "llm", "--data", f[0].toString(), "--out", out.toString(), "--resume",
+                "--steps", "4", "--optimizer", "sgd", "--no-progress");
+        assertEquals(0, resumed.code(), resumed.err());
+        assertEquals(4, Checkpoint.load(out.resolve("step-000004")).trainer().step());
+
+        assertUsage("--momentum and --nesterov apply to --optimizer sgd only, not adam", "train", "llm", "--data",
+                f[0].toString(), "--out", dir.resolve("other").toString(), "--steps", "3", "--optimizer", "adam",
+                "--momentum", "0.9");
+        assertUsage("--optimizer must be adamw, adam or sgd, got 'lion'", "train", "llm", "--data",
+                f[0].toString(), "--out", dir.resolve("other").toString(), "--steps", "3", "--optimizer", "lion");
+        assertUsage("--momentum must be in [0, 1], got 2", "train", "llm", "--data", f[0].toString(), "--out",
+                dir.resolve("other").toString(), "--steps", "3", "--optimizer", "sgd", "--momentum", "2");
     }
 
     @Test

@@ -12,6 +12,10 @@ import dev.jgrad.models.data.TokenDataset;
 import dev.jgrad.models.gpt.Gpt;
 import dev.jgrad.models.gpt.GptConfig;
 import dev.jgrad.models.io.Checkpoint;
+import dev.jgrad.models.optim.Adam;
+import dev.jgrad.models.optim.AdamW;
+import dev.jgrad.models.optim.Sgd;
+import dev.jgrad.models.train.TrainerConfig.OptimizerKind;
 import dev.jgrad.models.tokenizer.ByteTokenizer;
 import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Rng;
@@ -23,6 +27,8 @@ import java.util.List;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.EnumSource;
 
 class TrainerTest {
     static final String TEXT = "the quick brown fox jumps over the lazy dog. ".repeat(40);
@@ -139,10 +145,17 @@ class TrainerTest {
         assertEquals(1e-2 * 1 / 3, h.values(History.LR)[0], 1e-15, "warmup: lr * (it + 1) / (warmup + 1)");
     }
 
-    @Test
-    void resumedRunRepeatsTheUninterruptedLossesBitForBit(@TempDir Path dir) {
+    /** {@link #tinyRun} with {@code kind}; SGD with Nesterov momentum so that its state (the buffers) matters. */
+    static TrainerConfig tinyRun(long steps, OptimizerKind kind) {
+        TrainerConfig c = tinyRun(steps).withOptimizer(kind);
+        return kind == OptimizerKind.SGD ? c.withMomentum(0.9, true).withLr(0.1, 0.01, Math.min(2, steps)) : c;
+    }
+
+    @ParameterizedTest
+    @EnumSource(OptimizerKind.class)
+    void resumedRunRepeatsTheUninterruptedLossesBitForBit(OptimizerKind kind, @TempDir Path dir) {
         int k = 4;
-        TrainerConfig cfg = tinyRun(2 * k).withEval(2, 1, 0).withAccumulation(2).withShards(2);
+        TrainerConfig cfg = tinyRun(2 * k, kind).withEval(2, 1, 0).withAccumulation(2).withShards(2);
         Trainer straight = new Trainer(exactModel(0.1), data(), cfg);
         straight.run();
 
@@ -165,6 +178,105 @@ class TrainerTest {
         Map<String, Tensor> b = resumed.model().module().stateDict();
         a.forEach((name, value) -> assertEquals(0.0, value.maxAbsDiff(b.get(name)), name));
         assertTrue(Files.isDirectory(dir.resolve("step-000008")), "the resumed run saves into the same root");
+        Class<?> expectedType = switch (kind) {
+            case ADAMW -> AdamW.class;
+            case ADAM -> Adam.class;
+            case SGD -> Sgd.class;
+        };
+        assertEquals(expectedType, resumed.optimizer().getClass());
+    }
+
+    @Test
+    void theOptimizersReallyDiffer() {
+        double[] last = new double[OptimizerKind.values().length];
+        for (OptimizerKind kind : OptimizerKind.values()) {
+            Trainer t = new Trainer(exactModel(0), data(), tinyRun(3, kind));
+            t.run();
+            last[kind.ordinal()] = t.losses().get(2);
+        }
+        assertTrue(last[0] != last[1] && last[1] != last[2] && last[0] != last[2],
+                "adamw, adam and sgd give different third losses: " + java.util.Arrays.toString(last));
+    }
+
+    /**
+     * Resuming a finished N-step run with a larger total keeps its schedule: it equals, bit for bit, one
+     * uninterrupted M-step run whose cosine ends at N ({@link TrainerConfig#extendedTo}).
+     */
+    @ParameterizedTest
+    @EnumSource(value = OptimizerKind.class, names = {"ADAMW", "SGD"})
+    void extendingAFinishedRunEqualsOneRunWhoseScheduleEndsEarlier(OptimizerKind kind, @TempDir Path dir) {
+        int n = 4;
+        int m = 7;
+        TrainerConfig planned = tinyRun(n, kind).withEval(2, 1, 0);
+        Trainer straight = new Trainer(exactModel(0.1), data(), planned.extendedTo(m));
+        straight.run();
+        assertEquals(m, straight.losses().size());
+        assertEquals(planned.minLr(), straight.history().values(History.LR)[m - 1], 0.0, "past N the lr is minLr");
+
+        new Trainer(exactModel(0.1), data(), planned).checkpointTo(dir).run();
+        assertEquals(List.of((long) n), new dev.jgrad.models.io.CheckpointManager(dir, 2).steps());
+        Trainer finished = Trainer.resume(dir, data());
+        assertEquals(0, finished.run().steps() - n, "resuming without a new total runs nothing more");
+        Trainer extended = Trainer.resume(dir, data(), m);
+        assertEquals(m, extended.config().steps());
+        assertEquals(n, extended.config().lrDecaySteps());
+        extended.run();
+        assertEquals(m, extended.stepCount());
+        for (int i = 0; i < m; i++) {
+            assertEquals(Double.doubleToRawLongBits(straight.losses().get(i)),
+                    Double.doubleToRawLongBits(extended.losses().get(i)), "step " + i);
+        }
+        Map<String, Tensor> b = extended.model().module().stateDict();
+        straight.model().module().stateDict().forEach((name, v) -> assertEquals(0.0, v.maxAbsDiff(b.get(name)), name));
+        Checkpoint saved = Checkpoint.load(dir.resolve("step-000007"));
+        assertEquals(m, saved.trainer().step(), "the extended run saved its final checkpoint");
+        assertEquals(planned.extendedTo(m), TrainerConfig.fromMap(castMap(saved.trainer().extra().get(Trainer.CONFIG_KEY))));
+
+        var tooFew = assertThrows(IllegalArgumentException.class, () -> Trainer.resume(dir, data(), m - 1));
+        assertTrue(tooFew.getMessage().contains("at step 7") && tooFew.getMessage().contains("total of 6"),
+                tooFew.getMessage());
+    }
+
+    @Test
+    void resumingAgainstOptimizerStateOfAnotherKindIsAClearError(@TempDir Path dir) {
+        new Trainer(tinyModel(0), data(), tinyRun(2, OptimizerKind.SGD)).checkpointTo(dir).run();
+        Path step = dir.resolve("step-000002");
+        // Hand-edit the saved configuration to claim AdamW: the SGD momentum buffers cannot serve it.
+        Checkpoint c = Checkpoint.load(step);
+        Map<String, Object> extra = new java.util.LinkedHashMap<>(c.trainer().extra());
+        extra.put(Trainer.CONFIG_KEY, tinyRun(2).toMap());
+        new Checkpoint(c.model(), c.config(), c.tokenizer(), c.optimizer(), new Checkpoint.TrainerState(
+                c.trainer().step(), c.trainer().rng(), c.trainer().lossHistory(), extra)).save(step);
+        var mismatch = assertThrows(IllegalArgumentException.class, () -> Trainer.resume(dir, data()));
+        assertTrue(mismatch.getMessage().contains("holds sgd optimizer state")
+                && mismatch.getMessage().contains("says adamw"), mismatch.getMessage());
+        extra.remove(Trainer.OPTIMIZER_KEY);
+        new Checkpoint(c.model(), c.config(), c.tokenizer(), c.optimizer(), new Checkpoint.TrainerState(
+                c.trainer().step(), c.trainer().rng(), c.trainer().lossHistory(), extra)).save(step);
+        var unfit = assertThrows(IllegalArgumentException.class, () -> Trainer.resume(dir, data()));
+        assertTrue(unfit.getMessage().contains("does not fit a adamw optimizer")
+                && unfit.getMessage().contains("momentum_buffer"), unfit.getMessage());
+    }
+
+    @Test
+    void trainerConfigRoundTripsThroughJsonAndReadsOlderConfigs() {
+        TrainerConfig sgd = tinyRun(9, OptimizerKind.SGD).extendedTo(12);
+        assertEquals(sgd, TrainerConfig.fromMap(sgd.toMap()));
+        assertEquals("sgd", sgd.toMap().get("optimizer"));
+        Map<String, Object> older = new java.util.LinkedHashMap<>(tinyRun(9).toMap());
+        for (String key : List.of("optimizer", "momentum", "nesterov", "lr_decay_steps")) {
+            older.remove(key);
+        }
+        TrainerConfig back = TrainerConfig.fromMap(older);
+        assertEquals(OptimizerKind.ADAMW, back.optimizer());
+        assertEquals(9, back.lrDecaySteps());
+        assertEquals(tinyRun(9), back);
+        older.put("optimizer", "lion");
+        var unknown = assertThrows(IllegalArgumentException.class, () -> TrainerConfig.fromMap(older));
+        assertTrue(unknown.getMessage().contains("unknown optimizer 'lion'"), unknown.getMessage());
+        var adamMomentum = assertThrows(IllegalArgumentException.class,
+                () -> tinyRun(3).withOptimizer(OptimizerKind.ADAM).withMomentum(0.9, false));
+        assertTrue(adamMomentum.getMessage().contains("apply to sgd only"), adamMomentum.getMessage());
     }
 
     @Test
