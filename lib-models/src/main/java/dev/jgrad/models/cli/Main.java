@@ -13,6 +13,7 @@ import dev.jgrad.models.io.Json;
 import dev.jgrad.models.tokenizer.BpeTokenizer;
 import dev.jgrad.models.tokenizer.ByteTokenizer;
 import dev.jgrad.models.tokenizer.Tokenizer;
+import dev.jgrad.models.tokenizer.TokenizerFiles;
 import dev.jgrad.models.train.TrainableModel;
 import dev.jgrad.models.train.Trainer;
 import dev.jgrad.models.train.TrainerConfig;
@@ -56,7 +57,7 @@ public final class Main {
               tokenize --tokenizer byte|gpt2|DIR      (text on stdin, ids on stdout)
             """;
 
-    private static final String BYTE_TOKENIZER_FILE = "tokenizer.json";
+    private static final String BYTE_TOKENIZER_FILE = TokenizerFiles.TOKENIZER_FILE;
 
     private Main() {}
 
@@ -417,51 +418,16 @@ public final class Main {
 
     /** The files that describe {@code tokenizer}, saved with every checkpoint. */
     static Map<String, byte[]> tokenizerFiles(Tokenizer tokenizer) {
-        Map<String, byte[]> files = new TreeMap<>();
-        switch (tokenizer) {
-            case ByteTokenizer b -> files.put(BYTE_TOKENIZER_FILE,
-                    Json.writePretty(Map.of("type", "byte")).getBytes(StandardCharsets.UTF_8));
-            case BpeTokenizer bpe -> {
-                try {
-                    Path tmp = Files.createTempDirectory("jgrad-tokenizer");
-                    try {
-                        bpe.save(tmp);
-                        try (Stream<Path> list = Files.list(tmp)) {
-                            for (Path f : list.toList()) {
-                                files.put(f.getFileName().toString(), Files.readAllBytes(f));
-                            }
-                        }
-                    } finally {
-                        try (Stream<Path> list = Files.list(tmp)) {
-                            for (Path f : list.toList()) {
-                                Files.delete(f);
-                            }
-                        }
-                        Files.delete(tmp);
-                    }
-                } catch (IOException e) {
-                    throw new UncheckedIOException("cannot save the tokenizer: " + e, e);
-                }
-            }
-            default -> throw new IllegalArgumentException("no file format for tokenizer " + tokenizer);
-        }
-        return files;
+        return TokenizerFiles.of(tokenizer);
     }
 
-    /** The tokenizer saved in a checkpoint directory (tokenizer.json says which kind). */
+    /** The tokenizer saved in a checkpoint directory; a directory without one is a usage error. */
     public static Tokenizer loadTokenizer(Path dir) {
-        Path meta = dir.resolve(BYTE_TOKENIZER_FILE);
-        if (!Files.isRegularFile(meta)) {
+        if (!Files.isRegularFile(dir.resolve(BYTE_TOKENIZER_FILE))) {
             throw new UsageException(dir + " has no " + BYTE_TOKENIZER_FILE + " (not a checkpoint written by "
                     + "./jgrad train)");
         }
-        Map<String, Object> json;
-        try {
-            json = Json.parseObject(Files.readString(meta));
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot read " + meta + ": " + e, e);
-        }
-        return "byte".equals(json.get("type")) ? new ByteTokenizer() : BpeTokenizer.load(dir);
+        return TokenizerFiles.load(dir);
     }
 
     /** {@code default} is Moby Dick from the cache; otherwise a text file, or the text files under a directory. */
