@@ -4,10 +4,10 @@ import dev.jgrad.models.gpt.GptConfig;
 import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
-import dev.jgrad.tensor.kernel.Lanes;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorShuffle;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -20,7 +20,7 @@ import jdk.incubator.vector.VectorSpecies;
  * each other causally (row r attends to positions [0, positions[r]]).
  *
  * <p>Determinism: each output element of a product is one dot product computed the same way (one vector
- * accumulator over the input, {@link Lanes#sum}, then the scalar tail) whatever rows or threads are beside it, so
+ * accumulator over the input, a fixed-order lane sum, then the scalar tail) whatever rows or threads are beside it, so
  * a batched step equals single steps bit for bit and any thread count gives the same bits.
  */
 final class ForwardF32 implements KvCacheDecoder.Engine {
@@ -29,10 +29,21 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
     private static final int TILE = 4;
     /**
      * Products with fewer multiply-adds than this run on the calling thread. Handing work to the pool and waiting
-     * for it costs tens of microseconds, while GPT-small's largest product at batch 1 (128 x 512) takes about 10;
-     * measured with GenerationBench, splitting below this made steps slower (see BENCHMARKS.md, Generation).
+     * for it costs tens of microseconds, about what GPT-small's largest product at batch 1 (512 x 128) takes on one
+     * core: split at that size, batch-1 generation ran at 1.8k instead of 3.1k tok/s (wall clock, 2 threads, a
+     * loaded machine); at batch 8 the difference was inside the noise. So GPT-small always runs single-threaded,
+     * while products of a million multiply-adds and more (d 512's MLP at batch 1, say) split.
      */
     static final long PARALLEL_MIN_MACS = 1L << 20;
+
+    /**
+     * Lane i reads lane i XOR (L/2), XOR (L/4), ... XOR 1: the butterfly of {@link #laneSum}. Each is its own
+     * constant so C2 sees every shuffle (the loop over an array of shuffles in Lanes.sum is not inlined here).
+     */
+    private static final VectorShuffle<Float> SWAP_HALVES = butterfly(F.length() / 2);
+    private static final VectorShuffle<Float> SWAP_QUARTERS = butterfly(Math.max(1, F.length() / 4));
+    private static final VectorShuffle<Float> SWAP_EIGHTHS = butterfly(Math.max(1, F.length() / 8));
+    private static final VectorShuffle<Float> SWAP_SIXTEENTHS = butterfly(Math.max(1, F.length() / 16));
 
     private final int vocab;
     private final int context;
@@ -373,10 +384,10 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             acc2 = FloatVector.fromArray(F, w, wOff + 2 * n + i).fma(xv, acc2);
             acc3 = FloatVector.fromArray(F, w, wOff + 3 * n + i).fma(xv, acc3);
         }
-        float s0 = Lanes.sum(acc0);
-        float s1 = Lanes.sum(acc1);
-        float s2 = Lanes.sum(acc2);
-        float s3 = Lanes.sum(acc3);
+        float s0 = laneSum(acc0);
+        float s1 = laneSum(acc1);
+        float s2 = laneSum(acc2);
+        float s3 = laneSum(acc3);
         for (; i < n; i++) {
             float xi = x[xOff + i];
             s0 += w[wOff + i] * xi;
@@ -396,13 +407,39 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
         y[yOff + 3] = s3;
     }
 
+    private static VectorShuffle<Float> butterfly(int distance) {
+        int[] lanes = new int[F.length()];
+        for (int i = 0; i < lanes.length; i++) {
+            lanes[i] = i ^ distance;
+        }
+        return VectorShuffle.fromArray(F, lanes, 0);
+    }
+
+    /**
+     * The sum of v's lanes in one fixed order (a butterfly: whole-vector adds, the same compiled or not), so
+     * results never depend on the JIT; for up to 16 lanes (512-bit vectors), the widest x86 and ARM have.
+     */
+    private static float laneSum(FloatVector v) {
+        v = v.add(v.rearrange(SWAP_HALVES));
+        if (F.length() >= 4) {
+            v = v.add(v.rearrange(SWAP_QUARTERS));
+        }
+        if (F.length() >= 8) {
+            v = v.add(v.rearrange(SWAP_EIGHTHS));
+        }
+        if (F.length() >= 16) {
+            v = v.add(v.rearrange(SWAP_SIXTEENTHS));
+        }
+        return v.lane(0);
+    }
+
     private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
         var acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
             acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
         }
-        float sum = Lanes.sum(acc);
+        float sum = laneSum(acc);
         for (; i < n; i++) {
             sum += a[aOff + i] * b[bOff + i];
         }
@@ -461,7 +498,7 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             e.intoArray(a, i);
             acc = acc.add(e);
         }
-        float sum = Lanes.sum(acc);
+        float sum = laneSum(acc);
         for (; i < n; i++) {
             float e = (float) Math.exp(a[i] - max);
             a[i] = e;
@@ -512,7 +549,7 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
         for (; i < bound; i += F.length()) {
             sumLanes = sumLanes.add(FloatVector.fromArray(F, x, off + i));
         }
-        float sum = Lanes.sum(sumLanes);
+        float sum = laneSum(sumLanes);
         for (; i < n; i++) {
             sum += x[off + i];
         }
@@ -523,7 +560,7 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             var deviation = FloatVector.fromArray(F, x, off + i).sub(meanV);
             squareLanes = deviation.fma(deviation, squareLanes);
         }
-        float squares = Lanes.sum(squareLanes);
+        float squares = laneSum(squareLanes);
         for (; i < n; i++) {
             float deviation = x[off + i] - mean;
             squares += deviation * deviation;
@@ -547,7 +584,7 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             var v = FloatVector.fromArray(F, x, off + i);
             squareLanes = v.fma(v, squareLanes);
         }
-        float squares = Lanes.sum(squareLanes);
+        float squares = laneSum(squareLanes);
         for (; i < n; i++) {
             squares += x[off + i] * x[off + i];
         }
