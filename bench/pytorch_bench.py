@@ -30,13 +30,21 @@ WORK = {
     # encoding `size` KiB of UTF-8 text, in 10^6 bytes per second
     "gpt2Encode": (lambda size: size * 1024 / 1e6, "MB/s"),
     "jtokkitEncode": (lambda size: size * 1024 / 1e6, "MB/s"),
+    # greedy generation with GPT-small, size = batch: 127 new tokens per sequence after a one-token prompt
+    "generateKvCache": (lambda size: 127 * size, "tok/s"),
+    "generateRecompute": (lambda size: 127 * size, "tok/s"),
 }
 
 # JMH-only rows: op -> (the JMH method timed as its reference in the same run, the reference's name in the table).
 JMH_REFERENCES = {"gpt2Encode": ("jtokkitEncode", "jtokkit")}
 
-# Ops that exist at one size only; run.sh and main() skip them at other sizes.
-FIXED_SIZE = {"gptSmallTrain": 1024, "gptLargeTrain": 1024, "gpt2Encode": 2048, "jtokkitEncode": 2048}
+# Ops that exist at some sizes only; run.sh and main() skip them at other sizes.
+ONLY_SIZES = {"gptSmallTrain": (1024,), "gptLargeTrain": (1024,), "gpt2Encode": (2048,), "jtokkitEncode": (2048,),
+              "generateKvCache": (1, 8), "generateRecompute": (1, 8)}
+
+
+def exists_at(op, size):
+    return size in ONLY_SIZES.get(op, (size,))
 
 
 
@@ -167,12 +175,129 @@ def gptLargeTrain(size):
     return gpt_train_step("large", size)
 
 
+# Greedy generation, the same model and loop as bench/src/.../GenerationBench.java: GPT-small (GPT-2 layout,
+# GPT_PRESETS["small"], byte vocabulary, random N(0, 0.02) weights), `size` sequences each with a one-token prompt,
+# 127 new tokens (the prompt's forward gives the first, 126 one-token steps the rest), argmax each time. Eager
+# float32 under no_grad, written the usual way: per-layer key/value caches preallocated [B, H, context, hd] and
+# filled one position per step, or (recompute) the whole sequence run again for every token.
+GENERATED_TOKENS = 127
+
+
+def generation_model():
+    import math
+    import torch
+    import torch.nn as nn
+    import torch.nn.functional as F
+    context, layers, d, heads, _ = GPT_PRESETS["small"]
+    vocab = 256
+    hd = d // heads
+    future = torch.ones(context, context, dtype=torch.bool).triu(1)
+
+    class Block(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.ln_1 = nn.LayerNorm(d)
+            self.c_attn = nn.Linear(d, 3 * d)
+            self.c_proj = nn.Linear(d, d)
+            self.ln_2 = nn.LayerNorm(d)
+            self.c_fc = nn.Linear(d, 4 * d)
+            self.mlp_proj = nn.Linear(4 * d, d)
+
+        def mlp(self, x):
+            return self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x)), approximate="tanh"))
+
+        def forward(self, x):
+            """Full causal self-attention over x [B, T, d] (the recompute path)."""
+            B, T, C = x.shape
+            q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+            q, k, v = (t.view(B, T, heads, hd).transpose(1, 2) for t in (q, k, v))
+            att = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hd))
+            att = att.masked_fill(future[:T, :T], float("-inf")).softmax(-1)
+            x = x + self.c_proj((att @ v).transpose(1, 2).contiguous().view(B, T, C))
+            return x + self.mlp(x)
+
+        def step(self, x, cache_k, cache_v, pos):
+            """One position x [B, 1, d] at `pos`: its key and value go into the caches, its query attends to 0..pos."""
+            B = x.size(0)
+            q, k, v = self.c_attn(self.ln_1(x)).split(d, dim=2)
+            q, k, v = (t.view(B, 1, heads, hd).transpose(1, 2) for t in (q, k, v))
+            cache_k[:, :, pos:pos + 1] = k
+            cache_v[:, :, pos:pos + 1] = v
+            keys, values = cache_k[:, :, :pos + 1], cache_v[:, :, :pos + 1]
+            att = ((q @ keys.transpose(-2, -1)) * (1.0 / math.sqrt(hd))).softmax(-1)
+            x = x + self.c_proj((att @ values).transpose(1, 2).reshape(B, 1, d))
+            return x + self.mlp(x)
+
+    class Gpt(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.wte = nn.Embedding(vocab, d)
+            self.wpe = nn.Embedding(context, d)
+            self.h = nn.ModuleList(Block() for _ in range(layers))
+            self.ln_f = nn.LayerNorm(d)
+
+        def head(self, x):
+            return self.ln_f(x) @ self.wte.weight.t()   # tied head
+
+        def forward(self, ids):
+            x = self.wte(ids) + self.wpe(torch.arange(ids.size(1)))
+            for block in self.h:
+                x = block(x)
+            return self.head(x)
+
+        def step(self, ids, caches, pos):
+            x = self.wte(ids) + self.wpe.weight[pos]
+            for block, (cache_k, cache_v) in zip(self.h, caches):
+                x = block.step(x, cache_k, cache_v, pos)
+            return self.head(x)
+
+    torch.manual_seed(42)
+    model = Gpt().eval()
+    for p in model.parameters():
+        if p.dim() >= 2:
+            nn.init.normal_(p, std=0.02)
+    return model, context, layers, heads, hd, vocab
+
+
+def generateKvCache(size):
+    import torch
+    model, context, layers, heads, hd, vocab = generation_model()
+    prompts = (torch.arange(size) * 31 + 10) % vocab
+    caches = [(torch.zeros(size, heads, context, hd), torch.zeros(size, heads, context, hd)) for _ in range(layers)]
+
+    @torch.no_grad()
+    def run():
+        ids = prompts.view(size, 1)
+        out = []
+        for pos in range(GENERATED_TOKENS):
+            ids = model.step(ids, caches, pos)[:, -1].argmax(-1).view(size, 1)
+            out.append(ids)
+        return out
+    return run
+
+
+def generateRecompute(size):
+    import torch
+    model, context, layers, heads, hd, vocab = generation_model()
+    prompts = (torch.arange(size) * 31 + 10) % vocab
+
+    @torch.no_grad()
+    def run():
+        ids = prompts.view(size, 1)
+        for _ in range(GENERATED_TOKENS):
+            ids = torch.cat([ids, model(ids)[:, -1].argmax(-1).view(size, 1)], dim=1)
+        return ids
+    return run
+
+
 ROWS = {
     "sgemm": sgemm,
     "softmax": softmax,
     "layernorm": layernorm,
     "gptSmallTrain": gptSmallTrain,
     "gptLargeTrain": gptLargeTrain,
+    "generateKvCache": generateKvCache,
+    "generateRecompute": generateRecompute,
 }
 
 # Every op run.sh knows: the PyTorch-compared ones, then the JMH-only ones and their references.
@@ -220,7 +345,7 @@ def main():
                    help="print the comma-separated ops of --ops that do not exist at SIZE, and exit")
     args = p.parse_args()
     if args.skipped_at is not None:
-        print(",".join(op for op in args.ops.split(",") if FIXED_SIZE.get(op, args.skipped_at) != args.skipped_at))
+        print(",".join(op for op in args.ops.split(",") if not exists_at(op, args.skipped_at)))
         return
 
     import torch
@@ -229,7 +354,7 @@ def main():
         for threads in (int(t) for t in args.threads.split(",")):
             torch.set_num_threads(threads)
             for size in (int(s) for s in args.sizes.split(",")):
-                if FIXED_SIZE.get(op, size) != size:
+                if not exists_at(op, size):
                     continue
                 seconds = time_per_op(ROWS[op](size), args.warmup, args.iterations, args.time)
                 work, unit = WORK[op]

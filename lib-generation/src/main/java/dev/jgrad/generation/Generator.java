@@ -39,10 +39,10 @@ public final class Generator {
     /**
      * The decoder to generate with for {@code model}: with {@code kvCache} the one that keeps each sequence's keys
      * and values, otherwise {@link RecomputeDecoder}, the reference that reruns the whole sequence every token.
-     * This is the one place the choice is made. Until the KV-cache decoder is merged, both are the recompute decoder.
+     * This is the one place the choice is made.
      */
     public static Decoder decoderFor(Gpt model, boolean kvCache) {
-        return kvCache ? new RecomputeDecoder(model) : new RecomputeDecoder(model);
+        return kvCache ? new KvCacheDecoder(model) : new RecomputeDecoder(model);
     }
 
     public Decoder decoder() {
