@@ -6,6 +6,7 @@ import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.Workspace;
 import dev.jgrad.tensor.ops.Attention;
 import dev.jgrad.tensor.ops.Binary;
 import dev.jgrad.tensor.ops.CrossEntropy;
@@ -37,6 +38,8 @@ public final class Variable {
     private final boolean requiresGrad;
     private final Node node;
     private Tensor grad;
+    /** The buffer gradients of this leaf accumulate into, kept across zeroGrad so a training step reallocates none. */
+    private Tensor gradStorage;
 
     private Variable(Tensor value, boolean requiresGrad, Node node) {
         this.value = value;
@@ -72,7 +75,10 @@ public final class Variable {
         return value;
     }
 
-    /** The accumulated gradient, or null before any backward reached this leaf (or after {@link #zeroGrad}). */
+    /**
+     * The accumulated gradient, or null before any backward reached this leaf (or after {@link #zeroGrad} or
+     * {@link #recycleGrad}). Later backward passes add into this same tensor in place.
+     */
     public Tensor grad() {
         return grad;
     }
@@ -95,8 +101,22 @@ public final class Variable {
         return node == null ? null : node.op;
     }
 
-    /** Forgets the gradient (PyTorch's {@code zero_grad(set_to_none=True)}). */
+    /**
+     * Forgets the gradient (PyTorch's {@code zero_grad(set_to_none=True)}): {@link #grad()} is null until the next
+     * backward, which allocates a new gradient tensor, so a tensor obtained from {@code grad()} before keeps its
+     * values.
+     */
     public void zeroGrad() {
+        grad = null;
+        gradStorage = null;
+    }
+
+    /**
+     * Forgets the gradient like {@link #zeroGrad}, but the next backward writes into the same tensor instead of
+     * allocating another: what a training loop wants, as long as it keeps no {@code grad()} tensor from one step
+     * to the next ({@code Optimizer.zeroGrad} uses this).
+     */
+    public void recycleGrad() {
         grad = null;
     }
 
@@ -109,9 +129,27 @@ public final class Variable {
         grad = g;
     }
 
+    /**
+     * Adds one gradient contribution into this leaf's own buffer. The first contribution is copied (transposing
+     * if it is a transposed view), so .grad never aliases a tensor the backward pass still uses; later ones are
+     * added in place, with the same values as a fresh {@code grad + g}. The buffer is allocated once and outside
+     * any {@link Workspace} scope, since the gradient outlives the step that computed it.
+     */
     void accumulateGrad(Tensor g) {
-        // The first contribution is copied so that .grad never aliases a tensor the backward pass still uses.
-        grad = grad == null ? g.copy() : Binary.add(grad, g);
+        if (gradStorage == null || gradStorage.dtype() != g.dtype()) {
+            try (var persistent = Workspace.persistent()) {
+                gradStorage = Tensor.empty(g.dtype(), value.shape());
+            }
+        }
+        if (grad == null) {
+            gradStorage.copyFrom(g);
+        } else {
+            if (grad != gradStorage) {   // a gradient set with setGrad: start the sum from it
+                gradStorage.copyFrom(grad);
+            }
+            Tape.addInPlace(gradStorage, g);
+        }
+        grad = gradStorage;
     }
 
     /** The same value cut from the tape: gradients do not flow through it. */

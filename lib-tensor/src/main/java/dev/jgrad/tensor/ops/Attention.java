@@ -6,6 +6,7 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.Lanes;
+import dev.jgrad.tensor.kernel.Scratch;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -92,7 +93,7 @@ public final class Attention {
         float[] qs = q.f32Data();
         float[] vs = v.f32Data();
         int vo = v.offset() + kvBase;
-        float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d);
+        float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d, Scratch.ATTENTION_KEYS);
         int stride = paddedKeys(s);
         // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
         // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
@@ -248,8 +249,8 @@ public final class Attention {
         float[] os = out.f32Data();
         float[] ls = lse.f32Data();
         int ko = k.offset() + kvBase;
-        float[] kT = transposedHead(ks, ko, s, d);
-        float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d);
+        float[] kT = transposedHead(ks, ko, s, d, Scratch.ATTENTION_KEYS);
+        float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d, Scratch.ATTENTION_VALUES);
         int stride = paddedKeys(s);
         // Rows are taken ROW_BLOCK at a time so that the rank-one updates of dk and dv load and store each slice
         // of a key's row once per block rather than once per query row. Every element still receives the rows'
@@ -456,15 +457,19 @@ public final class Attention {
 
     /**
      * The [S, D] head at {@code base} as [D, paddedKeys(S)], zero-padded, so that the scores of consecutive keys
-     * are consecutive lanes and a block of keys never needs a scalar tail.
+     * are consecutive lanes and a block of keys never needs a scalar tail. Written into this thread's scratch
+     * array {@code slot}, so a step does not allocate one per head.
      */
-    private static float[] transposedHead(float[] x, int base, int s, int d) {
+    private static float[] transposedHead(float[] x, int base, int s, int d, int slot) {
         int stride = paddedKeys(s);
-        float[] t = new float[d * stride];
+        float[] t = Scratch.f32(slot, d * stride);
         for (int j = 0; j < s; j++) {
             for (int c = 0; c < d; c++) {
                 t[c * stride + j] = x[base + j * d + c];
             }
+        }
+        for (int c = 0; c < d; c++) {
+            Arrays.fill(t, c * stride + s, (c + 1) * stride, 0f);   // the padding a previous use left
         }
         return t;
     }
