@@ -410,23 +410,27 @@ public final class Tensor {
         return pos;
     }
 
-    /** The elements in row-major order as a new float array. */
+    /** The elements in row-major order as a new float array (never storage of a {@link Workspace} scope). */
     public float[] toFloatArray() {
         checkLive();
-        if (f32 == null) {
-            return to(DType.F32).f32; // a fresh array of exactly numel() elements
+        if (f32 != null && isContiguous() && offset == 0 && f32.length == numel()) {
+            return f32.clone();
         }
-        // A view may start inside a larger storage array (narrow, select): copy() takes just its elements.
-        return isContiguous() && offset == 0 && f32.length == numel() ? f32.clone() : copy().f32;
+        // A view may start inside a larger storage array (narrow, select): copy just its elements.
+        float[] out = new float[numel()];
+        new Tensor(DType.F32, out, null, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
+        return out;
     }
 
-    /** The elements in row-major order as a new double array. */
+    /** The elements in row-major order as a new double array (never storage of a {@link Workspace} scope). */
     public double[] toDoubleArray() {
         checkLive();
-        if (f64 == null) {
-            return to(DType.F64).f64; // a fresh array of exactly numel() elements
+        if (f64 != null && isContiguous() && offset == 0 && f64.length == numel()) {
+            return f64.clone();
         }
-        return isContiguous() && offset == 0 && f64.length == numel() ? f64.clone() : copy().f64;
+        double[] out = new double[numel()];
+        new Tensor(DType.F64, null, out, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
+        return out;
     }
 
     /** This tensor in another dtype (itself when already of that dtype). */
