@@ -7,6 +7,7 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.Workspace;
+import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Attention;
 import dev.jgrad.tensor.ops.Binary;
 import dev.jgrad.tensor.ops.CrossEntropy;
@@ -415,6 +416,59 @@ public final class Variable {
             var d = MatMul.matmulBackward(g, a, bv);
             return new Tensor[] {d.a(), d.b()};
         }, this, b);
+    }
+
+    /**
+     * {@code x Wᵀ + b} over the last dimension (torch's {@code F.linear}): x [..., in], weight [out, in], bias
+     * [out] or null. One node instead of transpose, matmul and add: the bias is added into the product's own
+     * output, and the weight's gradient {@code gᵀ x} is computed directly in the weight's [out, in] layout, so no
+     * transposing copy is made when it is accumulated.
+     */
+    public static Variable linear(Variable x, Variable weight, Variable bias) {
+        Tensor xv = x.value;
+        Tensor w = weight.value;
+        int in = w.size(1);
+        int out = w.size(0);
+        if (x.rank() < 1 || x.size(-1) != in || w.rank() != 2 || (bias != null && !java.util.Arrays.equals(
+                bias.shape(), new int[] {out}))) {
+            throw new ShapeException("linear: expected x [..., " + in + "], weight [out, " + in + "] and bias [" + out
+                    + "], got x " + Shapes.str(x.shape()) + ", weight " + Shapes.str(w.shape()) + ", bias "
+                    + (bias == null ? "none" : Shapes.str(bias.shape())));
+        }
+        Tensor y = MatMul.matmul(xv, w.t());   // a new contiguous tensor: the bias may be added into it
+        if (bias != null) {
+            addRowsInPlace(y, bias.value);
+        }
+        return record("linear", y, g -> {
+            Tensor g2 = g.reshape(-1, out);
+            Tensor x2 = xv.reshape(-1, in);
+            Tensor dx = MatMul.matmul(g2, w).view(xv.shape());
+            Tensor dw = MatMul.matmul(g2.t(), x2);
+            Tensor db = bias == null ? null : Reduce.sum(g2, false, 0);
+            return new Tensor[] {dx, dw, db};
+        }, x, weight, orConstant(bias));
+    }
+
+    /** y[r, :] += b for every row r of a contiguous y [..., n] and b [n]: the same sums as {@code y.add(b)}. */
+    private static void addRowsInPlace(Tensor y, Tensor b) {
+        int n = b.numel();
+        int rows = y.numel() / n;
+        Tensor bc = b.contiguous();
+        if (y.dtype() == DType.F32) {
+            float[] ys = y.f32Data();
+            float[] bs = bc.f32Data();
+            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
+                ElementwiseF32.add(ys, o, 1, bs, bc.offset(), 1, ys, o, n);
+            }
+        } else {
+            double[] ys = y.f64Data();
+            double[] bs = bc.f64Data();
+            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
+                for (int j = 0; j < n; j++) {
+                    ys[o + j] += bs[bc.offset() + j];
+                }
+            }
+        }
     }
 
     /** Layer normalisation over the last dimension; weight and bias may be null. */

@@ -36,6 +36,36 @@ class GradCheckTransformerOpsTest {
     }
 
     @Test
+    void linear() {
+        assertPasses("linear with bias, batched", v -> Variable.linear(v[0], v[1], v[2]),
+                randn(2, 3, 4), randn(5, 4), randn(5));
+        assertPasses("linear without bias", v -> Variable.linear(v[0], v[1], null), randn(3, 4), randn(2, 4));
+        assertPasses("linear of a transposed input", v -> Variable.linear(v[0].transpose(0, 1), v[1], v[2]),
+                randn(4, 3), randn(2, 4), randn(2));
+    }
+
+    @Test
+    void linearEqualsMatmulWithTheTransposedWeightPlusBias() {
+        Tensor x = randn(2, 3, 4);
+        Tensor w = randn(5, 4);
+        Tensor b = randn(5);
+        Tensor g = randn(2, 3, 5);
+        Variable[] fused = {Variable.param(x), Variable.param(w), Variable.param(b)};
+        Variable[] composite = {Variable.param(x), Variable.param(w), Variable.param(b)};
+        Variable yf = Variable.linear(fused[0], fused[1], fused[2]);
+        Variable yc = composite[0].matmul(composite[1].t()).add(composite[2]);
+        assertEquals(0.0, yf.value().maxAbsDiff(yc.value()), "the bias is added with the same float additions");
+        yf.backward(g);
+        yc.backward(g);
+        for (int i = 0; i < 3; i++) {
+            assertTrue(fused[i].grad().allClose(composite[i].grad(), 1e-12, 1e-12), "gradient " + i);
+        }
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.jgrad.tensor.ShapeException.class,
+                () -> Variable.linear(Variable.param(randn(3, 4)), Variable.param(randn(5, 3)), null));
+        assertTrue(e.getMessage().contains("linear") && e.getMessage().contains("[3, 4]"), e.getMessage());
+    }
+
+    @Test
     void rope() {
         assertPasses("rope", v -> v[0].rope(0, 10000), randn(1, 2, 4, 6));
         assertPasses("rope start 9, theta 500000", v -> v[0].rope(9, 500000), randn(2, 1, 3, 8));
