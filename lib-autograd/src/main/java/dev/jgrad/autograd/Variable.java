@@ -633,6 +633,57 @@ public final class Variable {
         }, q, k, v);
     }
 
+    /**
+     * Causal or full attention straight from a fused projection: {@code qkv} [B, T, (Hq + 2·Hkv)·D] holds the
+     * queries, keys and values side by side (GPT-2's {@code c_attn} output), and the result is [B, T, Hq·D] with
+     * the heads side by side again. The same values as splitting qkv, viewing it as heads and calling
+     * {@link #attention}, but with fewer copies: each of q, k and v is gathered into its contiguous head layout
+     * once (the attention kernels then need no copies of their own, forward or backward), and the backward writes
+     * the three gradients straight into one [B, T, (Hq + 2·Hkv)·D] buffer instead of zero-filling a full-size
+     * gradient per piece and summing them.
+     */
+    public static Variable attentionPacked(Variable qkv, int heads, int kvHeads, boolean causal, double scale) {
+        if (qkv.rank() != 3 || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0
+                || qkv.size(2) % (heads + 2 * kvHeads) != 0) {
+            throw new ShapeException("attentionPacked: expected qkv [B, T, (heads + 2 * kvHeads) * headDim] with heads "
+                    + "a multiple of kvHeads, got qkv " + Shapes.str(qkv.shape()) + ", heads " + heads + ", kvHeads "
+                    + kvHeads);
+        }
+        Tensor x = qkv.value;
+        int batch = x.size(0);
+        int time = x.size(1);
+        int width = x.size(2);
+        int headDim = width / (heads + 2 * kvHeads);
+        Tensor q = gatherHeads(x, 0, heads, headDim);
+        Tensor k = gatherHeads(x, heads * headDim, kvHeads, headDim);
+        Tensor v = gatherHeads(x, (heads + kvHeads) * headDim, kvHeads, headDim);
+        var r = Attention.forward(q, k, v, causal, scale);
+        Tensor y = Tensor.empty(x.dtype(), batch, time, heads * headDim);
+        headsOf(y, 0, heads, headDim).copyFrom(r.out());
+        return record("attention_packed", y, g -> {
+            Tensor gHeads = Tensor.empty(g.dtype(), batch, heads, time, headDim)
+                    .copyFrom(headsOf(g.contiguous(), 0, heads, headDim));
+            var d = Attention.backward(gHeads, q, k, v, r.out(), r.logSumExp(), causal, scale);
+            Tensor dx = Tensor.empty(g.dtype(), batch, time, width);
+            headsOf(dx, 0, heads, headDim).copyFrom(d.q());
+            headsOf(dx, heads * headDim, kvHeads, headDim).copyFrom(d.k());
+            headsOf(dx, (heads + kvHeads) * headDim, kvHeads, headDim).copyFrom(d.v());
+            return new Tensor[] {dx};
+        }, qkv);
+    }
+
+    /** Columns [start, start + count·headDim) of x [B, T, W] seen as heads [B, count, T, headDim] (a view). */
+    private static Tensor headsOf(Tensor x, int start, int count, int headDim) {
+        return x.narrow(2, start, count * headDim)
+                .view(x.size(0), x.size(1), count, headDim)
+                .transpose(1, 2);
+    }
+
+    /** The same heads as a contiguous [B, count, T, headDim] copy. */
+    private static Tensor gatherHeads(Tensor x, int start, int count, int headDim) {
+        return Tensor.empty(x.dtype(), x.size(0), count, x.size(1), headDim).copyFrom(headsOf(x, start, count, headDim));
+    }
+
     /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */
     public Variable rope(int startPos, double theta) {
         return record("rope", Rope.forward(value, startPos, theta),

@@ -66,6 +66,40 @@ class GradCheckTransformerOpsTest {
     }
 
     @Test
+    void attentionPacked() {
+        assertPasses("attention from a fused qkv, causal", v -> Variable.attentionPacked(v[0], 2, 2, true, 0.5),
+                randn(2, 3, 18));
+        assertPasses("attention from a fused qkv, grouped-query, full", v -> Variable.attentionPacked(v[0], 4, 2, false, 0.4),
+                randn(1, 4, 16));
+    }
+
+    @Test
+    void attentionPackedEqualsSplittingIntoHeads() {
+        int b = 2;
+        int t = 5;
+        int hq = 4;
+        int hkv = 2;
+        int d = 3;
+        Tensor x = randn(b, t, (hq + 2 * hkv) * d);
+        Tensor g = randn(b, t, hq * d);
+        Variable packed = Variable.param(x);
+        Variable split = Variable.param(x);
+        Variable yp = Variable.attentionPacked(packed, hq, hkv, true, 0.3);
+        Variable[] parts = split.split(2, hq * d, hkv * d, hkv * d);
+        Variable q = parts[0].reshape(b, t, hq, d).transpose(1, 2);
+        Variable k = parts[1].reshape(b, t, hkv, d).transpose(1, 2);
+        Variable v = parts[2].reshape(b, t, hkv, d).transpose(1, 2);
+        Variable ys = Variable.attention(q, k, v, true, 0.3).transpose(1, 2).reshape(b, t, hq * d);
+        assertEquals(0.0, yp.value().maxAbsDiff(ys.value()));
+        yp.backward(g);
+        ys.backward(g);
+        assertEquals(0.0, packed.grad().maxAbsDiff(split.grad()));
+        var e = org.junit.jupiter.api.Assertions.assertThrows(dev.jgrad.tensor.ShapeException.class,
+                () -> Variable.attentionPacked(Variable.param(randn(1, 2, 10)), 2, 2, true, 1));
+        assertTrue(e.getMessage().contains("attentionPacked") && e.getMessage().contains("[1, 2, 10]"), e.getMessage());
+    }
+
+    @Test
     void rope() {
         assertPasses("rope", v -> v[0].rope(0, 10000), randn(1, 2, 4, 6));
         assertPasses("rope start 9, theta 500000", v -> v[0].rope(9, 500000), randn(2, 1, 3, 8));
