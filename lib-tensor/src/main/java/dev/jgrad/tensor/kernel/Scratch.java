@@ -10,7 +10,9 @@ public final class Scratch {
     /** Slots: one per array that may be live at the same time on one thread. */
     public static final int ATTENTION_KEYS = 0;
     public static final int ATTENTION_VALUES = 1;
-    private static final int SLOTS = 2;
+    public static final int REDUCTION_SUM = 2;
+    public static final int REDUCTION_LOST = 3;
+    private static final int SLOTS = 4;
 
     private static final ThreadLocal<float[][]> F32 = ThreadLocal.withInitial(() -> new float[SLOTS][]);
 

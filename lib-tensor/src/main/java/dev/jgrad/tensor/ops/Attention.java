@@ -38,6 +38,41 @@ public final class Attention {
 
     private Attention() {}
 
+    /**
+     * Per-thread working rows of a head's forward or a group's backward, reused from call to call so a step does
+     * not allocate them per head. A task never runs inside another on the same thread, so one set suffices; every
+     * entry is written before it is read.
+     */
+    private static final class RowBuffers {
+        final float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
+        final float[][] dS = new float[ROW_BLOCK][KEY_BLOCK];
+        final int[] qo = new int[ROW_BLOCK];
+        final int[] go = new int[ROW_BLOCK];
+        final int[] visible = new int[ROW_BLOCK];
+        final float[] max = new float[ROW_BLOCK];
+        final float[] sum = new float[ROW_BLOCK];
+        private float[] qScaled = new float[0];
+        private float[] acc = new float[0];
+
+        /** ROW_BLOCK rows of d scaled query values. */
+        float[] qScaled(int d) {
+            if (qScaled.length != ROW_BLOCK * d) {
+                qScaled = new float[ROW_BLOCK * d];
+            }
+            return qScaled;
+        }
+
+        /** ROW_BLOCK rows of d accumulated output values. */
+        float[] acc(int d) {
+            if (acc.length != ROW_BLOCK * d) {
+                acc = new float[ROW_BLOCK * d];
+            }
+            return acc;
+        }
+    }
+
+    private static final ThreadLocal<RowBuffers> ROW_BUFFERS = ThreadLocal.withInitial(RowBuffers::new);
+
     /** The output [B, Hq, T, D] and the per-row log-sum-exp of the scaled scores [B, Hq, T], for the backward. */
     public record Result(Tensor out, Tensor logSumExp) {}
 
@@ -98,13 +133,14 @@ public final class Attention {
         // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
         // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
         // result does not depend on the rows computed beside it.
-        float[] qScaled = new float[ROW_BLOCK * d];
-        float[] acc = new float[ROW_BLOCK * d];
-        float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
-        int[] qo = new int[ROW_BLOCK];
-        int[] visible = new int[ROW_BLOCK];
-        float[] max = new float[ROW_BLOCK];
-        float[] sum = new float[ROW_BLOCK];
+        RowBuffers buffers = ROW_BUFFERS.get();
+        float[] qScaled = buffers.qScaled(d);
+        float[] acc = buffers.acc(d);
+        float[][] p = buffers.p;
+        int[] qo = buffers.qo;
+        int[] visible = buffers.visible;
+        float[] max = buffers.max;
+        float[] sum = buffers.sum;
         for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
             int rows = Math.min(ROW_BLOCK, t - i0);
             for (int r = 0; r < rows; r++) {
@@ -255,14 +291,15 @@ public final class Attention {
         // Rows are taken ROW_BLOCK at a time so that the rank-one updates of dk and dv load and store each slice
         // of a key's row once per block rather than once per query row. Every element still receives the rows'
         // contributions one by one in ascending row order, so the result is the same as row by row.
-        float[] qScaled = new float[ROW_BLOCK * d];
-        float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
-        float[][] dS = new float[ROW_BLOCK][KEY_BLOCK];
-        int[] go = new int[ROW_BLOCK];
-        int[] qo = new int[ROW_BLOCK];
-        int[] visible = new int[ROW_BLOCK];
-        float[] rowLse = new float[ROW_BLOCK];
-        float[] gDotOut = new float[ROW_BLOCK];
+        RowBuffers buffers = ROW_BUFFERS.get();
+        float[] qScaled = buffers.qScaled(d);
+        float[][] p = buffers.p;
+        float[][] dS = buffers.dS;
+        int[] go = buffers.go;
+        int[] qo = buffers.qo;
+        int[] visible = buffers.visible;
+        float[] rowLse = buffers.max;
+        float[] gDotOut = buffers.sum;
         int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
             for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
