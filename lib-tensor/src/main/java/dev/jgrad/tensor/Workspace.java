@@ -184,6 +184,15 @@ public final class Workspace implements AutoCloseable {
         }
     }
 
+    /**
+     * Fills every free array with NaN, so a kernel that reads an output it was handed by {@link Tensor#empty}
+     * before writing it shows up in tests as NaNs rather than as plausible stale values.
+     */
+    void poisonFreeArrays() {
+        freeF32.forEach(array -> Arrays.fill(array, Float.NaN));
+        freeF64.forEach(array -> Arrays.fill(array, Double.NaN));
+    }
+
     @Override
     public String toString() {
         return "Workspace[thread " + owner.getName() + ", " + (depth > 0 ? "open" : "closed") + ", hits " + hits
@@ -228,6 +237,15 @@ public final class Workspace implements AutoCloseable {
                 stacks[i] = Arrays.copyOf(stacks[i], counts[i] * 2);
             }
             stacks[i][counts[i]++] = array;
+        }
+
+        @SuppressWarnings("unchecked")
+        void forEach(java.util.function.Consumer<A> action) {
+            for (int i = 0; i < size; i++) {
+                for (int j = 0; j < counts[i]; j++) {
+                    action.accept((A) stacks[i][j]);
+                }
+            }
         }
 
         long bytes(int elementBytes) {

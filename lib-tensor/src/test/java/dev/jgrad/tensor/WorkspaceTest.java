@@ -45,6 +45,40 @@ class WorkspaceTest {
         assertEquals(Double.doubleToRawLongBits(first), Double.doubleToRawLongBits(step(x, w)), "same without a scope");
     }
 
+    /** Ops whose outputs come from {@link Tensor#empty}: each must write every element it returns. */
+    private static Tensor[] opsWithUninitialisedOutputs(Tensor x, Tensor w, Tensor b) {
+        var ln = dev.jgrad.tensor.ops.LayerNorm.forward(x, b, b, 1e-5);
+        return new Tensor[] {
+            x.matmul(w), x.t().matmul(x), w.t().matmul(x.t()), x.add(b), x.mul(2.0),
+            dev.jgrad.tensor.ops.Binary.where(x.sub(b).relu(), x, b), x.tanh(), x.gelu(),
+            dev.jgrad.tensor.ops.Unary.geluBackward(x, x.t().contiguous().t()), x.softmax(-1), x.softmax(0),
+            ln.out(), ln.mean(), ln.rstd(), x.t().copy(), x.to(x.dtype() == DType.F32 ? DType.F64 : DType.F32),
+            Tensor.full(x.dtype(), 3, 5)
+        };
+    }
+
+    @Test
+    void outputsFromRecycledStorageAreFullyWritten() {
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            Rng rng = new Rng(5);
+            Tensor x = Tensor.randn(dtype, rng, 37, 37);
+            Tensor w = Tensor.randn(dtype, rng, 37, 19);
+            Tensor b = Tensor.randn(dtype, rng, 37);
+            Tensor[] fresh = opsWithUninitialisedOutputs(x, w, b);
+            try (var scope = Workspace.open()) {
+                opsWithUninitialisedOutputs(x, w, b);
+            }
+            Workspace.current().poisonFreeArrays();
+            try (var scope = Workspace.open()) {
+                Tensor[] recycled = opsWithUninitialisedOutputs(x, w, b);
+                for (int i = 0; i < fresh.length; i++) {
+                    assertTrue(recycled[i].isScoped(), "op " + i);
+                    assertEquals(0.0, recycled[i].maxAbsDiff(fresh[i]), dtype + " op " + i);
+                }
+            }
+        }
+    }
+
     @Test
     void recycledStorageIsReallyTheSameArray() {
         float[] data;
