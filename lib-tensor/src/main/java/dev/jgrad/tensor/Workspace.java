@@ -115,6 +115,16 @@ public final class Workspace implements AutoCloseable {
         return b;
     }
 
+    /**
+     * Lets the garbage collector have this thread's free arrays (a workspace keeps a whole step's storage, which
+     * for a large model is hundreds of MB): call it when training is over, or before steps of a different shape.
+     * Arrays lent to an open scope stay lent.
+     */
+    public void trim() {
+        freeF32.clear();
+        freeF64.clear();
+    }
+
     /** Closes one scope; the outermost close takes back every array lent since it opened. */
     @Override
     public void close() {
@@ -246,6 +256,13 @@ public final class Workspace implements AutoCloseable {
                     action.accept((A) stacks[i][j]);
                 }
             }
+        }
+
+        void clear() {
+            lengths = new int[16];
+            stacks = new Object[16][];
+            counts = new int[16];
+            size = 0;
         }
 
         long bytes(int elementBytes) {

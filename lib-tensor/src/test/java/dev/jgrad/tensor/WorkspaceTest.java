@@ -80,7 +80,7 @@ class WorkspaceTest {
     }
 
     @Test
-    void recycledStorageIsReallyTheSameArray() {
+    void recycledStorageIsReallyTheSameArrayUntilTrimmed() {
         float[] data;
         try (var scope = Workspace.open()) {
             data = Tensor.zeros(DType.F32, 1234).f32Data();
@@ -90,6 +90,15 @@ class WorkspaceTest {
             assertSame(data, t.f32Data());
             assertTrue(t.isScoped());
         }
+        Workspace ws = Workspace.current();
+        assertTrue(ws.retainedBytes() >= 1234L * Float.BYTES);
+        ws.trim();
+        assertEquals(0, ws.retainedBytes(), "trim gives the free arrays back");
+        long misses = ws.misses();
+        try (var scope = Workspace.open()) {
+            Tensor.zeros(DType.F32, 1234);
+        }
+        assertEquals(misses + 1, ws.misses(), "after trim the next request allocates again");
     }
 
     @Test
