@@ -40,6 +40,7 @@ class GradCheckTransformerOpsTest {
         assertPasses("linear with bias, batched", v -> Variable.linear(v[0], v[1], v[2]),
                 randn(2, 3, 4), randn(5, 4), randn(5));
         assertPasses("linear without bias", v -> Variable.linear(v[0], v[1], null), randn(3, 4), randn(2, 4));
+        assertPasses("linear of a vector", v -> Variable.linear(v[0], v[1], v[2]), randn(4), randn(3, 4), randn(3));
         assertPasses("linear of a transposed input", v -> Variable.linear(v[0].transpose(0, 1), v[1], v[2]),
                 randn(4, 3), randn(2, 4), randn(2));
     }
