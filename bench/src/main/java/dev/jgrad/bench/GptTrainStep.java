@@ -5,6 +5,7 @@ import dev.jgrad.models.gpt.GptConfig;
 import dev.jgrad.models.optim.AdamW;
 import dev.jgrad.models.optim.Optimizer;
 import dev.jgrad.tensor.Rng;
+import dev.jgrad.tensor.Workspace;
 
 /**
  * One GPT training step as the benchmarks time it: forward, mean cross-entropy, backward, AdamW update
@@ -61,13 +62,18 @@ public final class GptTrainStep {
         System.arraycopy(stream, 1, targets, 0, targets.length);
     }
 
-    /** Runs one step and returns the loss before the update. */
+    /**
+     * Runs one step and returns the loss before the update. The step runs in a {@link Workspace} scope, so from
+     * the second step on its tensors reuse the storage of the step before.
+     */
     public double step() {
-        var loss = model.loss(ids, targets, batch, time);
-        loss.backward();
-        optimizer.step();
-        optimizer.zeroGrad();
-        lastLoss = loss.item();
+        try (var scope = Workspace.open()) {
+            var loss = model.loss(ids, targets, batch, time);
+            loss.backward();
+            optimizer.step();
+            optimizer.zeroGrad();
+            lastLoss = loss.item();
+        }
         return lastLoss;
     }
 

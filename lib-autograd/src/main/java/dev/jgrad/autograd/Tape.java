@@ -156,8 +156,12 @@ public final class Tape {
         }
     }
 
-    /** sum += g for two contiguous tensors of one shape and dtype. */
-    private static void addInPlace(Tensor sum, Tensor g) {
+    /** sum += g for a contiguous sum and a g of the same shape and dtype (g may be a strided view). */
+    static void addInPlace(Tensor sum, Tensor g) {
+        if (!g.isContiguous()) {
+            sum.copyFrom(Binary.add(sum, g));
+            return;
+        }
         int n = sum.numel();
         if (sum.dtype() == DType.F32) {
             ElementwiseF32.add(sum.f32Data(), sum.offset(), 1, g.f32Data(), g.offset(), 1, sum.f32Data(), sum.offset(), n);

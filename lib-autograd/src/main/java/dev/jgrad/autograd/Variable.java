@@ -6,6 +6,8 @@ import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.Workspace;
+import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Attention;
 import dev.jgrad.tensor.ops.Binary;
 import dev.jgrad.tensor.ops.CrossEntropy;
@@ -37,6 +39,8 @@ public final class Variable {
     private final boolean requiresGrad;
     private final Node node;
     private Tensor grad;
+    /** The buffer gradients of this leaf accumulate into, kept across zeroGrad so a training step reallocates none. */
+    private Tensor gradStorage;
 
     private Variable(Tensor value, boolean requiresGrad, Node node) {
         this.value = value;
@@ -72,7 +76,10 @@ public final class Variable {
         return value;
     }
 
-    /** The accumulated gradient, or null before any backward reached this leaf (or after {@link #zeroGrad}). */
+    /**
+     * The accumulated gradient, or null before any backward reached this leaf (or after {@link #zeroGrad} or
+     * {@link #recycleGrad}). Later backward passes add into this same tensor in place.
+     */
     public Tensor grad() {
         return grad;
     }
@@ -95,8 +102,22 @@ public final class Variable {
         return node == null ? null : node.op;
     }
 
-    /** Forgets the gradient (PyTorch's {@code zero_grad(set_to_none=True)}). */
+    /**
+     * Forgets the gradient (PyTorch's {@code zero_grad(set_to_none=True)}): {@link #grad()} is null until the next
+     * backward, which allocates a new gradient tensor, so a tensor obtained from {@code grad()} before keeps its
+     * values.
+     */
     public void zeroGrad() {
+        grad = null;
+        gradStorage = null;
+    }
+
+    /**
+     * Forgets the gradient like {@link #zeroGrad}, but the next backward writes into the same tensor instead of
+     * allocating another: what a training loop wants, as long as it keeps no {@code grad()} tensor from one step
+     * to the next ({@code Optimizer.zeroGrad} uses this).
+     */
+    public void recycleGrad() {
         grad = null;
     }
 
@@ -109,9 +130,27 @@ public final class Variable {
         grad = g;
     }
 
+    /**
+     * Adds one gradient contribution into this leaf's own buffer. The first contribution is copied (transposing
+     * if it is a transposed view), so .grad never aliases a tensor the backward pass still uses; later ones are
+     * added in place, with the same values as a fresh {@code grad + g}. The buffer is allocated once and outside
+     * any {@link Workspace} scope, since the gradient outlives the step that computed it.
+     */
     void accumulateGrad(Tensor g) {
-        // The first contribution is copied so that .grad never aliases a tensor the backward pass still uses.
-        grad = grad == null ? g.copy() : Binary.add(grad, g);
+        if (gradStorage == null || gradStorage.dtype() != g.dtype()) {
+            try (var persistent = Workspace.persistent()) {
+                gradStorage = Tensor.empty(g.dtype(), value.shape());
+            }
+        }
+        if (grad == null) {
+            gradStorage.copyFrom(g);
+        } else {
+            if (grad != gradStorage) {   // a gradient set with setGrad: start the sum from it
+                gradStorage.copyFrom(grad);
+            }
+            Tape.addInPlace(gradStorage, g);
+        }
+        grad = gradStorage;
     }
 
     /** The same value cut from the tape: gradients do not flow through it. */
@@ -379,6 +418,59 @@ public final class Variable {
         }, this, b);
     }
 
+    /**
+     * {@code x Wᵀ + b} over the last dimension (torch's {@code F.linear}): x [..., in], weight [out, in], bias
+     * [out] or null. One node instead of transpose, matmul and add: the bias is added into the product's own
+     * output, and the weight's gradient {@code gᵀ x} is computed directly in the weight's [out, in] layout, so no
+     * transposing copy is made when it is accumulated.
+     */
+    public static Variable linear(Variable x, Variable weight, Variable bias) {
+        Tensor xv = x.value;
+        Tensor w = weight.value;
+        int in = w.size(1);
+        int out = w.size(0);
+        if (x.rank() < 1 || x.size(-1) != in || w.rank() != 2 || (bias != null && !java.util.Arrays.equals(
+                bias.shape(), new int[] {out}))) {
+            throw new ShapeException("linear: expected x [..., " + in + "], weight [out, " + in + "] and bias [" + out
+                    + "], got x " + Shapes.str(x.shape()) + ", weight " + Shapes.str(w.shape()) + ", bias "
+                    + (bias == null ? "none" : Shapes.str(bias.shape())));
+        }
+        Tensor y = MatMul.matmul(xv, w.t());   // a new contiguous tensor: the bias may be added into it
+        if (bias != null) {
+            addRowsInPlace(y, bias.value);
+        }
+        return record("linear", y, g -> {
+            Tensor g2 = g.reshape(-1, out);
+            Tensor x2 = xv.reshape(-1, in);
+            Tensor dx = MatMul.matmul(g2, w).view(xv.shape());
+            Tensor dw = MatMul.matmul(g2.t(), x2);
+            Tensor db = bias == null ? null : Reduce.sum(g2, false, 0);
+            return new Tensor[] {dx, dw, db};
+        }, x, weight, orConstant(bias));
+    }
+
+    /** y[r, :] += b for every row r of a contiguous y [..., n] and b [n]: the same sums as {@code y.add(b)}. */
+    private static void addRowsInPlace(Tensor y, Tensor b) {
+        int n = b.numel();
+        int rows = y.numel() / n;
+        Tensor bc = b.contiguous();
+        if (y.dtype() == DType.F32) {
+            float[] ys = y.f32Data();
+            float[] bs = bc.f32Data();
+            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
+                ElementwiseF32.add(ys, o, 1, bs, bc.offset(), 1, ys, o, n);
+            }
+        } else {
+            double[] ys = y.f64Data();
+            double[] bs = bc.f64Data();
+            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
+                for (int j = 0; j < n; j++) {
+                    ys[o + j] += bs[bc.offset() + j];
+                }
+            }
+        }
+    }
+
     /** Layer normalisation over the last dimension; weight and bias may be null. */
     public static Variable layerNorm(Variable x, Variable weight, Variable bias, double eps) {
         Tensor xv = x.value;
@@ -539,6 +631,57 @@ public final class Variable {
             var d = Attention.backward(g, qv, kv, vv, r.out(), r.logSumExp(), causal, scale);
             return new Tensor[] {d.q(), d.k(), d.v()};
         }, q, k, v);
+    }
+
+    /**
+     * Causal or full attention straight from a fused projection: {@code qkv} [B, T, (Hq + 2·Hkv)·D] holds the
+     * queries, keys and values side by side (GPT-2's {@code c_attn} output), and the result is [B, T, Hq·D] with
+     * the heads side by side again. The same values as splitting qkv, viewing it as heads and calling
+     * {@link #attention}, but with fewer copies: each of q, k and v is gathered into its contiguous head layout
+     * once (the attention kernels then need no copies of their own, forward or backward), and the backward writes
+     * the three gradients straight into one [B, T, (Hq + 2·Hkv)·D] buffer instead of zero-filling a full-size
+     * gradient per piece and summing them.
+     */
+    public static Variable attentionPacked(Variable qkv, int heads, int kvHeads, boolean causal, double scale) {
+        if (qkv.rank() != 3 || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0
+                || qkv.size(2) % (heads + 2 * kvHeads) != 0) {
+            throw new ShapeException("attentionPacked: expected qkv [B, T, (heads + 2 * kvHeads) * headDim] with heads "
+                    + "a multiple of kvHeads, got qkv " + Shapes.str(qkv.shape()) + ", heads " + heads + ", kvHeads "
+                    + kvHeads);
+        }
+        Tensor x = qkv.value;
+        int batch = x.size(0);
+        int time = x.size(1);
+        int width = x.size(2);
+        int headDim = width / (heads + 2 * kvHeads);
+        Tensor q = gatherHeads(x, 0, heads, headDim);
+        Tensor k = gatherHeads(x, heads * headDim, kvHeads, headDim);
+        Tensor v = gatherHeads(x, (heads + kvHeads) * headDim, kvHeads, headDim);
+        var r = Attention.forward(q, k, v, causal, scale);
+        Tensor y = Tensor.empty(x.dtype(), batch, time, heads * headDim);
+        headsOf(y, 0, heads, headDim).copyFrom(r.out());
+        return record("attention_packed", y, g -> {
+            Tensor gHeads = Tensor.empty(g.dtype(), batch, heads, time, headDim)
+                    .copyFrom(headsOf(g.contiguous(), 0, heads, headDim));
+            var d = Attention.backward(gHeads, q, k, v, r.out(), r.logSumExp(), causal, scale);
+            Tensor dx = Tensor.empty(g.dtype(), batch, time, width);
+            headsOf(dx, 0, heads, headDim).copyFrom(d.q());
+            headsOf(dx, heads * headDim, kvHeads, headDim).copyFrom(d.k());
+            headsOf(dx, (heads + kvHeads) * headDim, kvHeads, headDim).copyFrom(d.v());
+            return new Tensor[] {dx};
+        }, qkv);
+    }
+
+    /** Columns [start, start + count·headDim) of x [B, T, W] seen as heads [B, count, T, headDim] (a view). */
+    private static Tensor headsOf(Tensor x, int start, int count, int headDim) {
+        return x.narrow(2, start, count * headDim)
+                .view(x.size(0), x.size(1), count, headDim)
+                .transpose(1, 2);
+    }
+
+    /** The same heads as a contiguous [B, count, T, headDim] copy. */
+    private static Tensor gatherHeads(Tensor x, int start, int count, int headDim) {
+        return Tensor.empty(x.dtype(), x.size(0), count, x.size(1), headDim).copyFrom(headsOf(x, start, count, headDim));
     }
 
     /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */

@@ -23,25 +23,64 @@ public final class Tensor {
     private final int[] shape;
     private final int[] strides;
     private final int offset;
+    /** The workspace scope this tensor's storage was lent from, or null for storage of its own. */
+    private final Workspace lender;
+    /** The lender's generation when the storage was lent: any other generation means the scope has closed. */
+    private final int generation;
 
     private Tensor(DType dtype, float[] f32, double[] f64, int[] shape, int[] strides, int offset) {
+        this(dtype, f32, f64, shape, strides, offset, null, 0);
+    }
+
+    private Tensor(DType dtype, float[] f32, double[] f64, int[] shape, int[] strides, int offset, Workspace lender,
+                   int generation) {
         this.dtype = dtype;
         this.f32 = f32;
         this.f64 = f64;
         this.shape = shape;
         this.strides = strides;
         this.offset = offset;
+        this.lender = lender;
+        this.generation = generation;
     }
 
     // ------------------------------------------------------------------------------------------ creation
 
-    /** A new contiguous tensor of zeros. */
+    /** A new contiguous tensor of zeros (its storage from the thread's {@link Workspace} when one is open). */
     public static Tensor zeros(DType dtype, int... shape) {
-        int[] s = shape.clone();
+        Workspace w = Workspace.lending();
+        Tensor t = allocate(dtype, shape.clone(), w);
+        if (w != null) {   // recycled storage holds a previous step's values; new arrays are zero already
+            if (t.f32 != null) {
+                Arrays.fill(t.f32, 0f);
+            } else {
+                Arrays.fill(t.f64, 0.0);
+            }
+        }
+        return t;
+    }
+
+    /**
+     * A new contiguous tensor whose values are unspecified, for outputs a kernel overwrites completely. Outside a
+     * {@link Workspace} scope it holds zeros (a fresh Java array); inside one it holds whatever a previous step
+     * left in the recycled storage.
+     */
+    public static Tensor empty(DType dtype, int... shape) {
+        return allocate(dtype, shape.clone(), Workspace.lending());
+    }
+
+    /** Every tensor that owns new storage is made here: from the workspace {@code w}, or fresh when it is null. */
+    private static Tensor allocate(DType dtype, int[] s, Workspace w) {
         int n = Shapes.numel(s);
+        int[] st = Shapes.contiguousStrides(s);
+        if (w == null) {
+            return dtype == DType.F32
+                    ? new Tensor(dtype, new float[n], null, s, st, 0)
+                    : new Tensor(dtype, null, new double[n], s, st, 0);
+        }
         return dtype == DType.F32
-                ? new Tensor(dtype, new float[n], null, s, Shapes.contiguousStrides(s), 0)
-                : new Tensor(dtype, null, new double[n], s, Shapes.contiguousStrides(s), 0);
+                ? new Tensor(dtype, w.takeF32(n), null, s, st, 0, w, w.generation())
+                : new Tensor(dtype, null, w.takeF64(n), s, st, 0, w, w.generation());
     }
 
     /** A new F32 tensor of zeros. */
@@ -58,7 +97,7 @@ public final class Tensor {
     }
 
     public static Tensor full(DType dtype, double value, int... shape) {
-        return zeros(dtype, shape).fill(value);
+        return empty(dtype, shape).fill(value);
     }
 
     public static Tensor full(double value, int... shape) {
@@ -264,6 +303,7 @@ public final class Tensor {
 
     /** The F32 storage array this tensor views (kernels index it with {@link #offset()} and strides). */
     public float[] f32Data() {
+        checkLive();
         if (f32 == null) {
             throw new IllegalStateException("f32Data: tensor is " + dtype + ", not F32");
         }
@@ -272,10 +312,26 @@ public final class Tensor {
 
     /** The F64 storage array this tensor views (kernels index it with {@link #offset()} and strides). */
     public double[] f64Data() {
+        checkLive();
         if (f64 == null) {
             throw new IllegalStateException("f64Data: tensor is " + dtype + ", not F64");
         }
         return f64;
+    }
+
+    /**
+     * Throws when this tensor's storage was lent by a {@link Workspace} scope that has since closed (the array
+     * now belongs to a later step). Cheap: one comparison, done where a tensor's storage is reached, not per element.
+     */
+    public void checkLive() {
+        if (lender != null) {
+            lender.checkLive(generation);
+        }
+    }
+
+    /** True when this tensor's storage was lent by a {@link Workspace} scope (it does not outlive the scope). */
+    public boolean isScoped() {
+        return lender != null;
     }
 
     /** True when both tensors view the same storage array. */
@@ -286,6 +342,7 @@ public final class Tensor {
     // ------------------------------------------------------------------------------------------ elements
 
     private int storageIndex(String op, int[] idx) {
+        checkLive();
         if (idx.length != shape.length) {
             throw new ShapeException(op + ": " + idx.length + " indices for a tensor of shape " + Shapes.str(shape));
         }
@@ -324,6 +381,7 @@ public final class Tensor {
             throw new ShapeException("Tensor.item: tensor of shape " + Shapes.str(shape) + " has " + numel()
                     + " elements, not 1");
         }
+        checkLive();
         int pos = offset;
         return f32 != null ? f32[pos] : f64[pos];
     }
@@ -352,21 +410,27 @@ public final class Tensor {
         return pos;
     }
 
-    /** The elements in row-major order as a new float array. */
+    /** The elements in row-major order as a new float array (never storage of a {@link Workspace} scope). */
     public float[] toFloatArray() {
-        if (f32 == null) {
-            return to(DType.F32).f32; // a fresh array of exactly numel() elements
+        checkLive();
+        if (f32 != null && isContiguous() && offset == 0 && f32.length == numel()) {
+            return f32.clone();
         }
-        // A view may start inside a larger storage array (narrow, select): copy() takes just its elements.
-        return isContiguous() && offset == 0 && f32.length == numel() ? f32.clone() : copy().f32;
+        // A view may start inside a larger storage array (narrow, select): copy just its elements.
+        float[] out = new float[numel()];
+        new Tensor(DType.F32, out, null, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
+        return out;
     }
 
-    /** The elements in row-major order as a new double array. */
+    /** The elements in row-major order as a new double array (never storage of a {@link Workspace} scope). */
     public double[] toDoubleArray() {
-        if (f64 == null) {
-            return to(DType.F64).f64; // a fresh array of exactly numel() elements
+        checkLive();
+        if (f64 != null && isContiguous() && offset == 0 && f64.length == numel()) {
+            return f64.clone();
         }
-        return isContiguous() && offset == 0 && f64.length == numel() ? f64.clone() : copy().f64;
+        double[] out = new double[numel()];
+        new Tensor(DType.F64, null, out, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
+        return out;
     }
 
     /** This tensor in another dtype (itself when already of that dtype). */
@@ -374,14 +438,14 @@ public final class Tensor {
         if (target == dtype) {
             return this;
         }
-        Tensor out = zeros(target, shape);
+        Tensor out = empty(target, shape);
         out.copyFrom(this);
         return out;
     }
 
     /** A contiguous copy that shares nothing with this tensor. */
     public Tensor copy() {
-        Tensor out = zeros(dtype, shape);
+        Tensor out = empty(dtype, shape);
         out.copyFrom(this);
         return out;
     }
@@ -395,6 +459,7 @@ public final class Tensor {
 
     /** Sets every element of this view to {@code value}, in place. */
     public Tensor fill(double value) {
+        checkLive();
         var cur = new StridedCursor(shape, new int[][] {strides}, new int[] {offset});
         int n = cur.innerLength();
         int s = cur.innerStride(0);
@@ -425,6 +490,8 @@ public final class Tensor {
      * Used for optimizer updates and for building tensors piece by piece.
      */
     public Tensor copyFrom(Tensor src) {
+        checkLive();
+        src.checkLive();
         Tensor s = src.broadcastTo("Tensor.copyFrom", shape);
         int transposedDim = transposedCopyDim(s);
         if (transposedDim >= 0) {
@@ -535,7 +602,7 @@ public final class Tensor {
     // ------------------------------------------------------------------------------------------ views
 
     private Tensor view(int[] newShape, int[] newStrides, int newOffset) {
-        return new Tensor(dtype, f32, f64, newShape, newStrides, newOffset);
+        return new Tensor(dtype, f32, f64, newShape, newStrides, newOffset, lender, generation);
     }
 
     private int[] inferShape(String op, int[] newShape) {
@@ -952,6 +1019,8 @@ public final class Tensor {
 
     /** True when shapes match and |a - b| <= atol + rtol * |b| everywhere (NaNs never match). */
     public boolean allClose(Tensor other, double rtol, double atol) {
+        checkLive();
+        other.checkLive();
         if (!Arrays.equals(shape, other.shape)) {
             return false;
         }
@@ -967,6 +1036,8 @@ public final class Tensor {
 
     /** Largest |a - b| over all elements; shapes must match. */
     public double maxAbsDiff(Tensor other) {
+        checkLive();
+        other.checkLive();
         if (!Arrays.equals(shape, other.shape)) {
             throw new ShapeException("Tensor.maxAbsDiff: shapes " + Shapes.str(shape) + " and "
                     + Shapes.str(other.shape) + " differ");
@@ -986,6 +1057,7 @@ public final class Tensor {
 
     @Override
     public String toString() {
+        checkLive();
         return TensorFormat.format(this, shape, this::getFlat);
     }
 }

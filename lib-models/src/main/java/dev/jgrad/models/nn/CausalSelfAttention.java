@@ -76,6 +76,14 @@ public final class CausalSelfAttention extends Module implements Layer {
     /** x [B, T, D] to [B, T, D]; position t attends to positions 0..t. */
     @Override
     public Variable forward(Variable x) {
+        if (qkv != null && !rope) {   // GPT-2: attention straight from the fused projection, fewer copies
+            if (x.rank() != 3 || x.size(2) != dModel) {
+                throw new ShapeException("CausalSelfAttention.forward: expected x [B, T, " + dModel + "], got "
+                        + Shapes.str(x.shape()));
+            }
+            Variable y = Variable.attentionPacked(qkv.forward(x), heads, kvHeads, true, 1 / Math.sqrt(headDim));
+            return dropout.forward(out.forward(y));
+        }
         Variable[] qkvHeads = heads(x, "CausalSelfAttention.forward");
         Variable y = Functional.attention(qkvHeads[0], qkvHeads[1], qkvHeads[2], true, 1 / Math.sqrt(headDim));
         int batch = x.size(0);

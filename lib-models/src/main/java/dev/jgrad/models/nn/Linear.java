@@ -56,8 +56,7 @@ public final class Linear extends Module implements Layer {
         if (x.rank() < 1 || x.size(-1) != in) {
             throw new ShapeException("Linear.forward: expected input [..., " + in + "], got " + Shapes.str(x.shape()));
         }
-        Variable y = x.matmul(weight().t());
-        return hasBias ? y.add(bias()) : y;
+        return Variable.linear(x, weight(), bias());
     }
 
     public int in() {

@@ -169,10 +169,14 @@ public abstract class Optimizer {
         }
     }
 
-    /** Clears every parameter's gradient (set to null, PyTorch's {@code zero_grad(set_to_none=True)}). */
+    /**
+     * Clears every parameter's gradient (set to null, PyTorch's {@code zero_grad(set_to_none=True)}). The next
+     * backward writes into the same gradient tensors ({@link Variable#recycleGrad}), so a training loop allocates
+     * its gradients once; copy a {@code grad()} tensor if you need it after this call.
+     */
     public final void zeroGrad() {
         for (Slot s : slots) {
-            s.param.zeroGrad();
+            s.param.recycleGrad();
         }
     }
 

@@ -4,9 +4,12 @@ import dev.jgrad.autograd.Variable;
 import dev.jgrad.models.data.Batch;
 import dev.jgrad.models.nn.Dropout;
 import dev.jgrad.models.nn.Module;
+import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Rng;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.Workspace;
+import dev.jgrad.tensor.kernel.ElementwiseF32;
 import java.lang.reflect.Field;
 import java.util.ArrayList;
 import java.util.Arrays;
@@ -40,6 +43,13 @@ final class DataParallel {
     private final TrainableModel[] replicas;
     private final List<List<Rng>> dropoutRngs = new ArrayList<>();
     private final List<String> names;
+    /**
+     * Per shard, the parameter variables its gradient is computed through, kept from step to step (rebuilt only
+     * when a parameter's value tensor changes) so their gradient buffers are allocated once.
+     */
+    private final List<Map<String, Variable>> shardParams = new ArrayList<>();
+    /** Per parameter, the buffer the shard gradients are summed into, allocated on first use. */
+    private final Map<String, Tensor> sumBuffers = new LinkedHashMap<>();
 
     /** Worker 0 uses {@code model} itself; the others get replicas. */
     DataParallel(TrainableModel model, int workers) {
@@ -77,45 +87,107 @@ final class DataParallel {
     /**
      * Runs every shard and returns the gradient of the mean shard loss. {@code values} are the trained
      * parameters' tensors by name; {@code dropoutSeed} derives each shard's dropout stream.
+     *
+     * <p>Each worker runs its shards inside its own thread's {@link Workspace} scope, so steady-state steps reuse
+     * the storage of the step before. The returned gradients live in buffers this object owns and reuses: they
+     * are valid until the next call.
      */
     Gradients run(List<Batch> shards, Map<String, Tensor> values, long dropoutSeed) {
         int n = shards.size();
         double[] losses = new double[n];
         @SuppressWarnings("unchecked")
         Map<String, Tensor>[] grads = new Map[n];
+        for (int s = 0; s < n; s++) {
+            Map<String, Variable> params = shardParams(s, values);
+            params.values().forEach(Variable::recycleGrad);
+        }
         AtomicInteger next = new AtomicInteger();
         IntConsumer worker = w -> {
             TrainableModel replica = replicas[w];
             for (int s = next.getAndIncrement(); s < n; s = next.getAndIncrement()) {
                 seedDropout(w, dropoutSeed, s);
-                Map<String, Variable> fresh = new LinkedHashMap<>();
-                for (String name : names) {
-                    fresh.put(name, Variable.param(values.get(name)));
-                }
+                Map<String, Variable> params = shardParams.get(s);
                 Batch shard = shards.get(s);
-                losses[s] = replica.module().withParameters(fresh, () -> {
-                    Variable loss = replica.loss(shard);
-                    loss.div(n).backward();
-                    return loss.item();
-                });
+                try (var scope = Workspace.open()) {
+                    losses[s] = replica.module().withParameters(params, () -> {
+                        Variable loss = replica.loss(shard);
+                        loss.div(n).backward();
+                        return loss.item();
+                    });
+                }
                 Map<String, Tensor> g = new LinkedHashMap<>();
-                fresh.forEach((name, p) -> g.put(name, p.grad()));
+                params.forEach((name, p) -> g.put(name, p.grad()));
                 grads[s] = g;
             }
         };
         runWorkers(Math.min(replicas.length, n), worker);
         Map<String, Tensor> sums = new LinkedHashMap<>();
         for (String name : names) {
-            Tensor sum = null;
-            for (int s = 0; s < n; s++) {
-                Tensor g = grads[s].get(name);
-                if (g != null) {
-                    sum = sum == null ? g : sum.add(g);
-                }
-            }
-            sums.put(name, sum);
+            sums.put(name, sumInShardOrder(name, grads));
         }
         return new Gradients(losses, sums);
+    }
+
+    /** The variables shard {@code s} differentiates through, over the current value tensors. */
+    private Map<String, Variable> shardParams(int s, Map<String, Tensor> values) {
+        while (shardParams.size() <= s) {
+            shardParams.add(new LinkedHashMap<>());
+        }
+        Map<String, Variable> params = shardParams.get(s);
+        for (String name : names) {
+            Variable p = params.get(name);
+            if (p == null || p.value() != values.get(name)) {
+                params.put(name, Variable.param(values.get(name)));
+            }
+        }
+        return params;
+    }
+
+    /**
+     * The shards' gradients of one parameter summed in shard order ((g0 + g1) + g2 ..., the same bits as adding
+     * them with {@code Tensor.add}), into a buffer kept for the next step; a single gradient is returned as is.
+     */
+    private Tensor sumInShardOrder(String name, Map<String, Tensor>[] grads) {
+        Tensor sum = null;
+        boolean own = false;
+        for (Map<String, Tensor> shard : grads) {
+            Tensor g = shard.get(name);
+            if (g == null) {
+                continue;
+            }
+            if (sum == null) {
+                sum = g;
+                continue;
+            }
+            if (!own) {
+                Tensor buffer = sumBuffers.get(name);
+                if (buffer == null || buffer.dtype() != g.dtype()) {
+                    try (var persistent = Workspace.persistent()) {
+                        buffer = Tensor.empty(g.dtype(), g.shape());
+                    }
+                    sumBuffers.put(name, buffer);
+                }
+                buffer.copyFrom(sum);
+                sum = buffer;
+                own = true;
+            }
+            addInPlace(sum, g);
+        }
+        return sum;
+    }
+
+    /** sum += g, for two contiguous tensors of one shape and dtype (gradient buffers always are). */
+    private static void addInPlace(Tensor sum, Tensor g) {
+        int n = sum.numel();
+        if (sum.dtype() == DType.F32) {
+            ElementwiseF32.add(sum.f32Data(), sum.offset(), 1, g.f32Data(), g.offset(), 1, sum.f32Data(), sum.offset(), n);
+        } else {
+            double[] s = sum.f64Data();
+            double[] d = g.f64Data();
+            for (int i = 0, so = sum.offset(), go = g.offset(); i < n; i++) {
+                s[so + i] += d[go + i];
+            }
+        }
     }
 
     /**

@@ -13,24 +13,37 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class Lanes {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
-    private static final VectorShuffle<Float>[] HALVINGS = halvings();
+    // One constant per halving: the JIT intrinsifies a rearrange only when it can see the shuffle's exact class, so
+    // shuffles read from an array made every call box its vectors (two allocations per halving).
+    private static final int LEVELS = Integer.numberOfTrailingZeros(F.length());
+    private static final VectorShuffle<Float> HALF = rotation(1);
+    private static final VectorShuffle<Float> QUARTER = rotation(2);
+    private static final VectorShuffle<Float> EIGHTH = rotation(3);
+    private static final VectorShuffle<Float> SIXTEENTH = rotation(4);
 
     private Lanes() {}
 
-    @SuppressWarnings("unchecked")
-    private static VectorShuffle<Float>[] halvings() {
-        int levels = Integer.numberOfTrailingZeros(F.length());
-        VectorShuffle<Float>[] shuffles = new VectorShuffle[levels];
-        for (int level = 0, shift = F.length() / 2; shift >= 1; level++, shift /= 2) {
-            shuffles[level] = VectorShuffle.iota(F, shift, 1, true);   // lane i reads lane (i + shift) mod length
-        }
-        return shuffles;
+    /** Lane i reads lane (i + length / 2^level) mod length; the identity when the vector has no such level. */
+    private static VectorShuffle<Float> rotation(int level) {
+        return VectorShuffle.iota(F, level <= LEVELS ? F.length() >> level : 0, 1, true);
     }
 
     /** The sum of v's lanes, always added in the same order. */
     public static float sum(FloatVector v) {
-        for (VectorShuffle<Float> rotation : HALVINGS) {
-            v = v.add(v.rearrange(rotation));
+        if (LEVELS > 4) {
+            throw new IllegalStateException("Lanes.sum: vectors of " + F.length() + " floats are not supported");
+        }
+        if (LEVELS >= 1) {
+            v = v.add(v.rearrange(HALF));
+        }
+        if (LEVELS >= 2) {
+            v = v.add(v.rearrange(QUARTER));
+        }
+        if (LEVELS >= 3) {
+            v = v.add(v.rearrange(EIGHTH));
+        }
+        if (LEVELS >= 4) {
+            v = v.add(v.rearrange(SIXTEENTH));
         }
         return v.lane(0);
     }

@@ -1,5 +1,6 @@
 package dev.jgrad.tensor.kernel;
 
+import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -25,8 +26,10 @@ public final class ReductionF32 {
         }
         // Compensated (Kahan) accumulation per column: sum holds the running total, lost the low-order
         // bits each addition dropped, which the next addition puts back.
-        float[] sum = new float[cols];
-        float[] lost = new float[cols];
+        float[] sum = Scratch.f32(Scratch.REDUCTION_SUM, cols);
+        float[] lost = Scratch.f32(Scratch.REDUCTION_LOST, cols);
+        Arrays.fill(sum, 0, cols, 0f);
+        Arrays.fill(lost, 0, cols, 0f);
         int bound = S.loopBound(cols);
         for (int r = 0; r < rows; r++) {
             int row = xo + r * cols;

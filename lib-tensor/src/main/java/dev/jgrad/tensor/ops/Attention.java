@@ -6,6 +6,7 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.Lanes;
+import dev.jgrad.tensor.kernel.Scratch;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -36,6 +37,41 @@ public final class Attention {
     private static final int ROW_BLOCK = 4;
 
     private Attention() {}
+
+    /**
+     * Per-thread working rows of a head's forward or a group's backward, reused from call to call so a step does
+     * not allocate them per head. A task never runs inside another on the same thread, so one set suffices; every
+     * entry is written before it is read.
+     */
+    private static final class RowBuffers {
+        final float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
+        final float[][] dS = new float[ROW_BLOCK][KEY_BLOCK];
+        final int[] qo = new int[ROW_BLOCK];
+        final int[] go = new int[ROW_BLOCK];
+        final int[] visible = new int[ROW_BLOCK];
+        final float[] max = new float[ROW_BLOCK];
+        final float[] sum = new float[ROW_BLOCK];
+        private float[] qScaled = new float[0];
+        private float[] acc = new float[0];
+
+        /** ROW_BLOCK rows of d scaled query values. */
+        float[] qScaled(int d) {
+            if (qScaled.length != ROW_BLOCK * d) {
+                qScaled = new float[ROW_BLOCK * d];
+            }
+            return qScaled;
+        }
+
+        /** ROW_BLOCK rows of d accumulated output values. */
+        float[] acc(int d) {
+            if (acc.length != ROW_BLOCK * d) {
+                acc = new float[ROW_BLOCK * d];
+            }
+            return acc;
+        }
+    }
+
+    private static final ThreadLocal<RowBuffers> ROW_BUFFERS = ThreadLocal.withInitial(RowBuffers::new);
 
     /** The output [B, Hq, T, D] and the per-row log-sum-exp of the scaled scores [B, Hq, T], for the backward. */
     public record Result(Tensor out, Tensor logSumExp) {}
@@ -92,18 +128,19 @@ public final class Attention {
         float[] qs = q.f32Data();
         float[] vs = v.f32Data();
         int vo = v.offset() + kvBase;
-        float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d);
+        float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d, Scratch.ATTENTION_KEYS);
         int stride = paddedKeys(s);
         // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
         // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
         // result does not depend on the rows computed beside it.
-        float[] qScaled = new float[ROW_BLOCK * d];
-        float[] acc = new float[ROW_BLOCK * d];
-        float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
-        int[] qo = new int[ROW_BLOCK];
-        int[] visible = new int[ROW_BLOCK];
-        float[] max = new float[ROW_BLOCK];
-        float[] sum = new float[ROW_BLOCK];
+        RowBuffers buffers = ROW_BUFFERS.get();
+        float[] qScaled = buffers.qScaled(d);
+        float[] acc = buffers.acc(d);
+        float[][] p = buffers.p;
+        int[] qo = buffers.qo;
+        int[] visible = buffers.visible;
+        float[] max = buffers.max;
+        float[] sum = buffers.sum;
         for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
             int rows = Math.min(ROW_BLOCK, t - i0);
             for (int r = 0; r < rows; r++) {
@@ -248,20 +285,21 @@ public final class Attention {
         float[] os = out.f32Data();
         float[] ls = lse.f32Data();
         int ko = k.offset() + kvBase;
-        float[] kT = transposedHead(ks, ko, s, d);
-        float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d);
+        float[] kT = transposedHead(ks, ko, s, d, Scratch.ATTENTION_KEYS);
+        float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d, Scratch.ATTENTION_VALUES);
         int stride = paddedKeys(s);
         // Rows are taken ROW_BLOCK at a time so that the rank-one updates of dk and dv load and store each slice
         // of a key's row once per block rather than once per query row. Every element still receives the rows'
         // contributions one by one in ascending row order, so the result is the same as row by row.
-        float[] qScaled = new float[ROW_BLOCK * d];
-        float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
-        float[][] dS = new float[ROW_BLOCK][KEY_BLOCK];
-        int[] go = new int[ROW_BLOCK];
-        int[] qo = new int[ROW_BLOCK];
-        int[] visible = new int[ROW_BLOCK];
-        float[] rowLse = new float[ROW_BLOCK];
-        float[] gDotOut = new float[ROW_BLOCK];
+        RowBuffers buffers = ROW_BUFFERS.get();
+        float[] qScaled = buffers.qScaled(d);
+        float[][] p = buffers.p;
+        float[][] dS = buffers.dS;
+        int[] go = buffers.go;
+        int[] qo = buffers.qo;
+        int[] visible = buffers.visible;
+        float[] rowLse = buffers.max;
+        float[] gDotOut = buffers.sum;
         int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
             for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
@@ -456,15 +494,19 @@ public final class Attention {
 
     /**
      * The [S, D] head at {@code base} as [D, paddedKeys(S)], zero-padded, so that the scores of consecutive keys
-     * are consecutive lanes and a block of keys never needs a scalar tail.
+     * are consecutive lanes and a block of keys never needs a scalar tail. Written into this thread's scratch
+     * array {@code slot}, so a step does not allocate one per head.
      */
-    private static float[] transposedHead(float[] x, int base, int s, int d) {
+    private static float[] transposedHead(float[] x, int base, int s, int d, int slot) {
         int stride = paddedKeys(s);
-        float[] t = new float[d * stride];
+        float[] t = Scratch.f32(slot, d * stride);
         for (int j = 0; j < s; j++) {
             for (int c = 0; c < d; c++) {
                 t[c * stride + j] = x[base + j * d + c];
             }
+        }
+        for (int c = 0; c < d; c++) {
+            Arrays.fill(t, c * stride + s, (c + 1) * stride, 0f);   // the padding a previous use left
         }
         return t;
     }

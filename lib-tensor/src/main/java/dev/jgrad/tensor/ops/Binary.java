@@ -158,7 +158,7 @@ public final class Binary {
         Tensor c = cond.broadcastTo(shape);
         Tensor av = a.broadcastTo(shape);
         Tensor bv = b.broadcastTo(shape);
-        Tensor out = Tensor.zeros(a.dtype(), shape);
+        Tensor out = Tensor.empty(a.dtype(), shape);   // every element is written
         var cur = cursor(shape, c, av, bv, out);
         int n = cur.innerLength();
         int sc = cur.innerStride(0);
@@ -237,7 +237,7 @@ public final class Binary {
         int[] shape = Shapes.broadcast(op.label, a.shape(), b.shape());
         Tensor av = a.broadcastTo(shape);
         Tensor bv = b.broadcastTo(shape);
-        Tensor out = Tensor.zeros(a.dtype(), shape);
+        Tensor out = Tensor.empty(a.dtype(), shape);   // every element is written
         var cur = cursor(shape, av, bv, out);
         int n = cur.innerLength();
         int sa = cur.innerStride(0);

@@ -41,7 +41,7 @@ public final class CrossEntropy {
         int xo = in.offset();
         Tensor lse = Tensor.zeros(logits.dtype(), n);
         // Per-row losses in double, summed in row order afterwards: the same total for any thread count.
-        double[] rowLoss = new double[n];
+        double[] rowLoss = Tensor.zeros(DType.F64, n).f64Data();   // ignored rows stay 0
         if (logits.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] ls = lse.f32Data();
@@ -117,8 +117,7 @@ public final class CrossEntropy {
         }
         Tensor in = logits.contiguous();
         int xo = in.offset();
-        // A fresh copy: toDoubleArray of a contiguous view with an offset would return its whole storage.
-        double[] lse = logSumExp.copy().toDoubleArray();
+        double[] lse = Tensor.empty(DType.F64, n).copyFrom(logSumExp).f64Data();   // offset 0, in double
         double rowScale = g.item() / counted;
         double offTarget = labelSmoothing / c;
         double onTarget = 1 - labelSmoothing + offTarget;

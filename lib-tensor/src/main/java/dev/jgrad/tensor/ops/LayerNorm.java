@@ -36,9 +36,9 @@ public final class LayerNorm {
         Tensor in = x.contiguous();
         int rows = in.numel() / d;
         int xo = in.offset();
-        Tensor out = Tensor.zeros(x.dtype(), x.shape());
-        Tensor mean = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
-        Tensor rstd = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
+        Tensor out = Tensor.empty(x.dtype(), x.shape());   // every row and its statistics are written
+        Tensor mean = Tensor.empty(x.dtype(), NormRows.rowShape(x));
+        Tensor rstd = Tensor.empty(x.dtype(), NormRows.rowShape(x));
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);

@@ -28,7 +28,7 @@ public final class MatMul {
      */
     public static Tensor matmul(Tensor a, Tensor b) {
         Plan plan = plan("matmul", a, b);
-        Tensor out = Tensor.zeros(a.dtype(), plan.outShape());
+        Tensor out = Tensor.empty(a.dtype(), plan.outShape());   // the product with beta 0 writes every element
         multiplyInto(plan.a(), plan.b(), out, false);
         return out.view(plan.resultShape());
     }

@@ -102,7 +102,7 @@ public final class Softmax {
     private static Tensor forward(String op, Tensor x, int axis, boolean log) {
         int a = Shapes.axis(op, axis, x.rank());
         Tensor in = NormRows.axisLast(x, a);
-        Tensor out = Tensor.zeros(x.dtype(), in.shape());
+        Tensor out = Tensor.empty(x.dtype(), in.shape());   // every row is written
         if (in.numel() == 0) {
             return NormRows.restoreAxis(out, a);
         }

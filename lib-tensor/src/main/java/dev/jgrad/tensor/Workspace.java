@@ -1,0 +1,285 @@
+package dev.jgrad.tensor;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+
+/**
+ * Storage recycled from one training step to the next, per thread.
+ *
+ * <pre>{@code
+ * try (var step = Workspace.open()) {
+ *     Variable loss = model.loss(batch);
+ *     loss.backward();
+ *     optimizer.step();
+ *     lastLoss = loss.item();          // read what you keep before the scope closes
+ * }
+ * }</pre>
+ *
+ * <p>While a workspace is open on a thread, every tensor that thread creates ({@link Tensor#zeros},
+ * {@link Tensor#empty}, copies, contiguous copies, every op's output) takes its storage from the workspace; closing
+ * the scope takes all of it back. The arrays are kept in free lists keyed by length, and a training step asks for
+ * the same lengths in the same order every time, so from the second step on every request is served from a free
+ * list and the step allocates no tensor storage at all: no garbage to collect, no fresh pages to fault in, no
+ * zero-filling of outputs a kernel overwrites anyway. Outside a scope tensors are allocated exactly as before.
+ *
+ * <p>Whatever must outlive the step must not come from it: parameters and optimizer state are created before
+ * the first step, and the few things created lazily inside a step that persist (a parameter's gradient buffer,
+ * summed data-parallel gradients) are allocated under {@link #persistent()}. A tensor that came from a scope
+ * remembers the scope's generation: using its data after the scope has closed (reading storage, {@code item},
+ * {@code get}, any op that takes it as input) throws an {@link IllegalStateException} instead of silently reading an
+ * array that now belongs to the next step. The check runs once per access to a tensor's storage, not per
+ * element. Writing to a stale tensor's array through one obtained before the scope closed cannot be caught.
+ *
+ * <p>Scopes nest: opening a workspace where one is already open joins it, and storage goes back only when the
+ * outermost scope closes. Each thread has its own workspace (data-parallel workers open their own); a tensor from
+ * one thread's workspace may be read by kernel tasks on other threads while the scope is open.
+ */
+public final class Workspace implements AutoCloseable {
+    private static final ThreadLocal<Workspace> CURRENT = ThreadLocal.withInitial(Workspace::new);
+
+    private final Thread owner = Thread.currentThread();
+    private final FreeList<float[]> freeF32 = new FreeList<>();
+    private final FreeList<double[]> freeF64 = new FreeList<>();
+    private final ArrayList<float[]> lentF32 = new ArrayList<>();
+    private final ArrayList<double[]> lentF64 = new ArrayList<>();
+    /** Open scopes on this thread (nested opens join the outermost). */
+    private int depth;
+    /** Scopes inside {@link #persistent()} on this thread: allocation bypasses the workspace there. */
+    private int bypass;
+    /** Bumped when the outermost scope closes; tensors lent under an older generation are stale. */
+    private int generation;
+    private long hits;
+    private long misses;
+
+    private Workspace() {}
+
+    /**
+     * Opens this thread's workspace (or joins the one already open). Use with try-with-resources around one
+     * training step, on the thread that runs the step.
+     */
+    public static Workspace open() {
+        Workspace w = CURRENT.get();
+        w.depth++;
+        return w;
+    }
+
+    /** This thread's workspace (open or not): its counters show how well storage is being reused. */
+    public static Workspace current() {
+        return CURRENT.get();
+    }
+
+    /**
+     * A scope in which this thread's allocations bypass the workspace, for state created inside a step that
+     * must outlive it. Use with try-with-resources.
+     */
+    public static Persistent persistent() {
+        Workspace w = CURRENT.get();
+        w.bypass++;
+        return () -> w.bypass--;
+    }
+
+    /** The scope returned by {@link #persistent()}. */
+    public interface Persistent extends AutoCloseable {
+        @Override
+        void close();
+    }
+
+    /** True while a scope is open on this thread. */
+    public boolean isOpen() {
+        return depth > 0;
+    }
+
+    /** Requests served from a free list so far (a steady-state step should have only these). */
+    public long hits() {
+        return hits;
+    }
+
+    /** Requests that needed a new array so far. */
+    public long misses() {
+        return misses;
+    }
+
+    /** Bytes of storage this workspace holds (lent out or free), never given back to the garbage collector. */
+    public long retainedBytes() {
+        return freeF32.bytes(Float.BYTES) + freeF64.bytes(Double.BYTES) + lentBytes();
+    }
+
+    private long lentBytes() {
+        long b = 0;
+        for (float[] a : lentF32) {
+            b += (long) a.length * Float.BYTES;
+        }
+        for (double[] a : lentF64) {
+            b += (long) a.length * Double.BYTES;
+        }
+        return b;
+    }
+
+    /**
+     * Lets the garbage collector have this thread's free arrays (a workspace keeps a whole step's storage, which
+     * for a large model is hundreds of MB): call it when training is over, or before steps of a different shape.
+     * Arrays lent to an open scope stay lent.
+     */
+    public void trim() {
+        freeF32.clear();
+        freeF64.clear();
+    }
+
+    /** Closes one scope; the outermost close takes back every array lent since it opened. */
+    @Override
+    public void close() {
+        if (Thread.currentThread() != owner) {
+            throw new IllegalStateException("Workspace.close: a workspace belongs to the thread that opened it ("
+                    + owner.getName() + "), not " + Thread.currentThread().getName());
+        }
+        if (depth == 0) {
+            throw new IllegalStateException("Workspace.close: the workspace is not open (closed twice?)");
+        }
+        if (--depth > 0) {
+            return;
+        }
+        generation++;
+        for (float[] a : lentF32) {
+            freeF32.put(a.length, a);
+        }
+        for (double[] a : lentF64) {
+            freeF64.put(a.length, a);
+        }
+        lentF32.clear();
+        lentF64.clear();
+    }
+
+    /** The open workspace of this thread that allocations should come from, or null. */
+    static Workspace lending() {
+        Workspace w = CURRENT.get();
+        return w.depth > 0 && w.bypass == 0 ? w : null;
+    }
+
+    int generation() {
+        return generation;
+    }
+
+    /** An array of exactly n floats whose contents are arbitrary (the caller overwrites or clears them). */
+    float[] takeF32(int n) {
+        float[] a = freeF32.take(n);
+        if (a == null) {
+            misses++;
+            a = new float[n];
+        } else {
+            hits++;
+        }
+        lentF32.add(a);
+        return a;
+    }
+
+    double[] takeF64(int n) {
+        double[] a = freeF64.take(n);
+        if (a == null) {
+            misses++;
+            a = new double[n];
+        } else {
+            hits++;
+        }
+        lentF64.add(a);
+        return a;
+    }
+
+    /** Throws when a tensor lent under {@code lentGeneration} is used after its scope closed. */
+    void checkLive(int lentGeneration) {
+        if (lentGeneration != generation) {
+            throw new IllegalStateException("a tensor allocated inside a Workspace scope (a training step) was used "
+                    + "after the scope closed; its storage now belongs to a later step. Copy what must outlive the "
+                    + "step (e.g. call item() or copy() inside the scope and keep the result outside it, created "
+                    + "under Workspace.persistent())");
+        }
+    }
+
+    /**
+     * Fills every free array with NaN, so a kernel that reads an output it was handed by {@link Tensor#empty}
+     * before writing it shows up in tests as NaNs rather than as plausible stale values.
+     */
+    void poisonFreeArrays() {
+        freeF32.forEach(array -> Arrays.fill(array, Float.NaN));
+        freeF64.forEach(array -> Arrays.fill(array, Double.NaN));
+    }
+
+    @Override
+    public String toString() {
+        return "Workspace[thread " + owner.getName() + ", " + (depth > 0 ? "open" : "closed") + ", hits " + hits
+                + ", misses " + misses + ", " + retainedBytes() + " bytes retained]";
+    }
+
+    /**
+     * Stacks of free arrays, one per length. A step uses a few dozen distinct lengths, so a linear scan over
+     * them costs less than hashing would, and allocates nothing (no boxed keys).
+     */
+    private static final class FreeList<A> {
+        private int[] lengths = new int[16];
+        private Object[][] stacks = new Object[16][];
+        private int[] counts = new int[16];
+        private int size;
+
+        @SuppressWarnings("unchecked")
+        A take(int length) {
+            int i = indexOf(length);
+            if (i < 0 || counts[i] == 0) {
+                return null;
+            }
+            Object[] stack = stacks[i];
+            A a = (A) stack[--counts[i]];
+            stack[counts[i]] = null;
+            return a;
+        }
+
+        void put(int length, A array) {
+            int i = indexOf(length);
+            if (i < 0) {
+                if (size == lengths.length) {
+                    lengths = Arrays.copyOf(lengths, size * 2);
+                    stacks = Arrays.copyOf(stacks, size * 2);
+                    counts = Arrays.copyOf(counts, size * 2);
+                }
+                i = size++;
+                lengths[i] = length;
+                stacks[i] = new Object[4];
+            }
+            if (counts[i] == stacks[i].length) {
+                stacks[i] = Arrays.copyOf(stacks[i], counts[i] * 2);
+            }
+            stacks[i][counts[i]++] = array;
+        }
+
+        @SuppressWarnings("unchecked")
+        void forEach(java.util.function.Consumer<A> action) {
+            for (int i = 0; i < size; i++) {
+                for (int j = 0; j < counts[i]; j++) {
+                    action.accept((A) stacks[i][j]);
+                }
+            }
+        }
+
+        void clear() {
+            lengths = new int[16];
+            stacks = new Object[16][];
+            counts = new int[16];
+            size = 0;
+        }
+
+        long bytes(int elementBytes) {
+            long b = 0;
+            for (int i = 0; i < size; i++) {
+                b += (long) lengths[i] * counts[i] * elementBytes;
+            }
+            return b;
+        }
+
+        private int indexOf(int length) {
+            for (int i = 0; i < size; i++) {
+                if (lengths[i] == length) {
+                    return i;
+                }
+            }
+            return -1;
+        }
+    }
+}

@@ -1,0 +1,232 @@
+package dev.jgrad.tensor;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertSame;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.util.concurrent.atomic.AtomicReference;
+import org.junit.jupiter.api.Test;
+
+class WorkspaceTest {
+    /** A small "step": a few ops of different output sizes, returning the sum as a double. */
+    private static double step(Tensor x, Tensor w) {
+        Tensor h = x.matmul(w).tanh();
+        Tensor y = h.mul(h).add(1.0).softmax(-1);
+        return y.sum().item() + h.t().contiguous().mean().item();
+    }
+
+    @Test
+    void theSecondStepIsServedEntirelyFromFreeLists() {
+        Rng rng = new Rng(1);
+        Tensor x = Tensor.randn(rng, 5, 7);
+        Tensor w = Tensor.randn(rng, 7, 3);
+        Workspace ws = Workspace.current();
+        double first;
+        long hits0 = ws.hits();
+        long misses0 = ws.misses();
+        try (var scope = Workspace.open()) {
+            first = step(x, w);
+        }
+        long firstMisses = ws.misses() - misses0;
+        assertTrue(firstMisses > 0, "the first step allocates");
+        long hits1 = ws.hits();
+        long misses1 = ws.misses();
+        double second;
+        try (var scope = Workspace.open()) {
+            second = step(x, w);
+        }
+        assertEquals(0, ws.misses() - misses1, "the second step allocates no storage");
+        assertEquals(firstMisses + (hits1 - hits0), ws.hits() - hits1, "it reuses one array per request");
+        assertEquals(Double.doubleToRawLongBits(first), Double.doubleToRawLongBits(second));
+        assertEquals(Double.doubleToRawLongBits(first), Double.doubleToRawLongBits(step(x, w)), "same without a scope");
+    }
+
+    /** Ops whose outputs come from {@link Tensor#empty}: each must write every element it returns. */
+    private static Tensor[] opsWithUninitialisedOutputs(Tensor x, Tensor w, Tensor b) {
+        var ln = dev.jgrad.tensor.ops.LayerNorm.forward(x, b, b, 1e-5);
+        return new Tensor[] {
+            x.matmul(w), x.t().matmul(x), w.t().matmul(x.t()), x.add(b), x.mul(2.0),
+            dev.jgrad.tensor.ops.Binary.where(x.sub(b).relu(), x, b), x.tanh(), x.gelu(),
+            dev.jgrad.tensor.ops.Unary.geluBackward(x, x.t().contiguous().t()), x.softmax(-1), x.softmax(0),
+            ln.out(), ln.mean(), ln.rstd(), x.t().copy(), x.to(x.dtype() == DType.F32 ? DType.F64 : DType.F32),
+            Tensor.full(x.dtype(), 3, 5)
+        };
+    }
+
+    @Test
+    void outputsFromRecycledStorageAreFullyWritten() {
+        for (DType dtype : new DType[] {DType.F32, DType.F64}) {
+            Rng rng = new Rng(5);
+            Tensor x = Tensor.randn(dtype, rng, 37, 37);
+            Tensor w = Tensor.randn(dtype, rng, 37, 19);
+            Tensor b = Tensor.randn(dtype, rng, 37);
+            Tensor[] fresh = opsWithUninitialisedOutputs(x, w, b);
+            try (var scope = Workspace.open()) {
+                opsWithUninitialisedOutputs(x, w, b);
+            }
+            Workspace.current().poisonFreeArrays();
+            try (var scope = Workspace.open()) {
+                Tensor[] recycled = opsWithUninitialisedOutputs(x, w, b);
+                for (int i = 0; i < fresh.length; i++) {
+                    assertTrue(recycled[i].isScoped(), "op " + i);
+                    assertEquals(0.0, recycled[i].maxAbsDiff(fresh[i]), dtype + " op " + i);
+                }
+            }
+        }
+    }
+
+    @Test
+    void recycledStorageIsReallyTheSameArrayUntilTrimmed() {
+        float[] data;
+        try (var scope = Workspace.open()) {
+            data = Tensor.zeros(DType.F32, 1234).f32Data();
+        }
+        try (var scope = Workspace.open()) {
+            Tensor t = Tensor.zeros(DType.F32, 2, 617);
+            assertSame(data, t.f32Data());
+            assertTrue(t.isScoped());
+        }
+        Workspace ws = Workspace.current();
+        assertTrue(ws.retainedBytes() >= 1234L * Float.BYTES);
+        ws.trim();
+        assertEquals(0, ws.retainedBytes(), "trim gives the free arrays back");
+        long misses = ws.misses();
+        try (var scope = Workspace.open()) {
+            Tensor.zeros(DType.F32, 1234);
+        }
+        assertEquals(misses + 1, ws.misses(), "after trim the next request allocates again");
+    }
+
+    @Test
+    void zerosAreZeroEvenInRecycledStorage() {
+        try (var scope = Workspace.open()) {
+            Tensor.full(DType.F64, 7.0, 333);
+            Tensor.full(DType.F32, 7.0, 333);
+        }
+        try (var scope = Workspace.open()) {
+            assertEquals(0.0, Tensor.zeros(DType.F64, 333).sum().item());
+            assertEquals(0.0, Tensor.zeros(DType.F32, 333).sum().item());
+        }
+    }
+
+    @Test
+    void usingATensorAfterItsScopeClosedIsALoudError() {
+        Tensor kept;
+        Tensor view;
+        try (var scope = Workspace.open()) {
+            kept = Tensor.ones(4, 4).mul(2.0);
+            assertEquals(2.0, kept.sum().div(16).item());
+            view = kept.t();
+            assertEquals(2.0, view.get(1, 2));
+        }
+        var e = assertThrows(IllegalStateException.class, () -> kept.get(0, 0));
+        assertTrue(e.getMessage().contains("after the scope closed"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> view.get(0, 0));
+        assertThrows(IllegalStateException.class, () -> kept.add(1.0));
+        assertThrows(IllegalStateException.class, kept::f32Data);
+        assertThrows(IllegalStateException.class, kept::toString);
+        assertThrows(IllegalStateException.class, () -> Tensor.zeros(4, 4).copyFrom(kept));
+    }
+
+    @Test
+    void arraysHandedToTheCallerAreNeverWorkspaceStorage() {
+        float[] f;
+        double[] d;
+        try (var scope = Workspace.open()) {
+            Tensor t = Tensor.arange(DType.F64, 0, 6, 1).mul(3.0).reshape(2, 3);
+            f = t.t().toFloatArray();
+            d = t.toDoubleArray();
+        }
+        for (int s = 0; s < 2; s++) {
+            try (var scope = Workspace.open()) {   // the next steps overwrite every recycled array
+                Tensor.full(DType.F32, -1, 6);
+                Tensor.full(DType.F64, -1, 6);
+                Tensor.full(DType.F64, -1, 2, 3).t().contiguous();
+            }
+        }
+        assertArrayEquals(new float[] {0, 9, 3, 12, 6, 15}, f);
+        assertArrayEquals(new double[] {0, 3, 6, 9, 12, 15}, d);
+    }
+
+    @Test
+    void outsideAScopeNothingChanges() {
+        Tensor t = Tensor.ones(3).mul(2.0);
+        assertFalse(t.isScoped());
+        assertFalse(Workspace.current().isOpen());
+        try (var scope = Workspace.open()) {
+            assertTrue(Workspace.current().isOpen());
+        }
+        assertEquals(6.0, t.sum().item(), "a tensor made outside every scope stays valid");
+    }
+
+    @Test
+    void persistentAllocationsInsideAScopeOutliveIt() {
+        Tensor state;
+        try (var scope = Workspace.open()) {
+            try (var persistent = Workspace.persistent()) {
+                state = Tensor.zeros(DType.F32, 8);
+            }
+            assertTrue(Tensor.zeros(DType.F32, 8).isScoped(), "allocation is scoped again after persistent()");
+            state.copyFrom(Tensor.ones(8));
+        }
+        assertFalse(state.isScoped());
+        assertEquals(8.0, state.sum().item());
+    }
+
+    @Test
+    void nestedScopesJoinTheOutermost() {
+        Tensor inner;
+        try (var outer = Workspace.open()) {
+            try (var nested = Workspace.open()) {
+                inner = Tensor.ones(5);
+            }
+            assertEquals(5.0, inner.sum().item(), "still valid: only the outermost close takes storage back");
+        }
+        assertThrows(IllegalStateException.class, () -> inner.get(0));
+    }
+
+    @Test
+    void closingTwiceOrFromAnotherThreadIsAnError() throws InterruptedException {
+        Workspace ws = Workspace.open();
+        AtomicReference<Throwable> failure = new AtomicReference<>();
+        Thread other = new Thread(() -> {
+            try {
+                ws.close();
+            } catch (Throwable t) {
+                failure.set(t);
+            }
+        });
+        other.start();
+        other.join();
+        assertTrue(failure.get() instanceof IllegalStateException, String.valueOf(failure.get()));
+        ws.close();
+        assertThrows(IllegalStateException.class, ws::close);
+    }
+
+    @Test
+    void eachThreadHasItsOwnWorkspace() throws InterruptedException {
+        AtomicReference<Workspace> seen = new AtomicReference<>();
+        Thread other = new Thread(() -> seen.set(Workspace.current()));
+        other.start();
+        other.join();
+        assertNotSame(Workspace.current(), seen.get());
+        try (var scope = Workspace.open()) {
+            AtomicReference<Boolean> scoped = new AtomicReference<>();
+            Thread t = new Thread(() -> scoped.set(Tensor.zeros(3).isScoped()));
+            t.start();
+            t.join();
+            assertFalse(scoped.get(), "another thread's allocations do not come from this thread's scope");
+        }
+    }
+
+    @Test
+    void emptyOutsideAScopeIsZeroAndHasTheShape() {
+        Tensor t = Tensor.empty(DType.F64, 2, 3);
+        assertArrayEquals(new int[] {2, 3}, t.shape());
+        assertEquals(0.0, t.sum().item());
+    }
+}
