@@ -1,0 +1,198 @@
+package dev.jgrad.tensor.kernel;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+
+/**
+ * exp, log and tanh for float, each as a vector version and a scalar version that return the same bits for the
+ * same input, in every JIT state.
+ *
+ * <p>Why not {@code lanewise(VectorOperators.EXP)}: the Vector API computes its transcendental lane operations with
+ * Java code while a kernel is interpreted and with a different, intrinsic implementation once C2 has compiled it,
+ * and the two differ in the last bit. A kernel would then give different results before and after the JIT got to
+ * it, so two identical runs, or two data-parallel workers whose kernels were compiled at different moments, would
+ * drift apart. The functions here use only IEEE-754 operations that every execution mode performs exactly the
+ * same way: + - * / and fused multiply-add (each correctly rounded), min/max, comparisons and blends, and integer
+ * manipulation of the bits. The scalar versions repeat the vector version operation for operation ({@code Math.fma}
+ * where the vector uses {@code fma}), so a vector loop and its scalar tail agree: element i gets the same bits
+ * whether it lands in a lane or in the tail, and a row's result does not depend on its length.
+ *
+ * <p>Accuracy: within 2 ulp of the correctly rounded result over the whole float range (measured by
+ * {@code VectorMathTest} against {@link Math} in double). The polynomial coefficients are near-minimax fits
+ * computed by {@code lib-tensor/src/test/python/fit_vector_math.py}. NaN inputs give NaN (the payload is not
+ * specified), and the special values follow {@link Math}: exp(-inf) = 0, exp(+inf) = +inf, log(0) = -inf,
+ * log(x &lt; 0) = NaN, log(+inf) = +inf, tanh(+-inf) = +-1, and the sign of zero is kept by tanh.
+ */
+public final class VectorMath {
+    private VectorMath() {}
+
+    private static final float LOG2E = 1.442695f;
+    // ln 2 split in two floats: n * LN2_HI is exact inside an fma, LN2_LO carries the next 24 bits.
+    private static final float LN2_HI = 0.6931472f;
+    private static final float LN2_LO = -1.9046542e-09f;
+    // Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to the nearest integer, which then sits in the low
+    // bits of the sum: the vector way to round without a rounding instruction.
+    private static final float ROUNDER = 12582912f;
+    private static final int ROUNDER_BITS = 0x4B40_0000;
+    private static final float TWO_POW_23 = 8388608f;
+
+    // ------------------------------------------------------------------------------------------ exp
+
+    // Inputs are clamped to where the result is still decided: exp(-104) rounds to 0, exp(88.8) overflows.
+    private static final float EXP_LOWEST = -104f;
+    private static final float EXP_HIGHEST = 88.8f;
+    // exp(r) = 1 + r + r^2 P(r) on |r| <= ln(2)/2; relative error of the fit 2^-28.
+    private static final float EXP_C2 = 0.49999994f;
+    private static final float EXP_C3 = 0.16666515f;
+    private static final float EXP_C4 = 0.041668456f;
+    private static final float EXP_C5 = 0.008369424f;
+    private static final float EXP_C6 = 0.0013813133f;
+
+    /**
+     * e^x per lane. With n = round(x / ln 2) and r = x - n ln 2 (Cody-Waite: ln 2 in two parts, so r is exact to
+     * float precision), e^x = 2^n e^r, e^r from a polynomial. 2^n is applied as two factors 2^(n/2) 2^(n - n/2),
+     * each a normal float, so a result that overflows becomes +inf and one in the subnormal range is rounded once.
+     */
+    public static FloatVector exp(FloatVector x) {
+        var clamped = x.max(EXP_LOWEST).min(EXP_HIGHEST);   // NaN stays NaN
+        var shifted = clamped.fma(LOG2E, ROUNDER);
+        var n = shifted.sub(ROUNDER);
+        var r = n.fma(x.broadcast(-LN2_HI), clamped);
+        r = n.fma(x.broadcast(-LN2_LO), r);
+        var p = r.fma(EXP_C6, EXP_C5).fma(r, x.broadcast(EXP_C4)).fma(r, x.broadcast(EXP_C3))
+                .fma(r, x.broadcast(EXP_C2));
+        var er = r.mul(r).fma(p, r).add(1f);
+        var k = shifted.reinterpretAsInts().sub(ROUNDER_BITS);
+        var half = k.lanewise(VectorOperators.ASHR, 1);
+        return er.mul(powerOfTwo(half)).mul(powerOfTwo(k.sub(half)));
+    }
+
+    /** e^x, the same bits as a lane of {@link #exp(FloatVector)}. */
+    public static float exp(float x) {
+        float clamped = Math.min(Math.max(x, EXP_LOWEST), EXP_HIGHEST);
+        float shifted = Math.fma(clamped, LOG2E, ROUNDER);
+        float n = shifted - ROUNDER;
+        float r = Math.fma(n, -LN2_HI, clamped);
+        r = Math.fma(n, -LN2_LO, r);
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(r, EXP_C6, EXP_C5), r, EXP_C4), r, EXP_C3), r, EXP_C2);
+        float er = Math.fma(r * r, p, r) + 1f;
+        int k = Float.floatToRawIntBits(shifted) - ROUNDER_BITS;
+        int half = k >> 1;
+        return er * powerOfTwo(half) * powerOfTwo(k - half);
+    }
+
+    /** 2^k for k in [-126, 127], built in the exponent field. */
+    private static FloatVector powerOfTwo(IntVector k) {
+        return k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
+    }
+
+    private static float powerOfTwo(int k) {
+        return Float.intBitsToFloat((k + 127) << 23);
+    }
+
+    // ------------------------------------------------------------------------------------------ log
+
+    // Offsets the exponent split so the mantissa m lands in [sqrt(1/2), sqrt(2)) rather than [1, 2).
+    private static final int SQRT_HALF_BITS = 0x3F35_04F3;
+    private static final int ONE_BITS = 0x3F80_0000;
+    // log(1 + f) = f + f^2 P(f) on sqrt(1/2) - 1 <= f < sqrt(2) - 1; relative error of the fit 2^-27.9.
+    private static final float LOG_C2 = -0.49999988f;
+    private static final float LOG_C3 = 0.33333325f;
+    private static final float LOG_C4 = -0.25001585f;
+    private static final float LOG_C5 = 0.20001984f;
+    private static final float LOG_C6 = -0.16609f;
+    private static final float LOG_C7 = 0.14181578f;
+    private static final float LOG_C8 = -0.13243471f;
+    private static final float LOG_C9 = 0.1290634f;
+    private static final float LOG_C10 = -0.07622954f;
+
+    /**
+     * Natural log per lane. x = 2^e m with m in [sqrt(1/2), sqrt(2)) read off the bits (subnormals are first
+     * scaled by 2^23); log x = e ln 2 + log(1 + f) with f = m - 1 exact, the last from a polynomial.
+     */
+    public static FloatVector log(FloatVector x) {
+        VectorMask<Float> subnormal = x.compare(VectorOperators.LT, Float.MIN_NORMAL);
+        var normal = x.blend(x.mul(TWO_POW_23), subnormal);
+        var bits = normal.reinterpretAsInts().add(ONE_BITS - SQRT_HALF_BITS);
+        var biasedExponent = (FloatVector) bits.lanewise(VectorOperators.ASHR, 23).convert(VectorOperators.I2F, 0);
+        var e = biasedExponent.sub(x.broadcast(127f).blend(127f + 23f, subnormal));
+        var f = bits.and(0x007F_FFFF).add(SQRT_HALF_BITS).reinterpretAsFloats().sub(1f);
+        var p = f.fma(LOG_C10, LOG_C9).fma(f, x.broadcast(LOG_C8)).fma(f, x.broadcast(LOG_C7))
+                .fma(f, x.broadcast(LOG_C6)).fma(f, x.broadcast(LOG_C5)).fma(f, x.broadcast(LOG_C4))
+                .fma(f, x.broadcast(LOG_C3)).fma(f, x.broadcast(LOG_C2));
+        var logM = f.mul(f).fma(p, f);
+        var result = e.fma(x.broadcast(LN2_HI), e.fma(x.broadcast(LN2_LO), logM));
+        result = result.blend(Float.NEGATIVE_INFINITY, x.compare(VectorOperators.EQ, 0f));
+        result = result.blend(Float.NaN, x.compare(VectorOperators.LT, 0f));
+        var itself = x.test(VectorOperators.IS_NAN).or(x.compare(VectorOperators.EQ, Float.POSITIVE_INFINITY));
+        return result.blend(x, itself);
+    }
+
+    /** Natural log, the same bits as a lane of {@link #log(FloatVector)}. */
+    public static float log(float x) {
+        if (Float.isNaN(x) || x == Float.POSITIVE_INFINITY) {
+            return x;
+        }
+        if (x < 0f) {
+            return Float.NaN;
+        }
+        if (x == 0f) {
+            return Float.NEGATIVE_INFINITY;
+        }
+        boolean subnormal = x < Float.MIN_NORMAL;
+        float normal = subnormal ? x * TWO_POW_23 : x;
+        int bits = Float.floatToRawIntBits(normal) + (ONE_BITS - SQRT_HALF_BITS);
+        float e = (float) (bits >> 23) - (subnormal ? 127f + 23f : 127f);
+        float f = Float.intBitsToFloat((bits & 0x007F_FFFF) + SQRT_HALF_BITS) - 1f;
+        float p = Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(Math.fma(
+                f, LOG_C10, LOG_C9), f, LOG_C8), f, LOG_C7), f, LOG_C6), f, LOG_C5), f, LOG_C4), f, LOG_C3), f, LOG_C2);
+        float logM = Math.fma(f * f, p, f);
+        return Math.fma(e, LN2_HI, Math.fma(e, LN2_LO, logM));
+    }
+
+    // ------------------------------------------------------------------------------------------ tanh
+
+    // Below this |x| tanh comes from its odd polynomial, above it from e^(-2|x|).
+    private static final float TANH_SPLIT = 0.625f;
+    // tanh(a) = a + a^3 P(a^2) on |a| <= 0.625; relative error of the fit 2^-27.6.
+    private static final float TANH_C3 = -0.33333278f;
+    private static final float TANH_C5 = 0.13331331f;
+    private static final float TANH_C7 = -0.053730007f;
+    private static final float TANH_C9 = 0.020606177f;
+    private static final float TANH_C11 = -0.0056669773f;
+    private static final int SIGN_BIT = 0x8000_0000;
+
+    /**
+     * tanh per lane, on a = |x| with x's sign copied on at the end. Small a: an odd polynomial, accurate where
+     * tanh a ~ a. Larger a: with u = e^(-2a) in (0, 0.29], tanh a = (1 - u) / (1 + u) = 1 - 2u / (1 + u), where
+     * the rounding errors fall on the small term 2u / (1 + u) only. Both are computed and blended per lane.
+     */
+    public static FloatVector tanh(FloatVector x) {
+        var a = x.abs();
+        var z = a.mul(a);
+        var p = z.fma(TANH_C11, TANH_C9).fma(z, x.broadcast(TANH_C7)).fma(z, x.broadcast(TANH_C5))
+                .fma(z, x.broadcast(TANH_C3));
+        var small = a.mul(z).fma(p, a);
+        var u = exp(a.mul(-2f));
+        var large = x.broadcast(1f).sub(u.add(u).div(u.add(1f)));
+        var magnitude = small.blend(large, a.compare(VectorOperators.GE, TANH_SPLIT));
+        return magnitude.reinterpretAsInts().or(x.reinterpretAsInts().and(SIGN_BIT)).reinterpretAsFloats();
+    }
+
+    /** tanh, the same bits as a lane of {@link #tanh(FloatVector)}. */
+    public static float tanh(float x) {
+        float a = Math.abs(x);
+        float magnitude;
+        if (a >= TANH_SPLIT) {
+            float u = exp(a * -2f);
+            magnitude = 1f - (u + u) / (u + 1f);
+        } else {
+            float z = a * a;
+            float p = Math.fma(Math.fma(Math.fma(Math.fma(z, TANH_C11, TANH_C9), z, TANH_C7), z, TANH_C5), z, TANH_C3);
+            magnitude = Math.fma(a * z, p, a);
+        }
+        return Float.intBitsToFloat(Float.floatToRawIntBits(magnitude) | (Float.floatToRawIntBits(x) & SIGN_BIT));
+    }
+}
