@@ -137,20 +137,20 @@ public final class ElementwiseF32 {
     public static void exp(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.EXP).intoArray(out, oo + i);
+            VectorMath.exp(FloatVector.fromArray(S, x, xo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = (float) Math.exp(x[xo + i]);
+            out[oo + i] = VectorMath.exp(x[xo + i]);
         }
     }
 
     public static void log(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.LOG).intoArray(out, oo + i);
+            VectorMath.log(FloatVector.fromArray(S, x, xo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = (float) Math.log(x[xo + i]);
+            out[oo + i] = VectorMath.log(x[xo + i]);
         }
     }
 
@@ -177,10 +177,10 @@ public final class ElementwiseF32 {
     public static void tanh(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.TANH).intoArray(out, oo + i);
+            VectorMath.tanh(FloatVector.fromArray(S, x, xo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = (float) Math.tanh(x[xo + i]);
+            out[oo + i] = VectorMath.tanh(x[xo + i]);
         }
     }
 
@@ -188,11 +188,11 @@ public final class ElementwiseF32 {
         int i = 0;
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            var e = FloatVector.fromArray(S, x, xo + i).neg().lanewise(VectorOperators.EXP);
+            var e = VectorMath.exp(FloatVector.fromArray(S, x, xo + i).neg());
             one.div(one.add(e)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = 1f / (1f + (float) Math.exp(-x[xo + i]));
+            out[oo + i] = 1f / (1f + VectorMath.exp(-x[xo + i]));
         }
     }
 
@@ -215,12 +215,12 @@ public final class ElementwiseF32 {
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
             var inner = v.mul(v).mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
-            half.mul(v).mul(one.add(inner.lanewise(VectorOperators.TANH))).intoArray(out, oo + i);
+            half.mul(v).mul(one.add(VectorMath.tanh(inner))).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
-            float inner = SQRT_2_OVER_PI * (v + GELU_KAPPA * v * v * v);
-            out[oo + i] = 0.5f * v * (1f + (float) Math.tanh(inner));
+            float inner = (v * v * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
+            out[oo + i] = 0.5f * v * (1f + VectorMath.tanh(inner));
         }
     }
 
@@ -230,11 +230,11 @@ public final class ElementwiseF32 {
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
-            v.div(one.add(v.neg().lanewise(VectorOperators.EXP))).intoArray(out, oo + i);
+            v.div(one.add(VectorMath.exp(v.neg()))).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
-            out[oo + i] = v / (1f + (float) Math.exp(-v));
+            out[oo + i] = v / (1f + VectorMath.exp(-v));
         }
     }
 
@@ -306,7 +306,7 @@ public final class ElementwiseF32 {
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
             var v2 = v.mul(v);
-            var t = v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI).lanewise(VectorOperators.TANH);
+            var t = VectorMath.tanh(v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI));
             var left = half.mul(one.add(t));
             var right = half.mul(v).mul(one.sub(t.mul(t))).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
             FloatVector.fromArray(S, g, go + i).mul(left.add(right)).intoArray(out, oo + i);
@@ -314,7 +314,7 @@ public final class ElementwiseF32 {
         for (; i < n; i++) {
             float v = x[xo + i];
             float v2 = v * v;
-            float t = (float) Math.tanh(SQRT_2_OVER_PI * (v + GELU_KAPPA * v2 * v));
+            float t = VectorMath.tanh((v2 * v * GELU_KAPPA + v) * SQRT_2_OVER_PI);   // the lanes' order
             float left = 0.5f * (1f + t);
             float right = 0.5f * v * (1f - t * t) * (SQRT_2_OVER_PI * (1f + 3f * GELU_KAPPA * v2));
             out[oo + i] = g[go + i] * (left + right);
@@ -327,12 +327,12 @@ public final class ElementwiseF32 {
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
-            var s = one.div(one.add(v.neg().lanewise(VectorOperators.EXP)));
+            var s = one.div(one.add(VectorMath.exp(v.neg())));
             FloatVector.fromArray(S, g, go + i).mul(s).mul(v.mul(one.sub(s)).add(one)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
-            float s = 1f / (1f + (float) Math.exp(-v));
+            float s = 1f / (1f + VectorMath.exp(-v));
             out[oo + i] = g[go + i] * s * (1f + v * (1f - s));
         }
     }
