@@ -207,20 +207,22 @@ public final class ElementwiseF32 {
         }
     }
 
-    /** GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    /**
+     * GELU, tanh approximation: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed as the equal
+     * x / (1 + e^(-2u)): one exp instead of a tanh, and no cancellation in 1 + tanh(u) for negative x.
+     */
     public static void gelu(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
-        var half = FloatVector.broadcast(S, 0.5f);
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
             var inner = v.mul(v).mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
-            half.mul(v).mul(one.add(VectorMath.tanh(inner))).intoArray(out, oo + i);
+            v.div(one.add(VectorMath.exp(inner.mul(-2f)))).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
             float inner = (v * v * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
-            out[oo + i] = 0.5f * v * (1f + VectorMath.tanh(inner));
+            out[oo + i] = v / (1f + VectorMath.exp(inner * -2f));
         }
     }
 
@@ -296,28 +298,29 @@ public final class ElementwiseF32 {
     }
 
     /**
-     * Derivative of the tanh-approximated GELU: with t = tanh(k (x + c x^3)),
-     * d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2).
+     * Derivative of the tanh-approximated GELU: with t = tanh(u), u = k (x + c x^3),
+     * d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2). With s = 1 / (1 + e^(-2u)) = 0.5 (1 + t), so that
+     * 1 - t^2 = 4 s (1 - s), this is s + 2 x s (1 - s) k (1 + 3 c x^2): one exp, as in the forward.
      */
     public static void geluBackward(float[] g, int go, float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
-        var half = FloatVector.broadcast(S, 0.5f);
+        var two = FloatVector.broadcast(S, 2f);
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
             var v2 = v.mul(v);
-            var t = VectorMath.tanh(v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI));
-            var left = half.mul(one.add(t));
-            var right = half.mul(v).mul(one.sub(t.mul(t))).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
-            FloatVector.fromArray(S, g, go + i).mul(left.add(right)).intoArray(out, oo + i);
+            var inner = v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
+            var s = one.div(one.add(VectorMath.exp(inner.mul(-2f))));
+            var right = two.mul(v).mul(s).mul(one.sub(s)).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
+            FloatVector.fromArray(S, g, go + i).mul(s.add(right)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
             float v2 = v * v;
-            float t = VectorMath.tanh((v2 * v * GELU_KAPPA + v) * SQRT_2_OVER_PI);   // the lanes' order
-            float left = 0.5f * (1f + t);
-            float right = 0.5f * v * (1f - t * t) * (SQRT_2_OVER_PI * (1f + 3f * GELU_KAPPA * v2));
-            out[oo + i] = g[go + i] * (left + right);
+            float inner = (v2 * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
+            float s = 1f / (1f + VectorMath.exp(inner * -2f));
+            float right = 2f * v * s * (1f - s) * ((v2 * (3f * GELU_KAPPA) + 1f) * SQRT_2_OVER_PI);
+            out[oo + i] = g[go + i] * (s + right);
         }
     }
 

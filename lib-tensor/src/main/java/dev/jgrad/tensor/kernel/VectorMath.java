@@ -4,6 +4,7 @@ import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * exp, log and tanh for float, each as a vector version and a scalar version that return the same bits for the
@@ -19,14 +20,25 @@ import jdk.incubator.vector.VectorOperators;
  * where the vector uses {@code fma}), so a vector loop and its scalar tail agree: element i gets the same bits
  * whether it lands in a lane or in the tail, and a row's result does not depend on its length.
  *
- * <p>Accuracy: within 2 ulp of the correctly rounded result over the whole float range (measured by
- * {@code VectorMathTest} against {@link Math} in double). The polynomial coefficients are near-minimax fits
- * computed by {@code lib-tensor/src/test/python/fit_vector_math.py}. NaN inputs give NaN (the payload is not
- * specified), and the special values follow {@link Math}: exp(-inf) = 0, exp(+inf) = +inf, log(0) = -inf,
- * log(x &lt; 0) = NaN, log(+inf) = +inf, tanh(+-inf) = +-1, and the sign of zero is kept by tanh.
+ * <p>Accuracy: within 1 ulp of the correctly rounded result ({@code VectorMathTest} checks 4 million inputs
+ * against {@link Math} in double; see there for the full-range measurement), except that exp flushes results
+ * below {@link Float#MIN_NORMAL} (x &lt; -87.33654) to 0 rather than rounding them into the subnormals. The
+ * polynomial coefficients are near-minimax fits computed by {@code lib-tensor/src/test/python/fit_vector_math.py}.
+ * NaN gives NaN, and the special values follow {@link Math}: exp(-inf) = 0, exp(+inf) = +inf, log(0) = -inf,
+ * log(x &lt; 0) = NaN, log(+inf) = +inf, tanh(+-inf) = +-1, and tanh keeps the sign of zero.
+ *
+ * <p>The vector versions take vectors of {@link FloatVector#SPECIES_PREFERRED}, the kernels' species: their
+ * constants are vectors of that species, built once, which keeps the code C2 must inline small enough that it
+ * inlines all of it (otherwise vectors get boxed and the kernel crawls).
  */
 public final class VectorMath {
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
     private VectorMath() {}
+
+    private static FloatVector v(float c) {
+        return FloatVector.broadcast(F, c);
+    }
 
     private static final float LOG2E = 1.442695f;
     // ln 2 split in two floats: n * LN2_HI is exact inside an fma, LN2_LO carries the next 24 bits.
@@ -35,61 +47,72 @@ public final class VectorMath {
     // Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to the nearest integer, which then sits in the low
     // bits of the sum: the vector way to round without a rounding instruction.
     private static final float ROUNDER = 12582912f;
-    private static final int ROUNDER_BITS = 0x4B40_0000;
-    private static final float TWO_POW_23 = 8388608f;
+    private static final FloatVector V_ONE = v(1f);
+    private static final FloatVector V_LOG2E = v(LOG2E);
+    private static final FloatVector V_ROUNDER = v(ROUNDER);
+    private static final FloatVector V_MINUS_LN2_HI = v(-LN2_HI);
+    private static final FloatVector V_MINUS_LN2_LO = v(-LN2_LO);
+    private static final FloatVector V_LN2_HI = v(LN2_HI);
+    private static final FloatVector V_LN2_LO = v(LN2_LO);
 
     // ------------------------------------------------------------------------------------------ exp
 
-    // Inputs are clamped to where the result is still decided: exp(-104) rounds to 0, exp(88.8) overflows.
-    private static final float EXP_LOWEST = -104f;
-    private static final float EXP_HIGHEST = 88.8f;
+    // From here down e^x is below Float.MIN_NORMAL (-126 ln 2 rounded up): flushed to 0.
+    private static final float EXP_LOWEST = -87.33654f;
+    // The largest x whose e^x rounds to a finite float.
+    private static final float EXP_HIGHEST = 88.72283f;
     // exp(r) = 1 + r + r^2 P(r) on |r| <= ln(2)/2; relative error of the fit 2^-28.
     private static final float EXP_C2 = 0.49999994f;
     private static final float EXP_C3 = 0.16666515f;
     private static final float EXP_C4 = 0.041668456f;
     private static final float EXP_C5 = 0.008369424f;
     private static final float EXP_C6 = 0.0013813133f;
+    private static final FloatVector V_EXP_C2 = v(EXP_C2);
+    private static final FloatVector V_EXP_C3 = v(EXP_C3);
+    private static final FloatVector V_EXP_C4 = v(EXP_C4);
+    private static final FloatVector V_EXP_C5 = v(EXP_C5);
+    private static final FloatVector V_EXP_C6 = v(EXP_C6);
 
     /**
      * e^x per lane. With n = round(x / ln 2) and r = x - n ln 2 (Cody-Waite: ln 2 in two parts, so r is exact to
-     * float precision), e^x = 2^n e^r, e^r from a polynomial. 2^n is applied as two factors 2^(n/2) 2^(n - n/2),
-     * each a normal float, so a result that overflows becomes +inf and one in the subnormal range is rounded once.
+     * float precision), e^x = 2^n e^r, e^r from a polynomial, and 2^n added to the exponent field of e^r. Inside
+     * [EXP_LOWEST, EXP_HIGHEST] the result is a normal float, so that addition is exact; outside it (and for
+     * NaN) the lane is replaced by 0, +inf or the NaN.
      */
     public static FloatVector exp(FloatVector x) {
-        var clamped = x.max(EXP_LOWEST).min(EXP_HIGHEST);   // NaN stays NaN
-        var shifted = clamped.fma(LOG2E, ROUNDER);
-        var n = shifted.sub(ROUNDER);
-        var r = n.fma(x.broadcast(-LN2_HI), clamped);
-        r = n.fma(x.broadcast(-LN2_LO), r);
-        var p = r.fma(EXP_C6, EXP_C5).fma(r, x.broadcast(EXP_C4)).fma(r, x.broadcast(EXP_C3))
-                .fma(r, x.broadcast(EXP_C2));
-        var er = r.mul(r).fma(p, r).add(1f);
-        var k = shifted.reinterpretAsInts().sub(ROUNDER_BITS);
-        var half = k.lanewise(VectorOperators.ASHR, 1);
-        return er.mul(powerOfTwo(half)).mul(powerOfTwo(k.sub(half)));
+        var shifted = x.fma(V_LOG2E, V_ROUNDER);
+        var n = shifted.sub(V_ROUNDER);
+        var r = n.fma(V_MINUS_LN2_HI, x);
+        r = n.fma(V_MINUS_LN2_LO, r);
+        var p = r.fma(V_EXP_C6, V_EXP_C5).fma(r, V_EXP_C4).fma(r, V_EXP_C3).fma(r, V_EXP_C2);
+        var er = r.mul(r).fma(p, r).add(V_ONE);
+        var exponent = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
+        // n << 23 for the exponent field: shifted has the bits 0x4B40_0000 + n, and 0x4B40_0000 << 23 overflows to 0.
+        var result = er.reinterpretAsInts().add(exponent).reinterpretAsFloats();
+        result = result.blend(0f, x.compare(VectorOperators.LT, EXP_LOWEST));
+        result = result.blend(Float.POSITIVE_INFINITY, x.compare(VectorOperators.GT, EXP_HIGHEST));
+        return result.blend(x, x.test(VectorOperators.IS_NAN));
     }
 
     /** e^x, the same bits as a lane of {@link #exp(FloatVector)}. */
     public static float exp(float x) {
-        float clamped = Math.min(Math.max(x, EXP_LOWEST), EXP_HIGHEST);
-        float shifted = Math.fma(clamped, LOG2E, ROUNDER);
+        if (x < EXP_LOWEST) {
+            return 0f;
+        }
+        if (x > EXP_HIGHEST) {
+            return Float.POSITIVE_INFINITY;
+        }
+        if (Float.isNaN(x)) {
+            return x;
+        }
+        float shifted = Math.fma(x, LOG2E, ROUNDER);
         float n = shifted - ROUNDER;
-        float r = Math.fma(n, -LN2_HI, clamped);
+        float r = Math.fma(n, -LN2_HI, x);
         r = Math.fma(n, -LN2_LO, r);
         float p = Math.fma(Math.fma(Math.fma(Math.fma(r, EXP_C6, EXP_C5), r, EXP_C4), r, EXP_C3), r, EXP_C2);
         float er = Math.fma(r * r, p, r) + 1f;
-        int k = Float.floatToRawIntBits(shifted) - ROUNDER_BITS;
-        int half = k >> 1;
-        return er * powerOfTwo(half) * powerOfTwo(k - half);
-    }
-
-    /** 2^k for k in [-126, 127], built in the exponent field. */
-    private static FloatVector powerOfTwo(IntVector k) {
-        return k.add(127).lanewise(VectorOperators.LSHL, 23).reinterpretAsFloats();
-    }
-
-    private static float powerOfTwo(int k) {
-        return Float.intBitsToFloat((k + 127) << 23);
+        int exponent = Float.floatToRawIntBits(shifted) << 23;
+        return Float.intBitsToFloat(Float.floatToRawIntBits(er) + exponent);
     }
 
     // ------------------------------------------------------------------------------------------ log
@@ -97,6 +120,7 @@ public final class VectorMath {
     // Offsets the exponent split so the mantissa m lands in [sqrt(1/2), sqrt(2)) rather than [1, 2).
     private static final int SQRT_HALF_BITS = 0x3F35_04F3;
     private static final int ONE_BITS = 0x3F80_0000;
+    private static final float TWO_POW_23 = 8388608f;
     // log(1 + f) = f + f^2 P(f) on sqrt(1/2) - 1 <= f < sqrt(2) - 1; relative error of the fit 2^-27.9.
     private static final float LOG_C2 = -0.49999988f;
     private static final float LOG_C3 = 0.33333325f;
@@ -107,6 +131,17 @@ public final class VectorMath {
     private static final float LOG_C8 = -0.13243471f;
     private static final float LOG_C9 = 0.1290634f;
     private static final float LOG_C10 = -0.07622954f;
+    private static final FloatVector V_LOG_C2 = v(LOG_C2);
+    private static final FloatVector V_LOG_C3 = v(LOG_C3);
+    private static final FloatVector V_LOG_C4 = v(LOG_C4);
+    private static final FloatVector V_LOG_C5 = v(LOG_C5);
+    private static final FloatVector V_LOG_C6 = v(LOG_C6);
+    private static final FloatVector V_LOG_C7 = v(LOG_C7);
+    private static final FloatVector V_LOG_C8 = v(LOG_C8);
+    private static final FloatVector V_LOG_C9 = v(LOG_C9);
+    private static final FloatVector V_LOG_C10 = v(LOG_C10);
+    private static final FloatVector V_EXPONENT_BIAS = v(127f);
+    private static final FloatVector V_SUBNORMAL_EXPONENT_BIAS = v(127f + 23f);
 
     /**
      * Natural log per lane. x = 2^e m with m in [sqrt(1/2), sqrt(2)) read off the bits (subnormals are first
@@ -117,13 +152,12 @@ public final class VectorMath {
         var normal = x.blend(x.mul(TWO_POW_23), subnormal);
         var bits = normal.reinterpretAsInts().add(ONE_BITS - SQRT_HALF_BITS);
         var biasedExponent = (FloatVector) bits.lanewise(VectorOperators.ASHR, 23).convert(VectorOperators.I2F, 0);
-        var e = biasedExponent.sub(x.broadcast(127f).blend(127f + 23f, subnormal));
-        var f = bits.and(0x007F_FFFF).add(SQRT_HALF_BITS).reinterpretAsFloats().sub(1f);
-        var p = f.fma(LOG_C10, LOG_C9).fma(f, x.broadcast(LOG_C8)).fma(f, x.broadcast(LOG_C7))
-                .fma(f, x.broadcast(LOG_C6)).fma(f, x.broadcast(LOG_C5)).fma(f, x.broadcast(LOG_C4))
-                .fma(f, x.broadcast(LOG_C3)).fma(f, x.broadcast(LOG_C2));
+        var e = biasedExponent.sub(V_EXPONENT_BIAS.blend(V_SUBNORMAL_EXPONENT_BIAS, subnormal));
+        var f = bits.and(0x007F_FFFF).add(SQRT_HALF_BITS).reinterpretAsFloats().sub(V_ONE);
+        var p = f.fma(V_LOG_C10, V_LOG_C9).fma(f, V_LOG_C8).fma(f, V_LOG_C7).fma(f, V_LOG_C6).fma(f, V_LOG_C5)
+                .fma(f, V_LOG_C4).fma(f, V_LOG_C3).fma(f, V_LOG_C2);
         var logM = f.mul(f).fma(p, f);
-        var result = e.fma(x.broadcast(LN2_HI), e.fma(x.broadcast(LN2_LO), logM));
+        var result = e.fma(V_LN2_HI, e.fma(V_LN2_LO, logM));
         result = result.blend(Float.NEGATIVE_INFINITY, x.compare(VectorOperators.EQ, 0f));
         result = result.blend(Float.NaN, x.compare(VectorOperators.LT, 0f));
         var itself = x.test(VectorOperators.IS_NAN).or(x.compare(VectorOperators.EQ, Float.POSITIVE_INFINITY));
@@ -162,21 +196,26 @@ public final class VectorMath {
     private static final float TANH_C7 = -0.053730007f;
     private static final float TANH_C9 = 0.020606177f;
     private static final float TANH_C11 = -0.0056669773f;
+    private static final FloatVector V_TANH_C3 = v(TANH_C3);
+    private static final FloatVector V_TANH_C5 = v(TANH_C5);
+    private static final FloatVector V_TANH_C7 = v(TANH_C7);
+    private static final FloatVector V_TANH_C9 = v(TANH_C9);
+    private static final FloatVector V_TANH_C11 = v(TANH_C11);
+    private static final FloatVector V_MINUS_TWO = v(-2f);
     private static final int SIGN_BIT = 0x8000_0000;
 
     /**
      * tanh per lane, on a = |x| with x's sign copied on at the end. Small a: an odd polynomial, accurate where
-     * tanh a ~ a. Larger a: with u = e^(-2a) in (0, 0.29], tanh a = (1 - u) / (1 + u) = 1 - 2u / (1 + u), where
+     * tanh a ~ a. Larger a: with u = e^(-2a) in [0, 0.29], tanh a = (1 - u) / (1 + u) = 1 - 2u / (1 + u), where
      * the rounding errors fall on the small term 2u / (1 + u) only. Both are computed and blended per lane.
      */
     public static FloatVector tanh(FloatVector x) {
         var a = x.abs();
         var z = a.mul(a);
-        var p = z.fma(TANH_C11, TANH_C9).fma(z, x.broadcast(TANH_C7)).fma(z, x.broadcast(TANH_C5))
-                .fma(z, x.broadcast(TANH_C3));
+        var p = z.fma(V_TANH_C11, V_TANH_C9).fma(z, V_TANH_C7).fma(z, V_TANH_C5).fma(z, V_TANH_C3);
         var small = a.mul(z).fma(p, a);
-        var u = exp(a.mul(-2f));
-        var large = x.broadcast(1f).sub(u.add(u).div(u.add(1f)));
+        var u = exp(a.mul(V_MINUS_TWO));
+        var large = V_ONE.sub(u.add(u).div(u.add(V_ONE)));
         var magnitude = small.blend(large, a.compare(VectorOperators.GE, TANH_SPLIT));
         return magnitude.reinterpretAsInts().or(x.reinterpretAsInts().and(SIGN_BIT)).reinterpretAsFloats();
     }
