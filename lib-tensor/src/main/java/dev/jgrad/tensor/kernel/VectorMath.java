@@ -1,7 +1,6 @@
 package dev.jgrad.tensor.kernel;
 
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -15,7 +14,7 @@ import jdk.incubator.vector.VectorSpecies;
  * and the two differ in the last bit. A kernel would then give different results before and after the JIT got to
  * it, so two identical runs, or two data-parallel workers whose kernels were compiled at different moments, would
  * drift apart. The functions here use only IEEE-754 operations that every execution mode performs exactly the
- * same way: + - * / and fused multiply-add (each correctly rounded), min/max, comparisons and blends, and integer
+ * same way: + - * / and fused multiply-add (each correctly rounded), comparisons and blends, and integer
  * manipulation of the bits. The scalar versions repeat the vector version operation for operation ({@code Math.fma}
  * where the vector uses {@code fma}), so a vector loop and its scalar tail agree: element i gets the same bits
  * whether it lands in a lane or in the tail, and a row's result does not depend on its length.
