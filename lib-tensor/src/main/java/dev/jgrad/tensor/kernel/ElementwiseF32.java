@@ -18,6 +18,7 @@ public final class ElementwiseF32 {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
     private static final float GELU_KAPPA = 0.044715f;
+    private static final float GELU_EXP_CAP = 88f;   // e^88 is finite in float
 
     private ElementwiseF32() {}
 
@@ -300,7 +301,9 @@ public final class ElementwiseF32 {
     /**
      * Derivative of the tanh-approximated GELU: with t = tanh(u), u = k (x + c x^3),
      * d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2). With s = 1 / (1 + e^(-2u)) = 0.5 (1 + t), so that
-     * 1 - t^2 = 4 s (1 - s), this is s + 2 x s (1 - s) k (1 + 3 c x^2): one exp, as in the forward.
+     * 1 - t^2 = 4 s (1 - s), this is s + 2 x s (1 - s) k (1 + 3 c x^2): one exp, as in the forward. 1 - s is
+     * computed as e^(-2u) s, which it equals, to avoid the cancellation of 1 - s as s approaches 1; capping the
+     * exponent at GELU_EXP_CAP keeps e^(-2u) finite, so that e^(-2u) s never becomes inf * 0.
      */
     public static void geluBackward(float[] g, int go, float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
@@ -310,16 +313,18 @@ public final class ElementwiseF32 {
             var v = FloatVector.fromArray(S, x, xo + i);
             var v2 = v.mul(v);
             var inner = v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
-            var s = one.div(one.add(VectorMath.exp(inner.mul(-2f))));
-            var right = two.mul(v).mul(s).mul(one.sub(s)).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
+            var e = VectorMath.exp(inner.mul(-2f).min(GELU_EXP_CAP));
+            var s = one.div(one.add(e));
+            var right = two.mul(v).mul(s).mul(e.mul(s)).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
             FloatVector.fromArray(S, g, go + i).mul(s.add(right)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
             float v2 = v * v;
             float inner = (v2 * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
-            float s = 1f / (1f + VectorMath.exp(inner * -2f));
-            float right = 2f * v * s * (1f - s) * ((v2 * (3f * GELU_KAPPA) + 1f) * SQRT_2_OVER_PI);
+            float e = VectorMath.exp(Math.min(inner * -2f, GELU_EXP_CAP));
+            float s = 1f / (1f + e);
+            float right = 2f * v * s * (e * s) * ((v2 * (3f * GELU_KAPPA) + 1f) * SQRT_2_OVER_PI);
             out[oo + i] = g[go + i] * (s + right);
         }
     }
