@@ -4,6 +4,7 @@ import dev.jgrad.models.gpt.GptConfig;
 import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
+import dev.jgrad.tensor.kernel.VectorMath;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -488,19 +489,19 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
         }
     }
 
-    /** a[i] = exp(a[i] - max) for i < n; returns their sum. */
+    /** a[i] = exp(a[i] - max) for i < n; returns their sum (VectorMath: the same bits before and after the JIT). */
     private static float expShifted(float[] a, int n, float max) {
         var shift = FloatVector.broadcast(F, max);
         var acc = FloatVector.zero(F);
         int i = 0;
         for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            var e = FloatVector.fromArray(F, a, i).sub(shift).lanewise(VectorOperators.EXP);
+            var e = VectorMath.exp(FloatVector.fromArray(F, a, i).sub(shift));
             e.intoArray(a, i);
             acc = acc.add(e);
         }
         float sum = laneSum(acc);
         for (; i < n; i++) {
-            float e = (float) Math.exp(a[i] - max);
+            float e = VectorMath.exp(a[i] - max);
             a[i] = e;
             sum += e;
         }

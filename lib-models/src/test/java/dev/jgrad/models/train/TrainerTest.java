@@ -46,11 +46,9 @@ class TrainerTest {
     }
 
     /**
-     * The bit-for-bit tests run in F64. Several F32 kernels (softmax, layer norm, attention, cross-entropy) sum
-     * vector lanes with {@code reduceLanes(ADD)}, whose order the Vector API leaves unspecified: the interpreted
-     * and the C2-compiled versions of one kernel can differ in the last bit, so two F32 runs compared bit for bit
-     * can disagree whenever the JIT swaps a kernel in during one of them. The F64 path is plain Java arithmetic,
-     * the same in every JIT state, so it tests exactly what these tests are about: the trainer's own determinism.
+     * The trainer's bit-for-bit tests run in F64, the plain-Java reference path, so they test exactly what they are
+     * about: the trainer's own determinism. That F32 training is bit-identical too, for any worker count and across
+     * the JIT compiling the kernels, is {@code DataParallelF32Test}'s subject.
      */
     static TrainableModel exactModel(double dropout) {
         return TrainableModel.of(new Gpt(tinyConfig(dropout), DType.F64, new Rng(7)));

@@ -18,6 +18,7 @@ public final class ElementwiseF32 {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final float SQRT_2_OVER_PI = (float) Math.sqrt(2.0 / Math.PI);
     private static final float GELU_KAPPA = 0.044715f;
+    private static final float GELU_EXP_CAP = 88f;   // e^88 is finite in float
 
     private ElementwiseF32() {}
 
@@ -137,20 +138,20 @@ public final class ElementwiseF32 {
     public static void exp(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.EXP).intoArray(out, oo + i);
+            VectorMath.exp(FloatVector.fromArray(S, x, xo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = (float) Math.exp(x[xo + i]);
+            out[oo + i] = VectorMath.exp(x[xo + i]);
         }
     }
 
     public static void log(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.LOG).intoArray(out, oo + i);
+            VectorMath.log(FloatVector.fromArray(S, x, xo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = (float) Math.log(x[xo + i]);
+            out[oo + i] = VectorMath.log(x[xo + i]);
         }
     }
 
@@ -177,10 +178,10 @@ public final class ElementwiseF32 {
     public static void tanh(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            FloatVector.fromArray(S, x, xo + i).lanewise(VectorOperators.TANH).intoArray(out, oo + i);
+            VectorMath.tanh(FloatVector.fromArray(S, x, xo + i)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = (float) Math.tanh(x[xo + i]);
+            out[oo + i] = VectorMath.tanh(x[xo + i]);
         }
     }
 
@@ -188,11 +189,11 @@ public final class ElementwiseF32 {
         int i = 0;
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            var e = FloatVector.fromArray(S, x, xo + i).neg().lanewise(VectorOperators.EXP);
+            var e = VectorMath.exp(FloatVector.fromArray(S, x, xo + i).neg());
             one.div(one.add(e)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = 1f / (1f + (float) Math.exp(-x[xo + i]));
+            out[oo + i] = 1f / (1f + VectorMath.exp(-x[xo + i]));
         }
     }
 
@@ -207,20 +208,22 @@ public final class ElementwiseF32 {
         }
     }
 
-    /** GELU, tanh approximation: 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))). */
+    /**
+     * GELU, tanh approximation: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed as the equal
+     * x / (1 + e^(-2u)): one exp instead of a tanh, and no cancellation in 1 + tanh(u) for negative x.
+     */
     public static void gelu(float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
-        var half = FloatVector.broadcast(S, 0.5f);
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
             var inner = v.mul(v).mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
-            half.mul(v).mul(one.add(inner.lanewise(VectorOperators.TANH))).intoArray(out, oo + i);
+            v.div(one.add(VectorMath.exp(inner.mul(-2f)))).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
-            float inner = SQRT_2_OVER_PI * (v + GELU_KAPPA * v * v * v);
-            out[oo + i] = 0.5f * v * (1f + (float) Math.tanh(inner));
+            float inner = (v * v * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
+            out[oo + i] = v / (1f + VectorMath.exp(inner * -2f));
         }
     }
 
@@ -230,11 +233,11 @@ public final class ElementwiseF32 {
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
-            v.div(one.add(v.neg().lanewise(VectorOperators.EXP))).intoArray(out, oo + i);
+            v.div(one.add(VectorMath.exp(v.neg()))).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
-            out[oo + i] = v / (1f + (float) Math.exp(-v));
+            out[oo + i] = v / (1f + VectorMath.exp(-v));
         }
     }
 
@@ -296,28 +299,33 @@ public final class ElementwiseF32 {
     }
 
     /**
-     * Derivative of the tanh-approximated GELU: with t = tanh(k (x + c x^3)),
-     * d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2).
+     * Derivative of the tanh-approximated GELU: with t = tanh(u), u = k (x + c x^3),
+     * d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2). With s = 1 / (1 + e^(-2u)) = 0.5 (1 + t), so that
+     * 1 - t^2 = 4 s (1 - s), this is s + 2 x s (1 - s) k (1 + 3 c x^2): one exp, as in the forward. 1 - s is
+     * computed as e^(-2u) s, which it equals, to avoid the cancellation of 1 - s as s approaches 1; capping the
+     * exponent at GELU_EXP_CAP keeps e^(-2u) finite, so that e^(-2u) s never becomes inf * 0.
      */
     public static void geluBackward(float[] g, int go, float[] x, int xo, float[] out, int oo, int n) {
         int i = 0;
-        var half = FloatVector.broadcast(S, 0.5f);
+        var two = FloatVector.broadcast(S, 2f);
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
             var v2 = v.mul(v);
-            var t = v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI).lanewise(VectorOperators.TANH);
-            var left = half.mul(one.add(t));
-            var right = half.mul(v).mul(one.sub(t.mul(t))).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
-            FloatVector.fromArray(S, g, go + i).mul(left.add(right)).intoArray(out, oo + i);
+            var inner = v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
+            var e = VectorMath.exp(inner.mul(-2f).min(GELU_EXP_CAP));
+            var s = one.div(one.add(e));
+            var right = two.mul(v).mul(s).mul(e.mul(s)).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
+            FloatVector.fromArray(S, g, go + i).mul(s.add(right)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
             float v2 = v * v;
-            float t = (float) Math.tanh(SQRT_2_OVER_PI * (v + GELU_KAPPA * v2 * v));
-            float left = 0.5f * (1f + t);
-            float right = 0.5f * v * (1f - t * t) * (SQRT_2_OVER_PI * (1f + 3f * GELU_KAPPA * v2));
-            out[oo + i] = g[go + i] * (left + right);
+            float inner = (v2 * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
+            float e = VectorMath.exp(Math.min(inner * -2f, GELU_EXP_CAP));
+            float s = 1f / (1f + e);
+            float right = 2f * v * s * (e * s) * ((v2 * (3f * GELU_KAPPA) + 1f) * SQRT_2_OVER_PI);
+            out[oo + i] = g[go + i] * (s + right);
         }
     }
 
@@ -327,12 +335,12 @@ public final class ElementwiseF32 {
         var one = FloatVector.broadcast(S, 1f);
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
-            var s = one.div(one.add(v.neg().lanewise(VectorOperators.EXP)));
+            var s = one.div(one.add(VectorMath.exp(v.neg())));
             FloatVector.fromArray(S, g, go + i).mul(s).mul(v.mul(one.sub(s)).add(one)).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
-            float s = 1f / (1f + (float) Math.exp(-v));
+            float s = 1f / (1f + VectorMath.exp(-v));
             out[oo + i] = g[go + i] * s * (1f + v * (1f - s));
         }
     }

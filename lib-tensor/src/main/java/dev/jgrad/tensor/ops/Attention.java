@@ -7,6 +7,7 @@ import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.Lanes;
 import dev.jgrad.tensor.kernel.Scratch;
+import dev.jgrad.tensor.kernel.VectorMath;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
@@ -637,13 +638,13 @@ public final class Attention {
         int i = 0;
         var sumLanes = FloatVector.zero(F);
         for (; i < bound; i += F.length()) {
-            var e = FloatVector.fromArray(F, x, i).sub(shift).lanewise(VectorOperators.EXP);
+            var e = VectorMath.exp(FloatVector.fromArray(F, x, i).sub(shift));
             e.intoArray(x, i);
             sumLanes = sumLanes.add(e);
         }
         float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
-            x[i] = (float) Math.exp(x[i] - shift);
+            x[i] = VectorMath.exp(x[i] - shift);
             sum += x[i];
         }
         return sum;

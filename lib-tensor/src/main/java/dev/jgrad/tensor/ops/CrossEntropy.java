@@ -6,6 +6,7 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.Lanes;
+import dev.jgrad.tensor.kernel.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -218,11 +219,11 @@ public final class CrossEntropy {
         int i = 0;
         var lanes = FloatVector.zero(F);
         for (; i < bound; i += F.length()) {
-            lanes = lanes.add(FloatVector.fromArray(F, x, xo + i).sub(max).lanewise(VectorOperators.EXP));
+            lanes = lanes.add(VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(max)));
         }
         float sum = Lanes.sum(lanes);
         for (; i < n; i++) {
-            sum += (float) Math.exp(x[xo + i] - max);
+            sum += VectorMath.exp(x[xo + i] - max);
         }
         return sum;
     }
@@ -247,11 +248,11 @@ public final class CrossEntropy {
         int bound = F.loopBound(n);
         int i = 0;
         for (; i < bound; i += F.length()) {
-            FloatVector.fromArray(F, x, xo + i).sub(lse).lanewise(VectorOperators.EXP).sub(offTarget).mul(scale)
+            VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(lse)).sub(offTarget).mul(scale)
                     .intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = scale * ((float) Math.exp(x[xo + i] - lse) - offTarget);
+            out[oo + i] = scale * (VectorMath.exp(x[xo + i] - lse) - offTarget);
         }
     }
 }

@@ -5,6 +5,7 @@ import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
 import dev.jgrad.tensor.kernel.Lanes;
+import dev.jgrad.tensor.kernel.VectorMath;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -37,13 +38,13 @@ public final class Softmax {
         var maxB = FloatVector.broadcast(F, max);
         var sumLanes = FloatVector.zero(F);
         for (i = 0; i < bound; i += F.length()) {
-            var e = FloatVector.fromArray(F, x, xo + i).sub(maxB).lanewise(VectorOperators.EXP);
+            var e = VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(maxB));
             e.intoArray(y, yo + i);
             sumLanes = sumLanes.add(e);
         }
         float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
-            float e = (float) Math.exp(x[xo + i] - max);
+            float e = VectorMath.exp(x[xo + i] - max);
             y[yo + i] = e;
             sum += e;
         }
@@ -179,11 +180,11 @@ public final class Softmax {
         var maxB = FloatVector.broadcast(F, max);
         var sumLanes = FloatVector.zero(F);
         for (i = 0; i < bound; i += F.length()) {
-            sumLanes = sumLanes.add(FloatVector.fromArray(F, x, xo + i).sub(maxB).lanewise(VectorOperators.EXP));
+            sumLanes = sumLanes.add(VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(maxB)));
         }
         float sum = Lanes.sum(sumLanes);
         for (; i < n; i++) {
-            sum += (float) Math.exp(x[xo + i] - max);
+            sum += VectorMath.exp(x[xo + i] - max);
         }
         // (x - max) - logSum rather than x - (max + logSum): max + logSum would round away logSum when max is large.
         float logSum = (float) Math.log(sum);
@@ -219,11 +220,11 @@ public final class Softmax {
             sum += g[go + i];
         }
         for (i = 0; i < bound; i += F.length()) {
-            var p = FloatVector.fromArray(F, y, yo + i).lanewise(VectorOperators.EXP);
+            var p = VectorMath.exp(FloatVector.fromArray(F, y, yo + i));
             FloatVector.fromArray(F, g, go + i).sub(p.mul(sum)).intoArray(dx, dxo + i);
         }
         for (; i < n; i++) {
-            dx[dxo + i] = g[go + i] - (float) Math.exp(y[yo + i]) * sum;
+            dx[dxo + i] = g[go + i] - VectorMath.exp(y[yo + i]) * sum;
         }
     }
 
