@@ -3,14 +3,16 @@ package dev.jgrad.tensor;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 import dev.jgrad.tensor.ops.Attention;
+import dev.jgrad.tensor.ops.LayerNorm;
 import org.junit.jupiter.api.Test;
 
 /**
- * Attention's backward takes its gradients from uninitialised storage and has each (batch, kv head) task zero
+ * Backward kernels that take their gradients from uninitialised storage write every element. Attention's backward
+ * takes its gradients from uninitialised storage and has each (batch, kv head) task zero
  * its own slices: with NaN-poisoned recycled storage and any thread count, the gradients must equal those
  * computed outside a workspace.
  */
-class AttentionWorkspaceTest {
+class UninitialisedGradientsTest {
     @Test
     void gradientsInRecycledStorageAreZeroedByTheirTasks() {
         int saved = Parallel.threads();
@@ -38,6 +40,34 @@ class AttentionWorkspaceTest {
                         assertEquals(0.0, recycled.q().maxAbsDiff(fresh.q()), what + "dq");
                         assertEquals(0.0, recycled.k().maxAbsDiff(fresh.k()), what + "dk");
                         assertEquals(0.0, recycled.v().maxAbsDiff(fresh.v()), what + "dv");
+                    }
+                }
+            }
+        } finally {
+            Parallel.setThreads(saved);
+        }
+    }
+
+    @Test
+    void layerNormInputGradientInRecycledStorageIsFullyWritten() {
+        int saved = Parallel.threads();
+        try {
+            for (DType dtype : DType.values()) {
+                Rng rng = new Rng(9);
+                Tensor x = Tensor.randn(dtype, rng, 700, 131);
+                Tensor w = Tensor.randn(dtype, rng, 131);
+                Tensor g = Tensor.randn(dtype, rng, 700, 131);
+                var f = LayerNorm.forward(x, w, null, 1e-5);
+                Tensor fresh = LayerNorm.backward(g, x, w, f.mean(), f.rstd()).x();
+                for (int threads = 1; threads <= 2; threads++) {
+                    Parallel.setThreads(threads);
+                    try (var scope = Workspace.open()) {
+                        LayerNorm.backward(g, x, w, f.mean(), f.rstd());
+                    }
+                    Workspace.current().poisonFreeArrays();
+                    try (var scope = Workspace.open()) {
+                        Tensor recycled = LayerNorm.backward(g, x, w, f.mean(), f.rstd()).x();
+                        assertEquals(0.0, recycled.maxAbsDiff(fresh), dtype + ", " + threads + " threads");
                     }
                 }
             }
