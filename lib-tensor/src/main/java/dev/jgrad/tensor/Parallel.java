@@ -3,6 +3,7 @@ package dev.jgrad.tensor;
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.RecursiveAction;
+import java.util.concurrent.atomic.AtomicInteger;
 import java.util.function.IntConsumer;
 
 /**
@@ -13,6 +14,8 @@ import java.util.function.IntConsumer;
 public final class Parallel {
     private static volatile int threads = defaultThreads();
     private static volatile ForkJoinPool pool;
+    /** Numbers the workers for their names (the pool index is not yet assigned when the factory runs). */
+    private static final AtomicInteger workerCount = new AtomicInteger();
 
     private Parallel() {}
 
@@ -60,7 +63,7 @@ public final class Parallel {
                 if (p == null) {
                     p = new ForkJoinPool(threads, pool -> {
                         var t = ForkJoinPool.defaultForkJoinWorkerThreadFactory.newThread(pool);
-                        t.setName("jgrad-" + t.getPoolIndex());
+                        t.setName("jgrad-" + workerCount.getAndIncrement());
                         t.setDaemon(true);
                         return t;
                     }, null, false);

@@ -13,8 +13,11 @@ import java.util.Arrays;
  * bit-identical for any thread count.
  */
 public final class NormRows {
-    /** Below this many elements per task, spreading rows over threads costs more than it saves. */
-    private static final long MIN_ELEMENTS_PER_TASK = 1 << 17;
+    /**
+     * Below this many elements per task, spreading rows over threads costs more than it saves: a fork-join
+     * handoff takes 5 to 10 us (more when the other core is busy), a row kernel a few ns per element.
+     */
+    static final long MIN_ELEMENTS_PER_TASK = 1 << 15;
 
     private NormRows() {}
 

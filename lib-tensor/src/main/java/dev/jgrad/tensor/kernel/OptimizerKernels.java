@@ -1,5 +1,6 @@
 package dev.jgrad.tensor.kernel;
 
+import dev.jgrad.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -16,11 +17,41 @@ import jdk.incubator.vector.VectorSpecies;
  *
  * <p>Every F32 loop has a scalar tail computing exactly the same expression as its vector body, so the result
  * does not depend on the vector width or on where an array's tail starts.
+ *
+ * <p>The Adam updates of a large parameter are split into slices over {@link Parallel}'s threads. Each element
+ * is updated by exactly one slice with the same expression, and slices start on multiples of the vector length,
+ * so the result is bit-identical for any thread count.
  */
 public final class OptimizerKernels {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    /**
+     * Below this many elements per slice a fork-join handoff (5 to 10 us, more when the other core is busy) costs
+     * more than the slice saves: an Adam update runs at about 1 ns per element on one core.
+     */
+    static final int MIN_ELEMENTS_PER_TASK = 1 << 15;
 
     private OptimizerKernels() {}
+
+    /** Elements [from, from + length) of an update. */
+    @FunctionalInterface
+    private interface Slice {
+        void run(int from, int length);
+    }
+
+    /** Runs {@code body} over [0, n) in slices spread over threads, each starting on a multiple of the vector length. */
+    private static void forEachSlice(int n, Slice body) {
+        int blocks = (n + S.length() - 1) / S.length();
+        int tasks = Math.min(blocks, Parallel.chunks(n, MIN_ELEMENTS_PER_TASK));
+        if (tasks <= 1) {
+            body.run(0, n);
+            return;
+        }
+        Parallel.forEachTask(tasks, t -> {
+            int from = (int) ((long) blocks * t / tasks) * S.length();
+            int to = Math.min(n, (int) ((long) blocks * (t + 1) / tasks) * S.length());
+            body.run(from, to - from);
+        });
+    }
 
     // ------------------------------------------------------------------------------------------ sgd
 
@@ -111,6 +142,14 @@ public final class OptimizerKernels {
      */
     public static void adam(float[] p, int pOff, float[] g, int gOff, float[] m, float[] v, int n, float beta1,
                             float beta2, float eps, float weightDecay, float stepSize, float sqrtBias2) {
+        forEachSlice(n, (from, length) -> adamSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1, beta2,
+                eps, weightDecay, stepSize, sqrtBias2));
+    }
+
+    /** {@link #adam} on n elements, the state arrays read and written from {@code mvOff}. */
+    private static void adamSlice(float[] p, int pOff, float[] g, int gOff, float[] m, float[] v, int mvOff, int n,
+                                  float beta1, float beta2, float eps, float weightDecay, float stepSize,
+                                  float sqrtBias2) {
         float oneMinusBeta1 = 1f - beta1;
         float oneMinusBeta2 = 1f - beta2;
         int i = 0;
@@ -118,19 +157,19 @@ public final class OptimizerKernels {
         for (; i < bound; i += S.length()) {
             var vp = FloatVector.fromArray(S, p, pOff + i);
             var d = FloatVector.fromArray(S, g, gOff + i).add(vp.mul(weightDecay));
-            var vm = FloatVector.fromArray(S, m, i).mul(beta1).add(d.mul(oneMinusBeta1));
-            var vv = FloatVector.fromArray(S, v, i).mul(beta2).add(d.mul(oneMinusBeta2).mul(d));
-            vm.intoArray(m, i);
-            vv.intoArray(v, i);
+            var vm = FloatVector.fromArray(S, m, mvOff + i).mul(beta1).add(d.mul(oneMinusBeta1));
+            var vv = FloatVector.fromArray(S, v, mvOff + i).mul(beta2).add(d.mul(oneMinusBeta2).mul(d));
+            vm.intoArray(m, mvOff + i);
+            vv.intoArray(v, mvOff + i);
             var denom = vv.sqrt().div(sqrtBias2).add(eps);
             vp.sub(vm.div(denom).mul(stepSize)).intoArray(p, pOff + i);
         }
         for (; i < n; i++) {
             float d = g[gOff + i] + weightDecay * p[pOff + i];
-            float mi = m[i] * beta1 + d * oneMinusBeta1;
-            float vi = v[i] * beta2 + d * oneMinusBeta2 * d;
-            m[i] = mi;
-            v[i] = vi;
+            float mi = m[mvOff + i] * beta1 + d * oneMinusBeta1;
+            float vi = v[mvOff + i] * beta2 + d * oneMinusBeta2 * d;
+            m[mvOff + i] = mi;
+            v[mvOff + i] = vi;
             float denom = (float) Math.sqrt(vi) / sqrtBias2 + eps;
             p[pOff + i] = p[pOff + i] - mi / denom * stepSize;
         }
@@ -164,6 +203,14 @@ public final class OptimizerKernels {
      */
     public static void adamw(float[] p, int pOff, float[] g, int gOff, float[] m, float[] v, int n, float beta1,
                              float beta2, float eps, float decayFactor, float stepSize, float sqrtBias2) {
+        forEachSlice(n, (from, length) -> adamwSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1,
+                beta2, eps, decayFactor, stepSize, sqrtBias2));
+    }
+
+    /** {@link #adamw} on n elements, the state arrays read and written from {@code mvOff}. */
+    private static void adamwSlice(float[] p, int pOff, float[] g, int gOff, float[] m, float[] v, int mvOff, int n,
+                                   float beta1, float beta2, float eps, float decayFactor, float stepSize,
+                                   float sqrtBias2) {
         float oneMinusBeta1 = 1f - beta1;
         float oneMinusBeta2 = 1f - beta2;
         int i = 0;
@@ -171,20 +218,20 @@ public final class OptimizerKernels {
         for (; i < bound; i += S.length()) {
             var vp = FloatVector.fromArray(S, p, pOff + i).mul(decayFactor);
             var vg = FloatVector.fromArray(S, g, gOff + i);
-            var vm = FloatVector.fromArray(S, m, i).mul(beta1).add(vg.mul(oneMinusBeta1));
-            var vv = FloatVector.fromArray(S, v, i).mul(beta2).add(vg.mul(oneMinusBeta2).mul(vg));
-            vm.intoArray(m, i);
-            vv.intoArray(v, i);
+            var vm = FloatVector.fromArray(S, m, mvOff + i).mul(beta1).add(vg.mul(oneMinusBeta1));
+            var vv = FloatVector.fromArray(S, v, mvOff + i).mul(beta2).add(vg.mul(oneMinusBeta2).mul(vg));
+            vm.intoArray(m, mvOff + i);
+            vv.intoArray(v, mvOff + i);
             var denom = vv.sqrt().div(sqrtBias2).add(eps);
             vp.sub(vm.div(denom).mul(stepSize)).intoArray(p, pOff + i);
         }
         for (; i < n; i++) {
             float pi = p[pOff + i] * decayFactor;
             float gi = g[gOff + i];
-            float mi = m[i] * beta1 + gi * oneMinusBeta1;
-            float vi = v[i] * beta2 + gi * oneMinusBeta2 * gi;
-            m[i] = mi;
-            v[i] = vi;
+            float mi = m[mvOff + i] * beta1 + gi * oneMinusBeta1;
+            float vi = v[mvOff + i] * beta2 + gi * oneMinusBeta2 * gi;
+            m[mvOff + i] = mi;
+            v[mvOff + i] = vi;
             float denom = (float) Math.sqrt(vi) / sqrtBias2 + eps;
             p[pOff + i] = pi - mi / denom * stepSize;
         }

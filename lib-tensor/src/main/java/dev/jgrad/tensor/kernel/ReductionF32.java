@@ -20,7 +20,15 @@ public final class ReductionF32 {
 
     /** out[oo + k] = (sum over r of x[xo + r*K + k]) / divisor. */
     public static void sum(float[] x, int xo, int rows, int cols, double divisor, float[] out, int oo) {
-        if (cols == 1) {
+        sum(x, xo, rows, cols, cols, divisor, out, oo);
+    }
+
+    /**
+     * out[oo + k] = (sum over r of x[xo + r*rowStride + k]) / divisor for k in [0, cols): the columns of a slice
+     * of rows rowStride long, so that a column sum can be split into column ranges over threads.
+     */
+    public static void sum(float[] x, int xo, int rows, int cols, int rowStride, double divisor, float[] out, int oo) {
+        if (cols == 1 && rowStride == 1) {
             out[oo] = (float) (sumRow(x, xo, rows) / divisor);
             return;
         }
@@ -32,7 +40,7 @@ public final class ReductionF32 {
         Arrays.fill(lost, 0, cols, 0f);
         int bound = S.loopBound(cols);
         for (int r = 0; r < rows; r++) {
-            int row = xo + r * cols;
+            int row = xo + r * rowStride;
             int k = 0;
             for (; k < bound; k += S.length()) {
                 var s = FloatVector.fromArray(S, sum, k);

@@ -259,16 +259,28 @@ public final class Attention {
         Tensor vc = v.contiguous();
         Tensor oc = out.contiguous();
         Tensor lc = logSumExp.contiguous();
-        Tensor dq = Tensor.zeros(q.dtype(), q.shape());
-        Tensor dk = Tensor.zeros(q.dtype(), k.shape());
-        Tensor dv = Tensor.zeros(q.dtype(), v.shape());
+        // Each group zeroes the slices it accumulates into, so the zeroing is spread over the threads too.
+        Tensor dq = Tensor.empty(q.dtype(), q.shape());
+        Tensor dk = Tensor.empty(q.dtype(), k.shape());
+        Tensor dv = Tensor.empty(q.dtype(), v.shape());
         int groups = dims.batch * dims.kvHeads;
+        int dqSlice = dims.group() * dims.queries * dims.headDim;
+        int kvSlice = dims.keys * dims.headDim;
         if (q.dtype() == DType.F32) {
-            Parallel.forEachTask(groups, bkv -> backwardGroupF32(dims, bkv, gc, qc, kc, vc, oc, lc,
-                    dq.f32Data(), dk.f32Data(), dv.f32Data(), (float) scale));
+            Parallel.forEachTask(groups, bkv -> {
+                Arrays.fill(dq.f32Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0f);
+                Arrays.fill(dk.f32Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
+                Arrays.fill(dv.f32Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
+                backwardGroupF32(dims, bkv, gc, qc, kc, vc, oc, lc, dq.f32Data(), dk.f32Data(), dv.f32Data(),
+                        (float) scale);
+            });
         } else {
-            Parallel.forEachTask(groups, bkv -> backwardGroupF64(dims, bkv, gc, qc, kc, vc, oc, lc,
-                    dq.f64Data(), dk.f64Data(), dv.f64Data(), scale));
+            Parallel.forEachTask(groups, bkv -> {
+                Arrays.fill(dq.f64Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0.0);
+                Arrays.fill(dk.f64Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0.0);
+                Arrays.fill(dv.f64Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0.0);
+                backwardGroupF64(dims, bkv, gc, qc, kc, vc, oc, lc, dq.f64Data(), dk.f64Data(), dv.f64Data(), scale);
+            });
         }
         return new Grads(dq, dk, dv);
     }

@@ -156,7 +156,7 @@ public final class LayerNorm {
         Tensor ms = mean.contiguous();
         Tensor rs = rstd.contiguous();
         int rows = xs.numel() / d;
-        Tensor dx = Tensor.zeros(x.dtype(), x.shape());
+        Tensor dx = Tensor.empty(x.dtype(), x.shape());   // every row is written (zeroing it ran serially)
         Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
         Tensor dbias = wantBias ? Tensor.zeros(x.dtype(), d) : null;
         if (x.dtype() == DType.F32) {

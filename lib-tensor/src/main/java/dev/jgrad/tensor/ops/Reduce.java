@@ -6,8 +6,10 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.StridedCursor;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.NormRows;
 import dev.jgrad.tensor.kernel.ReductionF32;
 import java.util.Arrays;
+import jdk.incubator.vector.FloatVector;
 
 /**
  * Reductions over any set of axes (negative axes count from the end; no axes means all), each forward beside its
@@ -318,6 +320,12 @@ public final class Reduce {
         if (l.src.dtype() == DType.F32) {
             float[] in = l.src.f32Data();
             float[] o = out.f32Data();
+            if (l.outer == 1 && l.cols > 1) {
+                // One slice (a bias gradient's column sums): split its columns instead.
+                NormRows.forEachColumnRange(l.cols, l.rows, FloatVector.SPECIES_PREFERRED.length(), (from, to) ->
+                        ReductionF32.sum(in, l.offset + from, l.rows, to - from, l.cols, divisor, o, from));
+                return out.reshape(l.outShape);
+            }
             forOuter(l, (from, to) -> {
                 for (int s = from; s < to; s++) {
                     ReductionF32.sum(in, l.offset + s * block, l.rows, l.cols, divisor, o, s * l.cols);
