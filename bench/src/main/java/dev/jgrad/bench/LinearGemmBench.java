@@ -2,6 +2,7 @@ package dev.jgrad.bench;
 
 import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.kernel.Sgemm;
+import java.lang.management.ManagementFactory;
 import java.util.SplittableRandom;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
@@ -29,6 +30,10 @@ import org.openjdk.jmh.annotations.Warmup;
  * (d = 384) at 1024 tokens per step: qkv, attention output, MLP up, MLP down, and the tied head (vocabulary 256).
  * Each product is 2.rows.in.out floating-point operations. Not a row of the PyTorch table: bench/gemm_shapes.py
  * times torch.mm on the same shapes and layouts.
+ *
+ * <p>{@link #main} measures the same products on one thread in CPU time rather than wall time, which other jobs on
+ * a shared machine disturb far less: {@code java --add-modules jdk.incubator.vector -cp bench/target/benchmarks.jar
+ * dev.jgrad.bench.LinearGemmBench [rows,in,out ...]} prints GFLOP/s per shape and product.
  */
 @State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
@@ -37,6 +42,9 @@ import org.openjdk.jmh.annotations.Warmup;
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:+UseParallelGC", "-Xms1g", "-Xmn512m"})
 public class LinearGemmBench {
+    private static final String[] DEFAULT_SHAPES = {"1024,128,384", "1024,128,128", "1024,128,512", "1024,512,128",
+            "1024,128,256", "1024,384,1152", "1024,384,384", "1024,384,1536", "1024,1536,384", "1024,384,256"};
+
     @Param({"1024,128,384", "1024,128,128", "1024,128,512", "1024,512,128", "1024,128,256",
             "1024,384,1152", "1024,384,384", "1024,384,1536", "1024,1536,384", "1024,384,256"})
     public String shape;
@@ -94,5 +102,48 @@ public class LinearGemmBench {
     public float[] weightGrad() {
         Sgemm.gemm(out, in, rows, g, 0, 1, out, x, 0, in, 1, 0f, dw, 0, in);
         return dw;
+    }
+
+    /**
+     * One thread, each product warmed up for 1.5 s and then timed over seven runs of 0.1 s of CPU time; the fastest
+     * run counts, as the least disturbed by other jobs (CPU time still includes cache and memory contention).
+     */
+    public static void main(String[] args) {
+        String[] shapes = args.length > 0 ? args : DEFAULT_SHAPES;
+        var threadCpu = ManagementFactory.getThreadMXBean();
+        System.out.println("| rows, in, out | forward x.Wᵀ | input grad g.W | weight grad gᵀ.x |");
+        System.out.println("|---|---:|---:|---:|");
+        for (String shape : shapes) {
+            var bench = new LinearGemmBench();
+            bench.shape = shape;
+            bench.threads = 1;
+            bench.setup();
+            double flops = 2.0 * bench.rows * bench.in * bench.out;
+            StringBuilder row = new StringBuilder("| " + shape.replace(",", ", ") + " |");
+            for (int product = 0; product < 3; product++) {
+                Runnable op = switch (product) {
+                    case 0 -> bench::forward;
+                    case 1 -> bench::inputGrad;
+                    default -> bench::weightGrad;
+                };
+                for (long start = System.nanoTime(); System.nanoTime() - start < 1_500_000_000L; ) {
+                    op.run();
+                }
+                double bestNanos = Double.MAX_VALUE;
+                for (int run = 0; run < 7; run++) {
+                    long start = threadCpu.getCurrentThreadCpuTime();
+                    long now;
+                    int calls = 0;
+                    do {
+                        op.run();
+                        calls++;
+                        now = threadCpu.getCurrentThreadCpuTime();
+                    } while (now - start < 100_000_000L);
+                    bestNanos = Math.min(bestNanos, (now - start) / (double) calls);
+                }
+                row.append(String.format(" %.0f GFLOP/s |", flops / bestNanos));
+            }
+            System.out.println(row);
+        }
     }
 }
