@@ -19,7 +19,11 @@ import jdk.incubator.vector.VectorSpecies;
  * a helper (a helper C2 declined to inline would box them; the first version ran at 6 GFLOP/s because of that).
  *
  * <p>Packing also makes strides free: operands are read through arbitrary (row, column) strides while packing, so a
- * transposed or sliced view multiplies with no copy beyond the packing every product does anyway.
+ * transposed or sliced view multiplies with no copy beyond the packing every product does anyway. Row-major A (the
+ * activations of a forward x.Wᵀ, the gradient of dx = g.W) is the exception: the micro-kernel broadcasts one A value
+ * per row per step wherever it lies, so such A is read in place, MR rows at a time, and only a short last strip is
+ * packed (zero-padded). That saves a scalar transpose of every A element, which took a sixth of a GPT-small
+ * training step.
  *
  * <p>Determinism: every C element is summed in the same order (k ascending within a KC block, KC blocks ascending)
  * whatever the thread count, because threads only split the output into disjoint column (or row) ranges.
@@ -54,8 +58,6 @@ public final class Sgemm {
         final float[] packedA = new float[roundUp(MC, MR) * KC + L];
         final float[] packedB = new float[roundUp(NC, NR) * KC];
         final float[] tile = new float[MR * NR];
-        /** j * (B's column stride) for j < NR: the lane offsets of a gather across one row of a column-major strip. */
-        final int[] columnOffsets = new int[NR];
     }
 
     private static final ThreadLocal<Buffers> BUFFERS = ThreadLocal.withInitial(Buffers::new);
@@ -272,7 +274,7 @@ public final class Sgemm {
                 // or a single strip of rows that reads each B strip only once.
                 boolean direct = bCs == 1 && ((long) kc * nc <= DIRECT_B_MAX_FLOATS || m1 - m0 <= MR);
                 if (!direct) {
-                    packB(kc, nc, b, bBlock, bRs, bCs, buf.packedB, buf.columnOffsets);
+                    packB(kc, nc, b, bBlock, bRs, bCs, buf.packedB);
                 }
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
@@ -299,25 +301,10 @@ public final class Sgemm {
     }
 
     /** Packs a kc x nc block of B into NR-wide strips, each stored p-major (NR values per p), zero-padded. */
-    private static void packB(int kc, int nc, float[] b, int off, int rs, int cs, float[] dst, int[] columnOffsets) {
-        if (columnOffsets[1] != cs) {
-            for (int j = 0; j < NR; j++) {
-                columnOffsets[j] = j * cs;
-            }
-        }
+    private static void packB(int kc, int nc, float[] b, int off, int rs, int cs, float[] dst) {
         int d = 0;
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
-            if (cs != 1 && w == NR) {
-                // Whole strips of strided B (the transposed weight of a forward x.Wᵀ): gather each row of the
-                // strip, NR values cs apart, with three vector gathers instead of NR scalar loads.
-                for (int p = 0, src = off + j0 * cs; p < kc; p++, src += rs, d += NR) {
-                    FloatVector.fromArray(S, b, src, columnOffsets, 0).intoArray(dst, d);
-                    FloatVector.fromArray(S, b, src, columnOffsets, L).intoArray(dst, d + L);
-                    FloatVector.fromArray(S, b, src, columnOffsets, 2 * L).intoArray(dst, d + 2 * L);
-                }
-                continue;
-            }
             if (cs == 1 && w == NR) {
                 // Whole strips of row-major B: three vector copies per row, cheaper than an arraycopy call each.
                 for (int p = 0, src = off + j0; p < kc; p++, src += rs, d += NR) {
@@ -401,7 +388,7 @@ public final class Sgemm {
                 bi = bBase + j0;
             } else {
                 // In-place B whose last strip is not whole vectors wide: pack just that strip, zero-padded.
-                packB(kc, w, b, bBase + j0, bStride, 1, buf.packedB, buf.columnOffsets);
+                packB(kc, w, b, bBase + j0, bStride, 1, buf.packedB);
                 strip = buf.packedB;
                 bi = 0;
                 stride = NR;
@@ -446,8 +433,9 @@ public final class Sgemm {
     }
 
     /**
-     * C[MR x 3L] (+)= packed A strip . B strip over kc steps, the B strip's rows bStride floats apart (NR when packed,
-     * B's row stride when read in place). The 21 accumulators are plain locals so C2 keeps them all in registers
+     * C[MR x 3L] (+)= A strip . B strip over kc steps. A(i, p) is pa[ai + i*aRowStride + p*aStep] (a packed strip:
+     * aStep MR, aRowStride 1; row-major A in place: aStep 1, aRowStride its row stride); the B strip's rows are
+     * bStride floats apart (NR when packed, B's row stride when read in place). The 21 accumulators are plain locals so C2 keeps them all in registers
      * (7 x 3 leaves room for the three B vectors and the broadcast A value; 8 x 3 made C2 spill one accumulator to
      * the stack inside the loop). The body is unrolled by hand: the JIT does not unroll across vector variables, and
      * unrolling the k loop as well measured slower. microKernel2 and microKernel1 are the same kernel two and one vectors wide, for narrow last strips.
