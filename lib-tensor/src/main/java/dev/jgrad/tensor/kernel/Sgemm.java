@@ -19,7 +19,11 @@ import jdk.incubator.vector.VectorSpecies;
  * a helper (a helper C2 declined to inline would box them; the first version ran at 6 GFLOP/s because of that).
  *
  * <p>Packing also makes strides free: operands are read through arbitrary (row, column) strides while packing, so a
- * transposed or sliced view multiplies with no copy beyond the packing every product does anyway.
+ * transposed or sliced view multiplies with no copy beyond the packing every product does anyway. Row-major A (the
+ * activations of a forward x.Wᵀ, the gradient of dx = g.W) is the exception: the micro-kernel broadcasts one A value
+ * per row per step wherever it lies, so such A is read in place, MR rows at a time, and only a short last strip is
+ * packed (zero-padded). That saves a scalar transpose of every A element, which took a sixth of a GPT-small
+ * training step.
  *
  * <p>Determinism: every C element is summed in the same order (k ascending within a KC block, KC blocks ascending)
  * whatever the thread count, because threads only split the output into disjoint column (or row) ranges.
@@ -51,7 +55,7 @@ public final class Sgemm {
 
     /** Per-thread packing buffers, reused across calls so steady-state multiplies allocate nothing. */
     private static final class Buffers {
-        final float[] packedA = new float[roundUp(MC, MR) * KC];
+        final float[] packedA = new float[roundUp(MC, MR) * KC + L];
         final float[] packedB = new float[roundUp(NC, NR) * KC];
         final float[] tile = new float[MR * NR];
     }
@@ -274,12 +278,22 @@ public final class Sgemm {
                 }
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
-                    packA(mc, kc, a, aOff + ic * aRs + pc * aCs, aRs, aCs, buf.packedA);
+                    int aBlock = aOff + ic * aRs + pc * aCs;
+                    // Row-major A is read in place: its rows are already contiguous along k, and the micro-kernel
+                    // broadcasts one value per row per step whether the rows are interleaved or not, so packing
+                    // (a scalar transpose of every A element) would buy nothing.
+                    boolean aPacked = aCs != 1;
+                    if (aPacked) {
+                        packA(mc, kc, a, aBlock, aRs, aCs, buf.packedA);
+                    }
+                    float[] pa = aPacked ? buf.packedA : a;
                     int ci = cOff + ic * ldc + jc;
                     if (direct) {
-                        macroKernel(mc, nc, kc, buf.packedA, b, bBlock, bRs, false, c, ci, ldc, accumulate, buf);
+                        macroKernel(mc, nc, kc, pa, aBlock, aRs, aPacked, b, bBlock, bRs, false, c, ci, ldc, accumulate,
+                                buf);
                     } else {
-                        macroKernel(mc, nc, kc, buf.packedA, buf.packedB, 0, NR, true, c, ci, ldc, accumulate, buf);
+                        macroKernel(mc, nc, kc, pa, aBlock, aRs, aPacked, buf.packedB, 0, NR, true, c, ci, ldc,
+                                accumulate, buf);
                     }
                 }
             }
@@ -317,24 +331,25 @@ public final class Sgemm {
         }
     }
 
-    /** Packs an mc x kc block of A into MR-tall strips, each stored p-major (MR values per p), zero-padded. */
+    /**
+     * Packs an mc x kc block of A into MR-tall strips, each stored p-major (MR values per p), zero-padded. Used for A
+     * read through a column stride (row-major A is multiplied in place) and for the short last strip of row-major A.
+     */
     private static void packA(int mc, int kc, float[] a, int off, int rs, int cs, float[] dst) {
         int d = 0;
         for (int i0 = 0; i0 < mc; i0 += MR) {
             int h = Math.min(MR, mc - i0);
             int rowBase = off + i0 * rs;
-            if (cs == 1 && h == MR) {
-                // Row-major A: read each row sequentially and scatter into the strip (reads dominate the cost).
-                for (int i = 0; i < MR; i++) {
-                    int src = rowBase + i * rs;
-                    for (int p = 0; p < kc; p++) {
-                        dst[d + p * MR + i] = a[src + p];
-                    }
+            int p = 0;
+            if (rs == 1 && h == MR) {
+                // Column-major A (the transposed gradient of a weight gradient gᵀx): the MR values of step p are
+                // adjacent. Copy a whole vector from there; the next step's store overwrites all but its first MR
+                // lanes, and the buffer has a vector's slack for the last one.
+                for (int src = rowBase; p < kc && src + L <= a.length; p++, src += cs, d += MR) {
+                    FloatVector.fromArray(S, a, src).intoArray(dst, d);
                 }
-                d += kc * MR;
-                continue;
             }
-            for (int p = 0; p < kc; p++) {
+            for (; p < kc; p++) {
                 int src = rowBase + p * cs;
                 for (int i = 0; i < h; i++) {
                     dst[d + i] = a[src + i * rs];
@@ -348,11 +363,18 @@ public final class Sgemm {
     }
 
     /**
-     * All micro-tiles of one packed A block against one block of B, which is either packed (strips of NR columns,
-     * each kc x NR) or row-major in place with row stride bStride.
+     * All micro-tiles of one block of A against one block of B. A is either packed (MR-tall strips, each kc x MR, from
+     * index 0 of pa) or row-major in place (row i, step p at aBase + i*aRs + p). B is either packed (strips of NR
+     * columns, each kc x NR) or row-major in place with row stride bStride.
      */
-    private static void macroKernel(int mc, int nc, int kc, float[] pa, float[] b, int bBase, int bStride,
-                                    boolean bPacked, float[] c, int cBase, int ldc, boolean accumulate, Buffers buf) {
+    private static void macroKernel(int mc, int nc, int kc, float[] pa, int aBase, int aRs, boolean aPacked, float[] b,
+                                    int bBase, int bStride, boolean bPacked, float[] c, int cBase, int ldc,
+                                    boolean accumulate, Buffers buf) {
+        int wholeRows = mc / MR * MR;
+        if (!aPacked && wholeRows < mc) {
+            // In-place A whose last strip is short: pack just that strip, zero-padded to MR rows.
+            packA(mc - wholeRows, kc, pa, aBase + wholeRows * aRs, aRs, 1, buf.packedA);
+        }
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
             // A narrow last strip runs a kernel only as wide as it needs (n = 1024 ends in a 16-wide strip).
@@ -373,14 +395,23 @@ public final class Sgemm {
             }
             for (int i0 = 0; i0 < mc; i0 += MR) {
                 int h = Math.min(MR, mc - i0);
-                int aStrip = (i0 / MR) * kc * MR;
+                // Where this strip of A starts and how to step through it: packed strips are p-major (MR values
+                // per step, rows adjacent), in-place rows are k-contiguous (rows aRs apart).
+                float[] as = pa;
+                int ai = aBase + i0 * aRs, aStep = 1, aRowStride = aRs;
+                if (aPacked || h < MR) {
+                    as = aPacked ? pa : buf.packedA;
+                    ai = aPacked ? (i0 / MR) * kc * MR : 0;
+                    aStep = MR;
+                    aRowStride = 1;
+                }
                 int ci = cBase + i0 * ldc + j0;
                 if (h == MR && w == vectors * L) {
-                    microKernel(vectors, kc, pa, aStrip, strip, bi, stride, c, ci, ldc, accumulate);
+                    microKernel(vectors, kc, as, ai, aStep, aRowStride, strip, bi, stride, c, ci, ldc, accumulate);
                 } else {
                     // Edge tile: compute the padded tile aside, then add only the part inside C.
                     float[] tile = buf.tile;
-                    microKernel(vectors, kc, pa, aStrip, strip, bi, stride, tile, 0, NR, false);
+                    microKernel(vectors, kc, as, ai, aStep, aRowStride, strip, bi, stride, tile, 0, NR, false);
                     for (int i = 0; i < h; i++) {
                         int row = ci + i * ldc;
                         for (int j = 0; j < w; j++) {
@@ -392,24 +423,27 @@ public final class Sgemm {
         }
     }
 
-    private static void microKernel(int vectors, int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
-                                    int ci, int ldc, boolean accumulate) {
+    private static void microKernel(int vectors, int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb,
+                                    int bi, int bStride, float[] c, int ci, int ldc, boolean accumulate) {
         switch (vectors) {
-            case 3 -> microKernel3(kc, pa, ai, pb, bi, bStride, c, ci, ldc, accumulate);
-            case 2 -> microKernel2(kc, pa, ai, pb, bi, bStride, c, ci, ldc, accumulate);
-            default -> microKernel1(kc, pa, ai, pb, bi, bStride, c, ci, ldc, accumulate);
+            case 3 -> microKernel3(kc, pa, ai, aStep, aRowStride, pb, bi, bStride, c, ci, ldc, accumulate);
+            case 2 -> microKernel2(kc, pa, ai, aStep, aRowStride, pb, bi, bStride, c, ci, ldc, accumulate);
+            default -> microKernel1(kc, pa, ai, aStep, aRowStride, pb, bi, bStride, c, ci, ldc, accumulate);
         }
     }
 
     /**
-     * C[MR x 3L] (+)= packed A strip . B strip over kc steps, the B strip's rows bStride floats apart (NR when packed,
-     * B's row stride when read in place). The 21 accumulators are plain locals so C2 keeps them all in registers
+     * C[MR x 3L] (+)= A strip . B strip over kc steps. A(i, p) is pa[ai + i*aRowStride + p*aStep] (a packed strip:
+     * aStep MR, aRowStride 1; row-major A in place: aStep 1, aRowStride its row stride); the B strip's rows are
+     * bStride floats apart (NR when packed, B's row stride when read in place). The 21 accumulators are plain locals so C2 keeps them all in registers
      * (7 x 3 leaves room for the three B vectors and the broadcast A value; 8 x 3 made C2 spill one accumulator to
      * the stack inside the loop). The body is unrolled by hand: the JIT does not unroll across vector variables, and
      * unrolling the k loop as well measured slower. microKernel2 and microKernel1 are the same kernel two and one vectors wide, for narrow last strips.
      */
-    private static void microKernel3(int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
-                                     int ci, int ldc, boolean accumulate) {
+    private static void microKernel3(int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb, int bi,
+                                     int bStride, float[] c, int ci, int ldc, boolean accumulate) {
+        int r1 = aRowStride, r2 = 2 * aRowStride, r3 = 3 * aRowStride, r4 = 4 * aRowStride, r5 = 5 * aRowStride,
+                r6 = 6 * aRowStride;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
@@ -417,7 +451,7 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
-        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += aStep, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
@@ -425,27 +459,27 @@ public final class Sgemm {
             c0_0 = x.fma(b0, c0_0);
             c0_1 = x.fma(b1, c0_1);
             c0_2 = x.fma(b2, c0_2);
-            x = FloatVector.broadcast(S, pa[ao + 1]);
+            x = FloatVector.broadcast(S, pa[ao + r1]);
             c1_0 = x.fma(b0, c1_0);
             c1_1 = x.fma(b1, c1_1);
             c1_2 = x.fma(b2, c1_2);
-            x = FloatVector.broadcast(S, pa[ao + 2]);
+            x = FloatVector.broadcast(S, pa[ao + r2]);
             c2_0 = x.fma(b0, c2_0);
             c2_1 = x.fma(b1, c2_1);
             c2_2 = x.fma(b2, c2_2);
-            x = FloatVector.broadcast(S, pa[ao + 3]);
+            x = FloatVector.broadcast(S, pa[ao + r3]);
             c3_0 = x.fma(b0, c3_0);
             c3_1 = x.fma(b1, c3_1);
             c3_2 = x.fma(b2, c3_2);
-            x = FloatVector.broadcast(S, pa[ao + 4]);
+            x = FloatVector.broadcast(S, pa[ao + r4]);
             c4_0 = x.fma(b0, c4_0);
             c4_1 = x.fma(b1, c4_1);
             c4_2 = x.fma(b2, c4_2);
-            x = FloatVector.broadcast(S, pa[ao + 5]);
+            x = FloatVector.broadcast(S, pa[ao + r5]);
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
             c5_2 = x.fma(b2, c5_2);
-            x = FloatVector.broadcast(S, pa[ao + 6]);
+            x = FloatVector.broadcast(S, pa[ao + r6]);
             c6_0 = x.fma(b0, c6_0);
             c6_1 = x.fma(b1, c6_1);
             c6_2 = x.fma(b2, c6_2);
@@ -496,8 +530,10 @@ public final class Sgemm {
         c6_2.intoArray(c, ci + 6 * ldc + 2 * L);
     }
 
-    private static void microKernel2(int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
-                                     int ci, int ldc, boolean accumulate) {
+    private static void microKernel2(int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb, int bi,
+                                     int bStride, float[] c, int ci, int ldc, boolean accumulate) {
+        int r1 = aRowStride, r2 = 2 * aRowStride, r3 = 3 * aRowStride, r4 = 4 * aRowStride, r5 = 5 * aRowStride,
+                r6 = 6 * aRowStride;
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
@@ -505,28 +541,28 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += aStep, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
             c0_0 = x.fma(b0, c0_0);
             c0_1 = x.fma(b1, c0_1);
-            x = FloatVector.broadcast(S, pa[ao + 1]);
+            x = FloatVector.broadcast(S, pa[ao + r1]);
             c1_0 = x.fma(b0, c1_0);
             c1_1 = x.fma(b1, c1_1);
-            x = FloatVector.broadcast(S, pa[ao + 2]);
+            x = FloatVector.broadcast(S, pa[ao + r2]);
             c2_0 = x.fma(b0, c2_0);
             c2_1 = x.fma(b1, c2_1);
-            x = FloatVector.broadcast(S, pa[ao + 3]);
+            x = FloatVector.broadcast(S, pa[ao + r3]);
             c3_0 = x.fma(b0, c3_0);
             c3_1 = x.fma(b1, c3_1);
-            x = FloatVector.broadcast(S, pa[ao + 4]);
+            x = FloatVector.broadcast(S, pa[ao + r4]);
             c4_0 = x.fma(b0, c4_0);
             c4_1 = x.fma(b1, c4_1);
-            x = FloatVector.broadcast(S, pa[ao + 5]);
+            x = FloatVector.broadcast(S, pa[ao + r5]);
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
-            x = FloatVector.broadcast(S, pa[ao + 6]);
+            x = FloatVector.broadcast(S, pa[ao + r6]);
             c6_0 = x.fma(b0, c6_0);
             c6_1 = x.fma(b1, c6_1);
         }
@@ -562,8 +598,10 @@ public final class Sgemm {
         c6_1.intoArray(c, ci + 6 * ldc + L);
     }
 
-    private static void microKernel1(int kc, float[] pa, int ai, float[] pb, int bi, int bStride, float[] c,
-                                     int ci, int ldc, boolean accumulate) {
+    private static void microKernel1(int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb, int bi,
+                                     int bStride, float[] c, int ci, int ldc, boolean accumulate) {
+        int r1 = aRowStride, r2 = 2 * aRowStride, r3 = 3 * aRowStride, r4 = 4 * aRowStride, r5 = 5 * aRowStride,
+                r6 = 6 * aRowStride;
         FloatVector c0_0 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S);
@@ -571,21 +609,21 @@ public final class Sgemm {
         FloatVector c4_0 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S);
         FloatVector c6_0 = FloatVector.zero(S);
-        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += MR, bo += bStride) {
+        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += aStep, bo += bStride) {
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
             c0_0 = x.fma(b0, c0_0);
-            x = FloatVector.broadcast(S, pa[ao + 1]);
+            x = FloatVector.broadcast(S, pa[ao + r1]);
             c1_0 = x.fma(b0, c1_0);
-            x = FloatVector.broadcast(S, pa[ao + 2]);
+            x = FloatVector.broadcast(S, pa[ao + r2]);
             c2_0 = x.fma(b0, c2_0);
-            x = FloatVector.broadcast(S, pa[ao + 3]);
+            x = FloatVector.broadcast(S, pa[ao + r3]);
             c3_0 = x.fma(b0, c3_0);
-            x = FloatVector.broadcast(S, pa[ao + 4]);
+            x = FloatVector.broadcast(S, pa[ao + r4]);
             c4_0 = x.fma(b0, c4_0);
-            x = FloatVector.broadcast(S, pa[ao + 5]);
+            x = FloatVector.broadcast(S, pa[ao + r5]);
             c5_0 = x.fma(b0, c5_0);
-            x = FloatVector.broadcast(S, pa[ao + 6]);
+            x = FloatVector.broadcast(S, pa[ao + r6]);
             c6_0 = x.fma(b0, c6_0);
         }
         if (accumulate) {

@@ -223,6 +223,91 @@ class SgemmTest {
         assertArrayEquals(c1, c2, "batched");
     }
 
+    /**
+     * Sgemm against a scalar model of its documented summation order, bit for bit: each C element is a chain of
+     * fused multiply-adds over k ascending within a KC block, started from zero, and each block's sum is added to
+     * what C holds (after the first block, or from the start when beta is 1). Covers every operand layout, A read
+     * in place and packed, short last row strips, narrow last column strips and several k blocks.
+     */
+    @Test
+    void summationOrderIsTheDocumentedOneForEveryLayout() {
+        Rng rng = new Rng(9);
+        int[][] shapes = {{Sgemm.FEW_ROWS, 5, 3}, {Sgemm.MR, Sgemm.NR, Sgemm.KC}, {30, 70, 2 * Sgemm.KC + 5},
+                {Sgemm.MC + 9, 2 * Sgemm.NR + 16, Sgemm.KC + 1}, {64, 130, 128}};
+        for (int[] s : shapes) {
+            for (boolean ta : new boolean[] {false, true}) {
+                for (boolean tb : new boolean[] {false, true}) {
+                    for (float beta : new float[] {0f, 1f}) {
+                        checkSummationOrder(rng, s[0], s[1], s[2], ta, tb, beta);
+                    }
+                }
+            }
+        }
+    }
+
+    private static void checkSummationOrder(Rng rng, int m, int n, int k, boolean ta, boolean tb, float beta) {
+        Operand ao = Operand.random(rng, m, k, ta, 1);
+        Operand bo = Operand.random(rng, k, n, tb, 3);
+        float[] a = ao.f32();
+        float[] b = bo.f32();
+        float[] c = randomFloats(rng, m * n);
+        float[] expected = new float[m * n];
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                float acc = c[i * n + j];
+                for (int p0 = 0; p0 < k; p0 += Sgemm.KC) {
+                    float block = 0f;
+                    for (int p = p0; p < Math.min(k, p0 + Sgemm.KC); p++) {
+                        block = Math.fma(a[ao.offset + i * ao.rowStride + p * ao.colStride],
+                                b[bo.offset + p * bo.rowStride + j * bo.colStride], block);
+                    }
+                    acc = p0 == 0 && beta == 0 ? block : acc + block;
+                }
+                expected[i * n + j] = acc;
+            }
+        }
+        Sgemm.gemm(m, n, k, a, ao.offset, ao.rowStride, ao.colStride, b, bo.offset, bo.rowStride, bo.colStride, beta,
+                c, 0, n);
+        assertArrayEquals(expected, c, "m=" + m + " n=" + n + " k=" + k + " ta=" + ta + " tb=" + tb + " beta=" + beta);
+    }
+
+    /**
+     * A row of C does not depend on which other rows are computed with it (the KV-cache decoder and data-parallel
+     * shards rely on it): any range of rows computed alone, starting at any row, equals the same rows of the whole
+     * product, for every layout and thread count.
+     */
+    @Test
+    void rowsAreIndependentOfTheRowsComputedWithThem() {
+        Rng rng = new Rng(10);
+        int m = 2 * Sgemm.MC + 11, n = 2 * Sgemm.NR + 16, k = Sgemm.KC + 40;
+        for (boolean ta : new boolean[] {false, true}) {
+            for (boolean tb : new boolean[] {false, true}) {
+                Operand ao = Operand.random(rng, m, k, ta, 0);
+                Operand bo = Operand.random(rng, k, n, tb, 0);
+                float[] a = ao.f32();
+                float[] b = bo.f32();
+                float[] whole = new float[m * n];
+                Parallel.setThreads(1);
+                Sgemm.gemm(m, n, k, a, ao.offset, ao.rowStride, ao.colStride, b, bo.offset, bo.rowStride,
+                        bo.colStride, 0f, whole, 0, n);
+                int[][] ranges = {{0, m}, {1, Sgemm.FEW_ROWS + 1}, {5, 5 + Sgemm.MR + 1}, {Sgemm.MC - 3, m},
+                        {m - Sgemm.MR - 2, m}, {100, 100 + 3 * Sgemm.MR}};
+                for (int threads : new int[] {1, 2}) {
+                    Parallel.setThreads(threads);
+                    for (int[] r : ranges) {
+                        int rows = r[1] - r[0];
+                        float[] part = new float[rows * n];
+                        Sgemm.gemm(rows, n, k, a, ao.offset + r[0] * ao.rowStride, ao.rowStride, ao.colStride, b,
+                                bo.offset, bo.rowStride, bo.colStride, 0f, part, 0, n);
+                        float[] expected = java.util.Arrays.copyOfRange(whole, r[0] * n, r[1] * n);
+                        assertArrayEquals(expected, part, "rows [" + r[0] + ", " + r[1] + ") ta=" + ta + " tb=" + tb
+                                + " threads=" + threads);
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void badArgumentsAreReportedClearly() {
         float[] x = new float[6];
