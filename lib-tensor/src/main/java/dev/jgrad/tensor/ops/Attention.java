@@ -183,7 +183,7 @@ public final class Attention {
                         sum[r] *= correction;
                         scaleInPlace(acc, r * d, correction, d);
                     }
-                    sum[r] += expShiftedF32(p[r], lanes, newMax);
+                    sum[r] += VectorMath.expShiftedSum(p[r], lanes, newMax);
                     max[r] = newMax;
                     if (!uniform) {
                         weightedRowSumF32(p[r], n, vs, vo + j0 * d, d, acc, r * d);
@@ -323,7 +323,7 @@ public final class Attention {
                     qo[r] = r * d;
                     scaleInto(qs, q.offset() + row * d, scale, qScaled, r * d, d);
                     rowLse[r] = ls[lse.offset() + row];
-                    gDotOut[r] = dotF32(gs, go[r], os, out.offset() + row * d, d);
+                    gDotOut[r] = Lanes.dot(gs, go[r], os, out.offset() + row * d, d);
                 }
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
@@ -349,7 +349,7 @@ public final class Attention {
                         }
                         int lanes = F.loopBound(n + F.length() - 1);
                         Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
-                        expShiftedF32(p[r], lanes, rowLse[r]);
+                        VectorMath.expShiftedSum(p[r], lanes, rowLse[r]);
                         softmaxGradF32(p[r], dS[r], gDotOut[r], lanes);
                         weightedRowSumF32(dS[r], n, ks, ko + j0 * d, d, dq, (h * t + i0 + r) * d);
                     }
@@ -644,24 +644,6 @@ public final class Attention {
         return max;
     }
 
-    /** x[j] = exp(x[j] - shift) for j in [0, n); returns their sum. */
-    private static float expShiftedF32(float[] x, int n, float shift) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        var sumLanes = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            var e = VectorMath.exp(FloatVector.fromArray(F, x, i).sub(shift));
-            e.intoArray(x, i);
-            sumLanes = sumLanes.add(e);
-        }
-        float sum = Lanes.sum(sumLanes);
-        for (; i < n; i++) {
-            x[i] = VectorMath.exp(x[i] - shift);
-            sum += x[i];
-        }
-        return sum;
-    }
-
     /** dS[j] = p[j] * (dP[j] - gDotOut), in place over the dP buffer. */
     private static void softmaxGradF32(float[] p, float[] dPThenDS, float gDotOut, int n) {
         int bound = F.loopBound(n);
@@ -672,20 +654,6 @@ public final class Attention {
         for (; i < n; i++) {
             dPThenDS[i] = p[i] * (dPThenDS[i] - gDotOut);
         }
-    }
-
-    private static float dotF32(float[] a, int ao, float[] b, int bo, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        var lanes = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            lanes = FloatVector.fromArray(F, a, ao + i).fma(FloatVector.fromArray(F, b, bo + i), lanes);
-        }
-        float sum = Lanes.sum(lanes);
-        for (; i < n; i++) {
-            sum = Math.fma(a[ao + i], b[bo + i], sum);
-        }
-        return sum;
     }
 
     /**

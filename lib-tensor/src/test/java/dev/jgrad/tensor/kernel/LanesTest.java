@@ -86,4 +86,30 @@ class LanesTest {
         }
         assertEquals(Arrays.toString(layerNormCold), Arrays.toString(LayerNorm.forward(x, w, b, 1e-5).out().toFloatArray()));
     }
+
+    @Test
+    void dotSumsLaneProductsInTheHalvingTreeThenTheTail() {
+        Rng rng = new Rng(5);
+        for (int n : new int[] {0, 1, F.length() - 1, F.length(), 3 * F.length() + 5, 100}) {
+            float[] a = new float[n + 3];
+            float[] b = new float[n + 7];
+            for (int i = 0; i < a.length; i++) {
+                a[i] = (float) rng.nextGaussian();
+            }
+            for (int i = 0; i < b.length; i++) {
+                b[i] = (float) rng.nextGaussian();
+            }
+            // Scalar model: lane l accumulates the fmas of elements l, l + L, ... below the vector bound.
+            int bound = n / F.length() * F.length();
+            float[] lanes = new float[F.length()];
+            for (int i = 0; i < bound; i++) {
+                lanes[i % F.length()] = Math.fma(a[3 + i], b[7 + i], lanes[i % F.length()]);
+            }
+            float expected = halvingTree(lanes);
+            for (int i = bound; i < n; i++) {
+                expected = Math.fma(a[3 + i], b[7 + i], expected);
+            }
+            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(Lanes.dot(a, 3, b, 7, n)), "n = " + n);
+        }
+    }
 }
