@@ -154,11 +154,11 @@ public final class Attention {
             int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
             for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                 int maxLanes = 0;
-                boolean uniform = rows == ROW_BLOCK;
+                int common = KEY_BLOCK;   // keys every row of the block sees
                 for (int r = 0; r < rows; r++) {
                     visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
                     maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
-                    uniform &= visible[r] == visible[0];
+                    common = Math.min(common, visible[r]);
                 }
                 if (rows == ROW_BLOCK) {
                     // Lanes past a row's own visible keys are computed too, and never read.
@@ -185,12 +185,17 @@ public final class Attention {
                     }
                     sum[r] += VectorMath.expShiftedSum(p[r], lanes, newMax);
                     max[r] = newMax;
-                    if (!uniform) {
-                        weightedRowSumF32(p[r], n, vs, vo + j0 * d, d, acc, r * d);
-                    }
                 }
-                if (uniform) {
-                    weightedFourRowSumsF32(p, visible[0], vs, vo + j0 * d, d, acc);
+                // The keys all rows see together, then each row's own last few (on the causal diagonal): every
+                // row adds its values in ascending key order either way, so it gets the bits it would get alone.
+                int shared = rows == ROW_BLOCK ? common : 0;
+                if (shared > 0) {
+                    weightedFourRowSumsF32(p, shared, vs, vo + j0 * d, d, acc, 0);
+                }
+                for (int r = 0; r < rows; r++) {
+                    if (visible[r] > shared) {
+                        weightedRowSumF32(p[r], shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
+                    }
                 }
             }
             for (int r = 0; r < rows; r++) {
@@ -328,9 +333,11 @@ public final class Attention {
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                     int maxLanes = 0;
+                    int common = KEY_BLOCK;
                     for (int r = 0; r < rows; r++) {
                         visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
                         maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
+                        common = Math.min(common, visible[r]);
                     }
                     if (rows == ROW_BLOCK) {
                         // Lanes past a row's own visible keys are computed too, and never read.
@@ -351,7 +358,18 @@ public final class Attention {
                         Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
                         VectorMath.expShiftedSum(p[r], lanes, rowLse[r]);
                         softmaxGradF32(p[r], dS[r], gDotOut[r], lanes);
-                        weightedRowSumF32(dS[r], n, ks, ko + j0 * d, d, dq, (h * t + i0 + r) * d);
+                    }
+                    // dq = dS k as in the forward's weighted sums: shared keys four rows at a time, then each
+                    // row's own, in ascending key order per row.
+                    int shared = rows == ROW_BLOCK ? common : 0;
+                    int dqRow = (h * t + i0) * d;
+                    if (shared > 0) {
+                        weightedFourRowSumsF32(dS, shared, ks, ko + j0 * d, d, dq, dqRow);
+                    }
+                    for (int r = 0; r < rows; r++) {
+                        if (visible[r] > shared) {
+                            weightedRowSumF32(dS[r], shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
+                        }
                     }
                     rankOneUpdateRowsF32(dS, visible, rows, qScaled, qo, dk, kvBase + j0 * d, d);
                     rankOneUpdateRowsF32(p, visible, rows, gs, go, dv, kvBase + j0 * d, d);
@@ -540,8 +558,10 @@ public final class Attention {
     }
 
     /**
-     * {@link #scoresF32} for four rows at once (row r at {@code ro[r]} of {@code rows}), loading each slice of
-     * kT once for the four; every score is the same sum, in the same order, as scoresF32 computes.
+     * {@link #scoresF32} for four rows at once (row r at {@code ro[r]} of {@code rows}); every score is the same
+     * sum, in the same order, as scoresF32 computes. Keys are taken four vectors at a time where the block allows,
+     * then two, then one: sixteen independent accumulators keep both FMA units busy where four would leave them
+     * waiting on the FMA latency, and each broadcast query value and each loaded key slice serves several products.
      */
     private static void scoresFourRowsF32(float[] rows, int[] ro, float[] kT, int stride, int j0, int lanes, int d,
             float[][] scores) {
@@ -549,39 +569,146 @@ public final class Attention {
         int r1 = ro[1];
         int r2 = ro[2];
         int r3 = ro[3];
-        for (int j = 0; j < lanes; j += F.length()) {
-            var acc0 = FloatVector.zero(F);
-            var acc1 = FloatVector.zero(F);
-            var acc2 = FloatVector.zero(F);
-            var acc3 = FloatVector.zero(F);
+        float[] s0 = scores[0];
+        float[] s1 = scores[1];
+        float[] s2 = scores[2];
+        float[] s3 = scores[3];
+        int l = F.length();
+        int j = 0;
+        for (; j + 4 * l <= lanes; j += 4 * l) {
+            var a00 = FloatVector.zero(F);
+            var a01 = FloatVector.zero(F);
+            var a02 = FloatVector.zero(F);
+            var a03 = FloatVector.zero(F);
+            var a10 = FloatVector.zero(F);
+            var a11 = FloatVector.zero(F);
+            var a12 = FloatVector.zero(F);
+            var a13 = FloatVector.zero(F);
+            var a20 = FloatVector.zero(F);
+            var a21 = FloatVector.zero(F);
+            var a22 = FloatVector.zero(F);
+            var a23 = FloatVector.zero(F);
+            var a30 = FloatVector.zero(F);
+            var a31 = FloatVector.zero(F);
+            var a32 = FloatVector.zero(F);
+            var a33 = FloatVector.zero(F);
+            for (int c = 0; c < d; c++) {
+                int at = c * stride + j0 + j;
+                var k0 = FloatVector.fromArray(F, kT, at);
+                var k1 = FloatVector.fromArray(F, kT, at + l);
+                var k2 = FloatVector.fromArray(F, kT, at + 2 * l);
+                var k3 = FloatVector.fromArray(F, kT, at + 3 * l);
+                var x = FloatVector.broadcast(F, rows[r0 + c]);
+                a00 = k0.fma(x, a00);
+                a01 = k1.fma(x, a01);
+                a02 = k2.fma(x, a02);
+                a03 = k3.fma(x, a03);
+                x = FloatVector.broadcast(F, rows[r1 + c]);
+                a10 = k0.fma(x, a10);
+                a11 = k1.fma(x, a11);
+                a12 = k2.fma(x, a12);
+                a13 = k3.fma(x, a13);
+                x = FloatVector.broadcast(F, rows[r2 + c]);
+                a20 = k0.fma(x, a20);
+                a21 = k1.fma(x, a21);
+                a22 = k2.fma(x, a22);
+                a23 = k3.fma(x, a23);
+                x = FloatVector.broadcast(F, rows[r3 + c]);
+                a30 = k0.fma(x, a30);
+                a31 = k1.fma(x, a31);
+                a32 = k2.fma(x, a32);
+                a33 = k3.fma(x, a33);
+            }
+            a00.intoArray(s0, j);
+            a01.intoArray(s0, j + l);
+            a02.intoArray(s0, j + 2 * l);
+            a03.intoArray(s0, j + 3 * l);
+            a10.intoArray(s1, j);
+            a11.intoArray(s1, j + l);
+            a12.intoArray(s1, j + 2 * l);
+            a13.intoArray(s1, j + 3 * l);
+            a20.intoArray(s2, j);
+            a21.intoArray(s2, j + l);
+            a22.intoArray(s2, j + 2 * l);
+            a23.intoArray(s2, j + 3 * l);
+            a30.intoArray(s3, j);
+            a31.intoArray(s3, j + l);
+            a32.intoArray(s3, j + 2 * l);
+            a33.intoArray(s3, j + 3 * l);
+        }
+        for (; j + 2 * l <= lanes; j += 2 * l) {
+            var a00 = FloatVector.zero(F);
+            var a01 = FloatVector.zero(F);
+            var a10 = FloatVector.zero(F);
+            var a11 = FloatVector.zero(F);
+            var a20 = FloatVector.zero(F);
+            var a21 = FloatVector.zero(F);
+            var a30 = FloatVector.zero(F);
+            var a31 = FloatVector.zero(F);
+            for (int c = 0; c < d; c++) {
+                int at = c * stride + j0 + j;
+                var k0 = FloatVector.fromArray(F, kT, at);
+                var k1 = FloatVector.fromArray(F, kT, at + l);
+                var x = FloatVector.broadcast(F, rows[r0 + c]);
+                a00 = k0.fma(x, a00);
+                a01 = k1.fma(x, a01);
+                x = FloatVector.broadcast(F, rows[r1 + c]);
+                a10 = k0.fma(x, a10);
+                a11 = k1.fma(x, a11);
+                x = FloatVector.broadcast(F, rows[r2 + c]);
+                a20 = k0.fma(x, a20);
+                a21 = k1.fma(x, a21);
+                x = FloatVector.broadcast(F, rows[r3 + c]);
+                a30 = k0.fma(x, a30);
+                a31 = k1.fma(x, a31);
+            }
+            a00.intoArray(s0, j);
+            a01.intoArray(s0, j + l);
+            a10.intoArray(s1, j);
+            a11.intoArray(s1, j + l);
+            a20.intoArray(s2, j);
+            a21.intoArray(s2, j + l);
+            a30.intoArray(s3, j);
+            a31.intoArray(s3, j + l);
+        }
+        for (; j < lanes; j += l) {
+            var a0 = FloatVector.zero(F);
+            var a1 = FloatVector.zero(F);
+            var a2 = FloatVector.zero(F);
+            var a3 = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
                 var k = FloatVector.fromArray(F, kT, c * stride + j0 + j);
-                acc0 = k.fma(FloatVector.broadcast(F, rows[r0 + c]), acc0);
-                acc1 = k.fma(FloatVector.broadcast(F, rows[r1 + c]), acc1);
-                acc2 = k.fma(FloatVector.broadcast(F, rows[r2 + c]), acc2);
-                acc3 = k.fma(FloatVector.broadcast(F, rows[r3 + c]), acc3);
+                a0 = k.fma(FloatVector.broadcast(F, rows[r0 + c]), a0);
+                a1 = k.fma(FloatVector.broadcast(F, rows[r1 + c]), a1);
+                a2 = k.fma(FloatVector.broadcast(F, rows[r2 + c]), a2);
+                a3 = k.fma(FloatVector.broadcast(F, rows[r3 + c]), a3);
             }
-            acc0.intoArray(scores[0], j);
-            acc1.intoArray(scores[1], j);
-            acc2.intoArray(scores[2], j);
-            acc3.intoArray(scores[3], j);
+            a0.intoArray(s0, j);
+            a1.intoArray(s1, j);
+            a2.intoArray(s2, j);
+            a3.intoArray(s3, j);
         }
     }
 
-    /** acc[c] += sum_j w[j] * rows[ro + j * d + c]: a weighted sum of n rows, vectorised over the head dim. */
-    private static void weightedRowSumF32(float[] w, int n, float[] rows, int ro, int d, float[] acc, int ao) {
+    /**
+     * acc[ao + c] += sum_{j in [from, to)} w[j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
+     * sum of value rows, vectorised over the head dim. Continuing a sum with a later range adds exactly what one
+     * call over both ranges would.
+     */
+    private static void weightedRowSumF32(float[] w, int from, int to, float[] rows, int ro, int d, float[] acc,
+            int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c < bound; c += F.length()) {
             var sum = FloatVector.fromArray(F, acc, ao + c);
-            for (int j = 0; j < n; j++) {
+            for (int j = from; j < to; j++) {
                 sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[j]), sum);
             }
             sum.intoArray(acc, ao + c);
         }
         for (; c < d; c++) {
             float sum = acc[ao + c];
-            for (int j = 0; j < n; j++) {
+            for (int j = from; j < to; j++) {
                 sum = Math.fma(rows[ro + j * d + c], w[j], sum);
             }
             acc[ao + c] = sum;
@@ -589,21 +716,63 @@ public final class Attention {
     }
 
     /**
-     * {@link #weightedRowSumF32} for four rows of weights w[r] into acc[r * d ..], sharing each load of a value
-     * row; each accumulator receives the same fmas in the same order as weightedRowSumF32 gives it.
+     * {@link #weightedRowSumF32} over j in [0, n) for four rows of weights w[r] into the four consecutive rows
+     * acc[ao + r * d ..]; each accumulator receives the same fmas in the same order. The head dim is taken two
+     * vectors at a time where it allows: eight independent accumulators hide the FMA latency that four leave
+     * exposed, and each loaded value slice serves four products.
      */
-    private static void weightedFourRowSumsF32(float[][] w, int n, float[] rows, int ro, int d, float[] acc) {
+    private static void weightedFourRowSumsF32(float[][] w, int n, float[] rows, int ro, int d, float[] acc, int ao) {
         float[] w0 = w[0];
         float[] w1 = w[1];
         float[] w2 = w[2];
         float[] w3 = w[3];
+        int l = F.length();
+        int a0 = ao;
+        int a1 = ao + d;
+        int a2 = ao + 2 * d;
+        int a3 = ao + 3 * d;
         int bound = F.loopBound(d);
         int c = 0;
-        for (; c < bound; c += F.length()) {
-            var s0 = FloatVector.fromArray(F, acc, c);
-            var s1 = FloatVector.fromArray(F, acc, d + c);
-            var s2 = FloatVector.fromArray(F, acc, 2 * d + c);
-            var s3 = FloatVector.fromArray(F, acc, 3 * d + c);
+        for (; c + 2 * l <= bound; c += 2 * l) {
+            var s00 = FloatVector.fromArray(F, acc, a0 + c);
+            var s01 = FloatVector.fromArray(F, acc, a0 + c + l);
+            var s10 = FloatVector.fromArray(F, acc, a1 + c);
+            var s11 = FloatVector.fromArray(F, acc, a1 + c + l);
+            var s20 = FloatVector.fromArray(F, acc, a2 + c);
+            var s21 = FloatVector.fromArray(F, acc, a2 + c + l);
+            var s30 = FloatVector.fromArray(F, acc, a3 + c);
+            var s31 = FloatVector.fromArray(F, acc, a3 + c + l);
+            for (int j = 0; j < n; j++) {
+                int at = ro + j * d + c;
+                var x0 = FloatVector.fromArray(F, rows, at);
+                var x1 = FloatVector.fromArray(F, rows, at + l);
+                var y = FloatVector.broadcast(F, w0[j]);
+                s00 = x0.fma(y, s00);
+                s01 = x1.fma(y, s01);
+                y = FloatVector.broadcast(F, w1[j]);
+                s10 = x0.fma(y, s10);
+                s11 = x1.fma(y, s11);
+                y = FloatVector.broadcast(F, w2[j]);
+                s20 = x0.fma(y, s20);
+                s21 = x1.fma(y, s21);
+                y = FloatVector.broadcast(F, w3[j]);
+                s30 = x0.fma(y, s30);
+                s31 = x1.fma(y, s31);
+            }
+            s00.intoArray(acc, a0 + c);
+            s01.intoArray(acc, a0 + c + l);
+            s10.intoArray(acc, a1 + c);
+            s11.intoArray(acc, a1 + c + l);
+            s20.intoArray(acc, a2 + c);
+            s21.intoArray(acc, a2 + c + l);
+            s30.intoArray(acc, a3 + c);
+            s31.intoArray(acc, a3 + c + l);
+        }
+        for (; c < bound; c += l) {
+            var s0 = FloatVector.fromArray(F, acc, a0 + c);
+            var s1 = FloatVector.fromArray(F, acc, a1 + c);
+            var s2 = FloatVector.fromArray(F, acc, a2 + c);
+            var s3 = FloatVector.fromArray(F, acc, a3 + c);
             for (int j = 0; j < n; j++) {
                 var x = FloatVector.fromArray(F, rows, ro + j * d + c);
                 s0 = x.fma(FloatVector.broadcast(F, w0[j]), s0);
@@ -611,18 +780,18 @@ public final class Attention {
                 s2 = x.fma(FloatVector.broadcast(F, w2[j]), s2);
                 s3 = x.fma(FloatVector.broadcast(F, w3[j]), s3);
             }
-            s0.intoArray(acc, c);
-            s1.intoArray(acc, d + c);
-            s2.intoArray(acc, 2 * d + c);
-            s3.intoArray(acc, 3 * d + c);
+            s0.intoArray(acc, a0 + c);
+            s1.intoArray(acc, a1 + c);
+            s2.intoArray(acc, a2 + c);
+            s3.intoArray(acc, a3 + c);
         }
         for (int r = 0; r < ROW_BLOCK; r++) {
             for (int cc = c; cc < d; cc++) {
-                float sum = acc[r * d + cc];
+                float sum = acc[ao + r * d + cc];
                 for (int j = 0; j < n; j++) {
                     sum = Math.fma(rows[ro + j * d + cc], w[r][j], sum);
                 }
-                acc[r * d + cc] = sum;
+                acc[ao + r * d + cc] = sum;
             }
         }
     }
