@@ -846,6 +846,34 @@ public final class Attention {
             float[] w1 = w[1];
             float[] w2 = w[2];
             float[] w3 = w[3];
+            int l = F.length();
+            // Two head-dim vectors per pass: the four weights of a key are loaded once for both, and the two
+            // chains of fmas per key run side by side.
+            for (; c + 2 * l <= bound; c += 2 * l) {
+                var x00 = FloatVector.fromArray(F, x, xo[0] + c);
+                var x01 = FloatVector.fromArray(F, x, xo[0] + c + l);
+                var x10 = FloatVector.fromArray(F, x, xo[1] + c);
+                var x11 = FloatVector.fromArray(F, x, xo[1] + c + l);
+                var x20 = FloatVector.fromArray(F, x, xo[2] + c);
+                var x21 = FloatVector.fromArray(F, x, xo[2] + c + l);
+                var x30 = FloatVector.fromArray(F, x, xo[3] + c);
+                var x31 = FloatVector.fromArray(F, x, xo[3] + c + l);
+                for (int j = 0; j < nMax; j++) {
+                    int at = ro + j * d + c;
+                    var y0 = FloatVector.broadcast(F, w0[j]);
+                    var y1 = FloatVector.broadcast(F, w1[j]);
+                    var y2 = FloatVector.broadcast(F, w2[j]);
+                    var y3 = FloatVector.broadcast(F, w3[j]);
+                    var acc0 = x00.fma(y0, FloatVector.fromArray(F, rows, at));
+                    var acc1 = x01.fma(y0, FloatVector.fromArray(F, rows, at + l));
+                    acc0 = x10.fma(y1, acc0);
+                    acc1 = x11.fma(y1, acc1);
+                    acc0 = x20.fma(y2, acc0);
+                    acc1 = x21.fma(y2, acc1);
+                    x30.fma(y3, acc0).intoArray(rows, at);
+                    x31.fma(y3, acc1).intoArray(rows, at + l);
+                }
+            }
             for (; c < bound; c += F.length()) {
                 var x0 = FloatVector.fromArray(F, x, xo[0] + c);
                 var x1 = FloatVector.fromArray(F, x, xo[1] + c);
