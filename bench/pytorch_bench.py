@@ -29,6 +29,7 @@ WORK = {
     "gptLargeTrain": (lambda size: size, "tok/s"),
     # GPT-small steps through jgrad's Trainer with `threads` data-parallel workers; PyTorch runs its usual step
     "gptSmallDataParallel": (lambda size: size, "tok/s"),
+    "gptLargeDataParallel": (lambda size: size, "tok/s"),
     # encoding `size` KiB of UTF-8 text, in 10^6 bytes per second
     "gpt2Encode": (lambda size: size * 1024 / 1e6, "MB/s"),
     "jtokkitEncode": (lambda size: size * 1024 / 1e6, "MB/s"),
@@ -41,7 +42,8 @@ WORK = {
 JMH_REFERENCES = {"gpt2Encode": ("jtokkitEncode", "jtokkit")}
 
 # Ops that exist at some sizes only; run.sh and main() skip them at other sizes.
-ONLY_SIZES = {"gptSmallTrain": (1024,), "gptLargeTrain": (1024,), "gptSmallDataParallel": (1024,), "gpt2Encode": (2048,), "jtokkitEncode": (2048,),
+ONLY_SIZES = {"gptSmallTrain": (1024,), "gptLargeTrain": (1024,), "gptSmallDataParallel": (1024,), "gptLargeDataParallel": (1024,),
+              "gpt2Encode": (2048,), "jtokkitEncode": (2048,),
               "generateKvCache": (1, 8), "generateRecompute": (1, 8)}
 
 
@@ -182,6 +184,10 @@ def gptSmallDataParallel(size):
     return gpt_train_step("small", size)
 
 
+def gptLargeDataParallel(size):
+    return gpt_train_step("large", size)
+
+
 # Greedy generation, the same model and loop as bench/src/.../GenerationBench.java: GPT-small (GPT-2 layout,
 # GPT_PRESETS["small"], byte vocabulary, random N(0, 0.02) weights), `size` sequences each with a one-token prompt,
 # 127 new tokens (the prompt's forward gives the first, 126 one-token steps the rest), argmax each time. Eager
@@ -304,6 +310,7 @@ ROWS = {
     "gptSmallTrain": gptSmallTrain,
     "gptLargeTrain": gptLargeTrain,
     "gptSmallDataParallel": gptSmallDataParallel,
+    "gptLargeDataParallel": gptLargeDataParallel,
     "generateKvCache": generateKvCache,
     "generateRecompute": generateRecompute,
 }

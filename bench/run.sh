@@ -92,9 +92,9 @@ for size in ${sizes//,/ }; do
         continue
     fi
     iteration_seconds="$seconds"
-    if [[ ",$size_ops," == *Train,* ]]; then
+    if [[ ",$size_ops," == *Train,* || ",$size_ops," == *DataParallel,* ]]; then
         # A large training step takes about a second: longer iterations average more than one or two steps.
-        train_ran=1
+        [[ ",$size_ops," == *Train,* ]] && train_ran=1
         iteration_seconds=$(( seconds > 3 ? seconds : 3 ))
     fi
     filter="\\.(${size_ops//,/|})\$"

@@ -22,56 +22,83 @@ import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * GPT-small training steps through the {@link Trainer} with {@code threads} data-parallel workers (row
- * "gptSmallDataParallel"): each step's batch of 8 × 128 tokens is cut into one shard per sequence, the workers take
+ * GPT-small and GPT-large training steps through the {@link Trainer} with {@code threads} data-parallel workers
+ * (rows "gptSmallDataParallel" and "gptLargeDataParallel"): each step's batch (8 × 128 tokens for small, 4 × 256
+ * for large) is cut into one shard per sequence, the workers take
  * shards as they come, and the shard gradients are summed in shard order, so the losses are the same bits for any
  * worker count (DataParallelF32Test). The kernels get the same number of threads. Compared with PyTorch's
- * GPT-small step at the same thread count, the row shows what N = 1 and N = 2 workers give.
+ * step of the same model at the same thread count, the row shows what N = 1 and N = 2 workers give.
  *
- * <p>{@code size} is the tokens per step (1024), as in {@link TrainBench}. The Trainer's step also samples the
+ * <p>{@code size} is the tokens per step (1024 for both), as in {@link TrainBench}. The Trainer's step also samples the
  * batch, clips the gradient norm and sets the learning rate, which costs well under 1% of a step.
  */
-@State(Scope.Benchmark)
 @BenchmarkMode(Mode.AverageTime)
 @OutputTimeUnit(TimeUnit.MILLISECONDS)
 @Warmup(iterations = 3, time = 1)
 @Measurement(iterations = 3, time = 1)
 @Fork(value = 1, jvmArgsAppend = {"--add-modules", "jdk.incubator.vector", "-XX:+UseParallelGC", "-Xms1g", "-Xmn512m"})
 public class DataParallelBench {
-    private static final int BATCH = 8;
     private static final int SETUP_WARMUP_STEPS = 5;
 
-    @Param({"1024"})
-    public int size;
+    /** One model's trainer with {@code threads} workers; a subclass per preset, so each row has its own name. */
+    @State(Scope.Benchmark)
+    public abstract static class Workers {
+        @Param({"1024"})
+        public int size;
 
-    @Param({"1", "2"})
-    public int threads;
+        @Param({"1", "2"})
+        public int threads;
 
-    private Trainer trainer;
+        Trainer trainer;
 
-    @Setup
-    public void setup() {
-        GptConfig config = GptConfig.preset("small");
-        if (size != BATCH * config.contextLength()) {
-            throw new IllegalArgumentException("gptSmallDataParallel: size is the tokens per step, "
-                    + BATCH * config.contextLength() + ", got " + size);
+        void setup(String preset, int batch) {
+            GptConfig config = GptConfig.preset(preset);
+            if (size != batch * config.contextLength()) {
+                throw new IllegalArgumentException("DataParallelBench (" + preset + "): size is the tokens per step, "
+                        + batch * config.contextLength() + ", got " + size);
+            }
+            Parallel.setThreads(threads);
+            int[] ids = new int[200_000];
+            Rng rng = new Rng(1);
+            for (int i = 0; i < ids.length; i++) {
+                ids[i] = (int) (rng.nextLong() >>> 56);   // a random byte
+            }
+            var recipe = TrainerConfig.defaults().withSteps(Long.MAX_VALUE / 2).withBatch(batch, config.contextLength())
+                    .withLr(3e-4, 3e-5, 1).withEval(0, 1, 0).withCheckpoints(0, 1).withSeed(3);
+            trainer = new Trainer(TrainableModel.of(new Gpt(config, new Rng(42))), TokenDataset.of(ids).split(0.1),
+                    recipe).workers(threads);
+            trainer.run(SETUP_WARMUP_STEPS);
         }
-        Parallel.setThreads(threads);
-        int[] ids = new int[200_000];
-        Rng rng = new Rng(1);
-        for (int i = 0; i < ids.length; i++) {
-            ids[i] = (int) (rng.nextLong() >>> 56);   // a random byte
+
+        double step() {
+            trainer.run(1);
+            return trainer.losses().getLast();
         }
-        var recipe = TrainerConfig.defaults().withSteps(Long.MAX_VALUE / 2).withBatch(BATCH, config.contextLength())
-                .withLr(3e-4, 3e-5, 1).withEval(0, 1, 0).withCheckpoints(0, 1).withSeed(3);
-        trainer = new Trainer(TrainableModel.of(new Gpt(config, new Rng(42))), TokenDataset.of(ids).split(0.1),
-                recipe).workers(threads);
-        trainer.run(SETUP_WARMUP_STEPS);
+    }
+
+    @State(Scope.Benchmark)
+    public static class Small extends Workers {
+        @Setup
+        public void setup() {
+            setup("small", 8);
+        }
+    }
+
+    @State(Scope.Benchmark)
+    public static class Large extends Workers {
+        @Setup
+        public void setup() {
+            setup("large", 4);
+        }
     }
 
     @Benchmark
-    public double gptSmallDataParallel() {
-        trainer.run(1);
-        return trainer.losses().getLast();
+    public double gptSmallDataParallel(Small workers) {
+        return workers.step();
+    }
+
+    @Benchmark
+    public double gptLargeDataParallel(Large workers) {
+        return workers.step();
     }
 }
