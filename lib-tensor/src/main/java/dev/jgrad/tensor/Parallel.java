@@ -2,14 +2,23 @@ package dev.jgrad.tensor;
 
 import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
-import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicReference;
+import java.util.concurrent.locks.LockSupport;
+import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
 
 /**
- * jgrad's own thread pool and the global thread-count setting (like {@code torch.set_num_threads}). Kernels
- * split work into index ranges and hand them to {@link #forRange}; with one thread everything runs inline on
- * the caller, so single-threaded runs have no scheduling overhead at all.
+ * jgrad's threads and the global thread-count setting (like {@code torch.set_num_threads}). Kernels split work
+ * into tasks and hand them to {@link #forEachTask}; with one thread everything runs inline on the caller, so
+ * single-threaded runs have no scheduling overhead at all.
+ *
+ * <p>Kernel tasks run on a {@link Team}: the caller plus {@code threads - 1} helper threads that, after a job,
+ * spin for {@link Team#SPIN_NANOS} waiting for the next one before they park, the way OpenMP runtimes keep their
+ * threads. A training step is hundreds of kernels of tens of microseconds each, back to back; handing each to
+ * sleeping fork-join workers cost a wake-up of 5 to 90 us per kernel, which made two threads slower than one for
+ * GPT-small. {@link #pool()} is a separate fork-join pool for coarse work (data-parallel workers), inside which
+ * kernels run inline.
  */
 public final class Parallel {
     private static volatile int threads = defaultThreads();
@@ -46,6 +55,11 @@ public final class Parallel {
         }
         if (n != threads) {
             threads = n;
+            Team oldTeam = team;
+            team = null;
+            if (oldTeam != null) {
+                oldTeam.stop();
+            }
             ForkJoinPool old = pool;
             pool = null;
             if (old != null) {
@@ -75,47 +89,217 @@ public final class Parallel {
     }
 
     /**
-     * Runs {@code body.accept(i)} for every task index i in [0, tasks), spreading the tasks over the pool.
-     * Runs inline when there is one thread, one task, or the caller is already a jgrad worker (no nesting).
+     * Runs {@code body.accept(i)} for every task index i in [0, tasks), spreading the tasks over the caller and
+     * the team's helpers. Runs inline when there is one thread or one task, when the caller is already running a
+     * task (no nesting) or is a worker of {@link #pool()}, and when another thread is using the team (two
+     * callers at once each keep to their own thread rather than oversubscribing the cores). Tasks must write
+     * disjoint outputs; which thread runs a task never changes a result. The first exception a task throws is
+     * rethrown here once every task has finished.
      */
     public static void forEachTask(int tasks, IntConsumer body) {
         if (tasks <= 0) {
             return;
         }
-        if (tasks == 1 || threads == 1 || Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getPool() == pool) {
-            for (int i = 0; i < tasks; i++) {
-                body.accept(i);
-            }
+        int n = threads;
+        if (tasks == 1 || n == 1 || Thread.currentThread() instanceof ForkJoinWorkerThread w && w.getPool() == pool) {
+            runInline(tasks, body);
             return;
         }
-        pool().invoke(new Tasks(body, 0, tasks));
+        Team t = team();
+        if (t == null || !t.run(tasks, body)) {
+            runInline(tasks, body);
+        }
+    }
+
+    private static void runInline(int tasks, IntConsumer body) {
+        for (int i = 0; i < tasks; i++) {
+            body.accept(i);
+        }
+    }
+
+    private static volatile Team team;
+
+    /** The team for the current thread count, created on first use; null with one thread. */
+    private static Team team() {
+        Team t = team;
+        if (t == null || t.size != threads) {
+            synchronized (Parallel.class) {
+                t = team;
+                if (t == null || t.size != threads) {
+                    if (t != null) {
+                        t.stop();
+                    }
+                    t = threads > 1 ? new Team(threads) : null;
+                    team = t;
+                }
+            }
+        }
+        return t;
+    }
+
+    /**
+     * The caller and {@code size - 1} helper threads. The caller publishes a job by writing its fields and then
+     * {@code generation}; everyone takes task indices from {@code next} until they run out, and the caller waits
+     * until {@code unfinished} reaches zero. Helpers spin on the generation for a while after each job, then park.
+     *
+     * <p>A helper can be slow to notice that a job is over, so the job's fields are rewritten only under a fence:
+     * the caller first sets the generation to {@code RETIRED}, then waits until no helper is {@code inside}. A
+     * helper announces itself in {@code inside} before it checks the generation again, so either the caller sees
+     * it and waits, or it sees RETIRED and stays out (both are volatile accesses, so one of them sees the other).
+     */
+    static final class Team {
+        /** How long a helper keeps polling for the next job before it parks. */
+        static final long SPIN_NANOS = 200_000;
+        private static final long RETIRED = -1;
+
+        final int size;
+        private final Thread[] helpers;
+        private final boolean[] parked;
+        private final ReentrantLock busy = new ReentrantLock();
+        private final ThreadLocal<Boolean> insideTask = ThreadLocal.withInitial(() -> false);
+        private volatile boolean stopped;
+        private volatile long generation;
+        private long lastGeneration;
+        private final AtomicInteger inside = new AtomicInteger();
+        // The job, written while the generation is RETIRED and nobody is inside.
+        private IntConsumer body;
+        private int taskCount;
+        private final AtomicInteger next = new AtomicInteger();
+        private final AtomicInteger unfinished = new AtomicInteger();
+        private final AtomicReference<Throwable> failure = new AtomicReference<>();
+
+        Team(int size) {
+            this.size = size;
+            this.helpers = new Thread[size - 1];
+            this.parked = new boolean[size - 1];
+            for (int i = 0; i < helpers.length; i++) {
+                int id = i;
+                helpers[i] = new Thread(() -> helperLoop(id), "jgrad-team-" + workerCount.getAndIncrement());
+                helpers[i].setDaemon(true);
+                helpers[i].start();
+            }
+        }
+
+        /** Runs the job on the team and returns true, or returns false if the team is taken or we are inside it. */
+        boolean run(int tasks, IntConsumer job) {
+            if (insideTask.get() || stopped || !busy.tryLock()) {
+                return false;
+            }
+            Throwable failed;
+            try {
+                generation = RETIRED;
+                while (inside.get() > 0) {
+                    Thread.onSpinWait();
+                }
+                body = job;
+                taskCount = tasks;
+                next.set(0);
+                unfinished.set(tasks);
+                failure.set(null);
+                generation = ++lastGeneration;   // publishes the fields above
+                for (int i = 0; i < helpers.length; i++) {
+                    if (isParked(i)) {
+                        LockSupport.unpark(helpers[i]);
+                    }
+                }
+                work();
+                // The last tasks are running on helpers. Spin, since they usually end within microseconds, but
+                // yield now and then: on a loaded machine a helper may have been descheduled, and this core is
+                // where it can run.
+                for (int spins = 1; unfinished.get() > 0; spins++) {
+                    if ((spins & 1023) == 0) {
+                        Thread.yield();
+                    } else {
+                        Thread.onSpinWait();
+                    }
+                }
+                failed = failure.getAndSet(null);
+            } finally {
+                busy.unlock();
+            }
+            if (failed instanceof RuntimeException r) {
+                throw r;
+            }
+            if (failed instanceof Error e) {
+                throw e;
+            }
+            if (failed != null) {
+                throw new IllegalStateException("Parallel.forEachTask: a task failed: " + failed, failed);
+            }
+            return true;
+        }
+
+        /** Takes and runs tasks of the published job until none are left. */
+        private void work() {
+            IntConsumer job = body;
+            int tasks = taskCount;
+            insideTask.set(true);
+            try {
+                for (int i = next.getAndIncrement(); i < tasks; i = next.getAndIncrement()) {
+                    try {
+                        job.accept(i);
+                    } catch (Throwable t) {
+                        failure.compareAndSet(null, t);
+                    } finally {
+                        unfinished.decrementAndGet();
+                    }
+                }
+            } finally {
+                insideTask.set(false);
+            }
+        }
+
+        private synchronized boolean isParked(int helper) {
+            return parked[helper];
+        }
+
+        private synchronized void setParked(int helper, boolean value) {
+            parked[helper] = value;
+        }
+
+        private void helperLoop(int id) {
+            long seen = 0;
+            while (!stopped) {
+                long spinUntil = System.nanoTime() + SPIN_NANOS;
+                int spins = 0;
+                long g;
+                while (((g = generation) == seen || g == RETIRED) && !stopped) {
+                    Thread.onSpinWait();
+                    if ((++spins & 255) == 0 && System.nanoTime() > spinUntil) {
+                        setParked(id, true);
+                        // Re-checked after announcing: a job published before the flag was set is seen here, one
+                        // published after it finds the flag and unparks this thread.
+                        g = generation;
+                        if ((g == seen || g == RETIRED) && !stopped) {
+                            LockSupport.park(this);
+                        }
+                        setParked(id, false);
+                        spinUntil = System.nanoTime() + SPIN_NANOS;
+                    }
+                }
+                if (stopped) {
+                    return;
+                }
+                inside.incrementAndGet();
+                if (generation == g) {
+                    work();
+                }
+                inside.decrementAndGet();
+                seen = g;
+            }
+        }
+
+        void stop() {
+            stopped = true;
+            for (Thread helper : helpers) {
+                LockSupport.unpark(helper);
+            }
+        }
     }
 
     /** Number of chunks worth splitting {@code work} units into, given a minimum useful chunk size. */
     public static int chunks(long work, long minChunk) {
         long n = Math.max(1, work / Math.max(1, minChunk));
         return (int) Math.min(n, threads);
-    }
-
-    private static final class Tasks extends RecursiveAction {
-        private final IntConsumer body;
-        private final int from;
-        private final int to;
-
-        Tasks(IntConsumer body, int from, int to) {
-            this.body = body;
-            this.from = from;
-            this.to = to;
-        }
-
-        @Override
-        protected void compute() {
-            if (to - from == 1) {
-                body.accept(from);
-                return;
-            }
-            int mid = (from + to) >>> 1;
-            invokeAll(new Tasks(body, from, mid), new Tasks(body, mid, to));
-        }
     }
 }
