@@ -20,6 +20,7 @@ public final class Tensor {
     private final DType dtype;
     private final float[] f32;
     private final double[] f64;
+    /** Never modified after construction, so views and new tensors may share these arrays instead of copying. */
     private final int[] shape;
     private final int[] strides;
     private final int offset;
@@ -260,6 +261,16 @@ public final class Tensor {
         return shape.clone();
     }
 
+    /** True when this tensor's shape is {@code shape}; unlike comparing {@link #shape()}, copies nothing. */
+    public boolean hasShape(int... shape) {
+        return Arrays.equals(this.shape, shape);
+    }
+
+    /** True when both tensors have the same shape (dtypes and layouts may differ); copies nothing. */
+    public boolean sameShape(Tensor other) {
+        return Arrays.equals(shape, other.shape);
+    }
+
     /** Size of one dimension; negative dims count from the end. */
     public int size(int dim) {
         return shape[Shapes.axis("Tensor.size", dim, shape.length)];
@@ -460,6 +471,15 @@ public final class Tensor {
     /** Sets every element of this view to {@code value}, in place. */
     public Tensor fill(double value) {
         checkLive();
+        if (isContiguous()) {   // one run of storage: no cursor needed
+            int n = numel();
+            if (f32 != null) {
+                Arrays.fill(f32, offset, offset + n, (float) value);
+            } else {
+                Arrays.fill(f64, offset, offset + n, value);
+            }
+            return this;
+        }
         var cur = new StridedCursor(shape, new int[][] {strides}, new int[] {offset});
         int n = cur.innerLength();
         int s = cur.innerStride(0);
@@ -492,6 +512,15 @@ public final class Tensor {
     public Tensor copyFrom(Tensor src) {
         checkLive();
         src.checkLive();
+        if (src.dtype == dtype && Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
+            // Both are one run of storage in the same order: a single array copy, the same values as the loop below.
+            if (f32 != null) {
+                System.arraycopy(src.f32, src.offset, f32, offset, numel());
+            } else {
+                System.arraycopy(src.f64, src.offset, f64, offset, numel());
+            }
+            return this;
+        }
         Tensor s = src.broadcastTo("Tensor.copyFrom", shape);
         int transposedDim = transposedCopyDim(s);
         if (transposedDim >= 0) {
@@ -745,7 +774,7 @@ public final class Tensor {
         }
         int[] s = shape.clone();
         s[d] = length;
-        return view(s, strides.clone(), offset + start * strides[d]);
+        return view(s, strides, offset + start * strides[d]);
     }
 
     /** Python-style slice {@code start:end:step} along {@code dim}; negative start/end count from the end. */

@@ -79,6 +79,40 @@ class TensorCoreTest {
     }
 
     @Test
+    void fillAndCopyOfContiguousViewsTouchOnlyTheirOwnElements() {
+        // A narrowed row is contiguous but starts inside its storage: the single-run fast paths must respect that.
+        Tensor base = Tensor.arange(12).reshape(3, 4);
+        Tensor row = base.narrow(0, 1, 1);
+        assertTrue(row.isContiguous());
+        row.fill(-1);
+        assertArrayEquals(new float[] {0, 1, 2, 3, -1, -1, -1, -1, 8, 9, 10, 11}, base.toFloatArray());
+        Tensor source = Tensor.arange(DType.F32, 20, 28, 1).reshape(2, 4).narrow(0, 1, 1);
+        row.copyFrom(source);
+        assertArrayEquals(new float[] {0, 1, 2, 3, 24, 25, 26, 27, 8, 9, 10, 11}, base.toFloatArray());
+        Tensor wide = Tensor.zeros(DType.F64, 2, 3);
+        wide.narrow(0, 1, 1).copyFrom(Tensor.of(new double[] {4, 5, 6}, 1, 3));
+        assertArrayEquals(new double[] {0, 0, 0, 4, 5, 6}, wide.toDoubleArray());
+        // Other dtype, broadcast and strided sources still go through the general path.
+        row.copyFrom(Tensor.of(new double[] {7, 8, 9, 10}, 1, 4));
+        row.copyFrom(Tensor.of(new float[] {0.5f}, 1, 1).expand(1, 4));
+        assertArrayEquals(new float[] {0.5f, 0.5f, 0.5f, 0.5f}, row.toFloatArray());
+        base.narrow(1, 0, 2).fill(3);
+        assertArrayEquals(new float[] {3, 3, 2, 3, 3, 3, 0.5f, 0.5f, 3, 3, 10, 11}, base.toFloatArray());
+    }
+
+    @Test
+    void shapeComparisonsWithoutCopies() {
+        Tensor t = Tensor.zeros(2, 3);
+        assertTrue(t.hasShape(2, 3));
+        assertFalse(t.hasShape(3, 2));
+        assertFalse(t.hasShape(2, 3, 1));
+        assertTrue(t.sameShape(Tensor.zeros(DType.F64, 2, 3)));
+        assertTrue(t.sameShape(Tensor.zeros(3, 2).t()));
+        assertFalse(t.sameShape(Tensor.zeros(6)));
+        assertTrue(Tensor.scalar(1).hasShape());
+    }
+
+    @Test
     void badShapesNameTheOpAndTheShapes() {
         var e = assertThrows(ShapeException.class, () -> Shapes.broadcast("add", new int[] {2, 3}, new int[] {4, 3}));
         assertTrue(e.getMessage().contains("add") && e.getMessage().contains("[2, 3]") && e.getMessage().contains("[4, 3]"));
