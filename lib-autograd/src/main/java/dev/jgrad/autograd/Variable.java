@@ -123,7 +123,7 @@ public final class Variable {
 
     /** Replaces the gradient, e.g. after clipping; shape must match. */
     public void setGrad(Tensor g) {
-        if (g != null && !java.util.Arrays.equals(g.shape(), value.shape())) {
+        if (g != null && !g.sameShape(value)) {
             throw new ShapeException("setGrad: gradient of shape " + Shapes.str(g.shape())
                     + " for a variable of shape " + Shapes.str(value.shape()));
         }
@@ -214,7 +214,7 @@ public final class Variable {
      * modifies a gradient it is handed, so sharing g between both operands of an add is safe.
      */
     private static Tensor passOrSumTo(Tensor g, int[] shape) {
-        return java.util.Arrays.equals(g.shape(), shape) ? g : Reduce.sumTo(g, shape);
+        return g.hasShape(shape) ? g : Reduce.sumTo(g, shape);
     }
 
     public Variable sub(Variable b) {
