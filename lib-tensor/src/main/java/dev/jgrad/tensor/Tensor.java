@@ -49,9 +49,12 @@ public final class Tensor {
 
     /** A new contiguous tensor of zeros (its storage from the thread's {@link Workspace} when one is open). */
     public static Tensor zeros(DType dtype, int... shape) {
-        Workspace w = Workspace.lending();
-        Tensor t = allocate(dtype, shape.clone(), w);
-        if (w != null) {   // recycled storage holds a previous step's values; new arrays are zero already
+        return zeroed(allocate(dtype, shape.clone(), null, Workspace.lending()));
+    }
+
+    /** t itself after zeroing it if its storage was recycled from a workspace (new arrays are zero already). */
+    private static Tensor zeroed(Tensor t) {
+        if (t.lender != null) {
             if (t.f32 != null) {
                 Arrays.fill(t.f32, 0f);
             } else {
@@ -67,13 +70,29 @@ public final class Tensor {
      * left in the recycled storage.
      */
     public static Tensor empty(DType dtype, int... shape) {
-        return allocate(dtype, shape.clone(), Workspace.lending());
+        return allocate(dtype, shape.clone(), null, Workspace.lending());
     }
 
-    /** Every tensor that owns new storage is made here: from the workspace {@code w}, or fresh when it is null. */
-    private static Tensor allocate(DType dtype, int[] s, Workspace w) {
+    /** {@link #empty} with t's dtype and shape: a contiguous tensor whose values are unspecified. */
+    public static Tensor emptyLike(Tensor t) {
+        return allocateLike(t, Workspace.lending());
+    }
+
+    /** Storage for a contiguous tensor shaped like t, sharing t's shape array and, when they fit, its strides. */
+    private static Tensor allocateLike(Tensor t, Workspace w) {
+        return allocate(t.dtype, t.shape, t.hasRowMajorStrides() ? t.strides : null, w);
+    }
+
+    /**
+     * Every tensor that owns new storage is made here, with shape {@code s} (owned by the new tensor, never
+     * modified) and its row-major strides {@code st} (computed when null): from the workspace {@code w}, or fresh
+     * when it is null.
+     */
+    private static Tensor allocate(DType dtype, int[] s, int[] st, Workspace w) {
         int n = Shapes.numel(s);
-        int[] st = Shapes.contiguousStrides(s);
+        if (st == null) {
+            st = Shapes.contiguousStrides(s);
+        }
         if (w == null) {
             return dtype == DType.F32
                     ? new Tensor(dtype, new float[n], null, s, st, 0)
@@ -106,11 +125,11 @@ public final class Tensor {
     }
 
     public static Tensor zerosLike(Tensor t) {
-        return zeros(t.dtype, t.shape);
+        return zeroed(allocateLike(t, Workspace.lending()));
     }
 
     public static Tensor onesLike(Tensor t) {
-        return ones(t.dtype, t.shape);
+        return emptyLike(t).fill(1.0);
     }
 
     /** A rank-0 tensor holding one value. */
@@ -289,6 +308,11 @@ public final class Tensor {
         return strides.clone();
     }
 
+    /** The strides array itself, for {@link StridedCursor} in this package: never to be modified or handed out. */
+    int[] stridesArray() {
+        return strides;
+    }
+
     public int stride(int dim) {
         return strides[Shapes.axis("Tensor.stride", dim, shape.length)];
     }
@@ -296,6 +320,18 @@ public final class Tensor {
     /** Offset of element [0, ..., 0] in the storage array. */
     public int offset() {
         return offset;
+    }
+
+    /** True when the strides are exactly {@link Shapes#contiguousStrides} of the shape (then they may be shared). */
+    private boolean hasRowMajorStrides() {
+        int expected = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (strides[d] != expected) {
+                return false;
+            }
+            expected *= Math.max(shape[d], 1);
+        }
+        return true;
     }
 
     /** True when the elements are laid out in row-major order with no gaps (size-1 dims may have any stride). */
@@ -480,7 +516,7 @@ public final class Tensor {
             }
             return this;
         }
-        var cur = new StridedCursor(shape, new int[][] {strides}, new int[] {offset});
+        var cur = StridedCursor.of(shape, this);
         int n = cur.innerLength();
         int s = cur.innerStride(0);
         while (cur.next()) {
@@ -527,7 +563,7 @@ public final class Tensor {
             copyTiled(s, transposedDim);
             return this;
         }
-        var cur = new StridedCursor(shape, new int[][] {s.strides, strides}, new int[] {s.offset, offset});
+        var cur = StridedCursor.of(shape, s, this);
         int n = cur.innerLength();
         int ss = cur.innerStride(0);
         int sd = cur.innerStride(1);

@@ -163,4 +163,70 @@ class TensorCoreTest {
         }
         assertEquals(30, rows);
     }
+
+    @Test
+    void stridedCursorVisitsEveryElementInRowMajorOrder() {
+        Tensor base = Tensor.arange(DType.F64, 0, 120, 1).reshape(2, 3, 4, 5);
+        Tensor reversed = Tensor.arange(DType.F64, 0, 120, 1).reshape(5, 4, 3, 2).permute(3, 2, 1, 0);
+        Tensor[][] pairs = {
+            {base, Tensor.zeros(2, 3, 4, 5)},
+            {reversed, base.transpose(1, 2).transpose(1, 2)},
+            {base.narrow(2, 1, 2), Tensor.arange(5).expand(2, 3, 2, 5)},
+            {base.slice(3, 0, 5, 2).select(0, 1), Tensor.zeros(4, 3).t().unsqueeze(2).expand(3, 4, 3)},
+            {Tensor.arange(4).reshape(1, 4, 1), Tensor.zeros(4, 1).t().unsqueeze(2)},
+            {Tensor.scalar(3), Tensor.scalar(4)},
+            {Tensor.zeros(2, 0, 3), Tensor.zeros(2, 0, 3)},
+        };
+        for (Tensor[] pair : pairs) {
+            int[] shape = pair[0].shape();
+            var cur = StridedCursor.of(shape, pair[0], pair[1]);
+            int n = cur.innerLength();
+            int visited = 0;
+            while (cur.next()) {
+                for (int j = 0; j < n; j++, visited++) {
+                    for (int k = 0; k < 2; k++) {
+                        assertEquals(rowMajorOffset(pair[k], visited), cur.offset(k) + j * cur.innerStride(k),
+                                "operand " + k + " of shape " + Shapes.str(shape) + ", element " + visited);
+                    }
+                }
+            }
+            assertEquals(Shapes.numel(shape), visited, Shapes.str(shape));
+            assertEquals(Shapes.numel(shape), cur.rows() * n, Shapes.str(shape));
+        }
+    }
+
+    /** Storage offset of element {@code flat} (in row-major order) of t, computed from its strides. */
+    private static int rowMajorOffset(Tensor t, int flat) {
+        int[] shape = t.shape();
+        int[] strides = t.strides();
+        int offset = t.offset();
+        for (int d = shape.length - 1; d >= 0; d--) {
+            offset += flat % shape[d] * strides[d];
+            flat /= shape[d];
+        }
+        return offset;
+    }
+
+    @Test
+    void likeFactoriesMakeRowMajorTensorsOfTheSameShape() {
+        Tensor transposed = Tensor.zeros(DType.F64, 2, 3).t();
+        Tensor oddStrides = Tensor.zeros(4, 1).t();   // contiguous [1, 4] with stride 1 on its size-1 dimension
+        for (Tensor t : new Tensor[] {transposed, oddStrides, Tensor.zeros(3, 4), Tensor.scalar(2)}) {
+            for (Tensor like : new Tensor[] {Tensor.emptyLike(t), Tensor.zerosLike(t), Tensor.onesLike(t)}) {
+                assertArrayEquals(t.shape(), like.shape());
+                assertEquals(t.dtype(), like.dtype());
+                assertArrayEquals(Shapes.contiguousStrides(t.shape()), like.strides());
+                assertEquals(0, like.offset());
+            }
+        }
+        // Recycled storage: zerosLike and onesLike must overwrite what the previous step left in it.
+        for (int step = 0; step < 2; step++) {
+            try (var scope = Workspace.open()) {
+                Tensor template = Tensor.zeros(3, 2);
+                assertArrayEquals(new float[6], Tensor.zerosLike(template).toFloatArray());
+                assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1}, Tensor.onesLike(template).toFloatArray());
+                Tensor.emptyLike(template).fill(7);
+            }
+        }
+    }
 }

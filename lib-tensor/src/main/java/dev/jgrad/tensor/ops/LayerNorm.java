@@ -36,7 +36,7 @@ public final class LayerNorm {
         Tensor in = x.contiguous();
         int rows = in.numel() / d;
         int xo = in.offset();
-        Tensor out = Tensor.empty(x.dtype(), x.shape());   // every row and its statistics are written
+        Tensor out = Tensor.emptyLike(x);   // every row and its statistics are written
         Tensor mean = Tensor.empty(x.dtype(), NormRows.rowShape(x));
         Tensor rstd = Tensor.empty(x.dtype(), NormRows.rowShape(x));
         if (x.dtype() == DType.F32) {
@@ -156,7 +156,7 @@ public final class LayerNorm {
         Tensor ms = mean.contiguous();
         Tensor rs = rstd.contiguous();
         int rows = xs.numel() / d;
-        Tensor dx = Tensor.empty(x.dtype(), x.shape());   // every row is written (zeroing it ran serially)
+        Tensor dx = Tensor.emptyLike(x);   // every row is written (zeroing it ran serially)
         Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
         Tensor dbias = wantBias ? Tensor.zeros(x.dtype(), d) : null;
         if (x.dtype() == DType.F32) {

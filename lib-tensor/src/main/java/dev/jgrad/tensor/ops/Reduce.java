@@ -123,8 +123,7 @@ public final class Reduce {
     private static Tensor equalMask(Tensor x, Tensor y) {
         int[] shape = x.shape();
         Tensor out = Tensor.zeros(x.dtype(), shape);
-        var cur = new StridedCursor(shape, new int[][] {x.strides(), y.strides(), out.strides()},
-                new int[] {x.offset(), y.offset(), 0});
+        var cur = StridedCursor.of(shape, x, y, out);
         int n = cur.innerLength();
         int sx = cur.innerStride(0);
         int sy = cur.innerStride(1);
