@@ -435,17 +435,14 @@ public final class Variable {
                     + "], got x " + Shapes.str(x.shape()) + ", weight " + Shapes.str(w.shape()) + ", bias "
                     + (bias == null ? "none" : Shapes.str(bias.shape())));
         }
-        Tensor y = MatMul.matmul(xv, w.t());   // a new contiguous tensor: the bias may be added into it
+        Tensor y = MatMul.linear(xv, w);   // a new contiguous tensor: the bias may be added into it
         if (bias != null) {
             addRowsInPlace(y, bias.value);
         }
         return record("linear", y, g -> {
-            Tensor g2 = g.reshape(-1, out);
-            Tensor x2 = xv.reshape(-1, in);
-            Tensor dx = MatMul.matmul(g2, w).view(xv.shape());
-            Tensor dw = MatMul.matmul(g2.t(), x2);
-            Tensor db = bias == null ? null : Reduce.sum(g2, false, 0);
-            return new Tensor[] {dx, dw, db};
+            var d = MatMul.linearBackward(g, xv, w);
+            Tensor db = bias == null ? null : Reduce.sum(g.reshape(-1, out), false, 0);
+            return new Tensor[] {d.a(), d.b(), db};
         }, x, weight, orConstant(bias));
     }
 
@@ -494,8 +491,14 @@ public final class Variable {
         }, x, orConstant(weight));
     }
 
+    /**
+     * Stands in for an absent optional input (a bias, a norm's weight) so an op's inputs line up with its
+     * gradients. It never requires grad, so the tape never reads it, and one instance serves every op and thread.
+     */
+    private static final Variable ABSENT = constant(Tensor.of(new float[] {0}));
+
     private static Variable orConstant(Variable v) {
-        return v != null ? v : constant(Tensor.scalar(0));
+        return v != null ? v : ABSENT;
     }
 
     /** Rows of {@code weight} [V, D] picked by {@code ids}; result shape idsShape + [D]. */
