@@ -40,8 +40,10 @@ public final class Workspace implements AutoCloseable {
     private final Thread owner = Thread.currentThread();
     private final FreeList<float[]> freeF32 = new FreeList<>();
     private final FreeList<double[]> freeF64 = new FreeList<>();
+    private final FreeList<int[]> freeI32 = new FreeList<>();
     private final ArrayList<float[]> lentF32 = new ArrayList<>();
     private final ArrayList<double[]> lentF64 = new ArrayList<>();
+    private final ArrayList<int[]> lentI32 = new ArrayList<>();
     /** Open scopes on this thread (nested opens join the outermost). */
     private int depth;
     /** Scopes inside {@link #persistent()} on this thread: allocation bypasses the workspace there. */
@@ -101,7 +103,7 @@ public final class Workspace implements AutoCloseable {
 
     /** Bytes of storage this workspace holds (lent out or free), never given back to the garbage collector. */
     public long retainedBytes() {
-        return freeF32.bytes(Float.BYTES) + freeF64.bytes(Double.BYTES) + lentBytes();
+        return freeF32.bytes(Float.BYTES) + freeF64.bytes(Double.BYTES) + freeI32.bytes(Integer.BYTES) + lentBytes();
     }
 
     private long lentBytes() {
@@ -111,6 +113,9 @@ public final class Workspace implements AutoCloseable {
         }
         for (double[] a : lentF64) {
             b += (long) a.length * Double.BYTES;
+        }
+        for (int[] a : lentI32) {
+            b += (long) a.length * Integer.BYTES;
         }
         return b;
     }
@@ -123,6 +128,7 @@ public final class Workspace implements AutoCloseable {
     public void trim() {
         freeF32.clear();
         freeF64.clear();
+        freeI32.clear();
     }
 
     /** Closes one scope; the outermost close takes back every array lent since it opened. */
@@ -145,8 +151,12 @@ public final class Workspace implements AutoCloseable {
         for (double[] a : lentF64) {
             freeF64.put(a.length, a);
         }
+        for (int[] a : lentI32) {
+            freeI32.put(a.length, a);
+        }
         lentF32.clear();
         lentF64.clear();
+        lentI32.clear();
     }
 
     /** The open workspace of this thread that allocations should come from, or null. */
@@ -184,6 +194,29 @@ public final class Workspace implements AutoCloseable {
         return a;
     }
 
+    /**
+     * A copy of {@code values} whose storage is recycled like a tensor's: lent by this thread's open workspace
+     * (so it belongs to the step until the outermost scope closes), or a new array outside a scope. For integer
+     * data an op keeps for its backward, such as class targets. Unlike a tensor, a copy used after its scope has
+     * closed cannot be detected, so use it only inside the scope.
+     */
+    public static int[] copyOf(int[] values) {
+        Workspace w = lending();
+        if (w == null) {
+            return values.clone();
+        }
+        int[] a = w.freeI32.take(values.length);
+        if (a == null) {
+            w.misses++;
+            a = new int[values.length];
+        } else {
+            w.hits++;
+        }
+        w.lentI32.add(a);
+        System.arraycopy(values, 0, a, 0, values.length);
+        return a;
+    }
+
     /** Throws when a tensor lent under {@code lentGeneration} is used after its scope closed. */
     void checkLive(int lentGeneration) {
         if (lentGeneration != generation) {
@@ -195,12 +228,14 @@ public final class Workspace implements AutoCloseable {
     }
 
     /**
-     * Fills every free array with NaN, so a kernel that reads an output it was handed by {@link Tensor#empty}
-     * before writing it shows up in tests as NaNs rather than as plausible stale values.
+     * Fills every free array with NaN (integer ones with Integer.MIN_VALUE), so a kernel that reads an output it
+     * was handed by {@link Tensor#empty} before writing it shows up in tests as NaNs rather than as plausible stale
+     * values.
      */
     void poisonFreeArrays() {
         freeF32.forEach(array -> Arrays.fill(array, Float.NaN));
         freeF64.forEach(array -> Arrays.fill(array, Double.NaN));
+        freeI32.forEach(array -> Arrays.fill(array, Integer.MIN_VALUE));
     }
 
     @Override

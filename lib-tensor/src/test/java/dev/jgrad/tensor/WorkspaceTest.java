@@ -102,6 +102,34 @@ class WorkspaceTest {
     }
 
     @Test
+    void integerCopiesAreRecycledWithTheStep() {
+        int[] targets = {3, 1, 4, 1, 5};
+        int[] outside = Workspace.copyOf(targets);
+        assertArrayEquals(targets, outside);
+        assertNotSame(targets, outside);
+        int[] first;
+        int[] other;
+        try (var scope = Workspace.open()) {
+            first = Workspace.copyOf(targets);
+            other = Workspace.copyOf(targets);
+            assertArrayEquals(targets, first);
+            assertNotSame(first, other, "two copies in one step are two arrays");
+        }
+        Workspace ws = Workspace.current();
+        assertTrue(ws.retainedBytes() >= 2L * targets.length * Integer.BYTES);
+        long misses = ws.misses();
+        int[] second;
+        try (var scope = Workspace.open()) {
+            second = Workspace.copyOf(new int[] {9, 2, 6, 5, 3});
+            assertArrayEquals(new int[] {9, 2, 6, 5, 3}, second);
+        }
+        assertEquals(misses, ws.misses(), "the next step's copy reuses an array of the step before");
+        assertTrue(second == first || second == other, "the recycled array is one of the previous step's");
+        ws.trim();
+        assertEquals(0, ws.retainedBytes());
+    }
+
+    @Test
     void zerosAreZeroEvenInRecycledStorage() {
         try (var scope = Workspace.open()) {
             Tensor.full(DType.F64, 7.0, 333);
