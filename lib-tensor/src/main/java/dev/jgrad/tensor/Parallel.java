@@ -4,6 +4,7 @@ import java.util.concurrent.ForkJoinPool;
 import java.util.concurrent.ForkJoinWorkerThread;
 import java.util.concurrent.RecursiveAction;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.concurrent.atomic.AtomicIntegerFieldUpdater;
 import java.util.function.IntConsumer;
 
 /**
@@ -88,7 +89,8 @@ public final class Parallel {
             }
             return;
         }
-        pool().invoke(new Tasks(body, 0, tasks));
+        Team team = new Team(body, tasks);
+        pool().invoke(new Member(team, Math.min(tasks, threads) - 1));
     }
 
     /** Number of chunks worth splitting {@code work} units into, given a minimum useful chunk size. */
@@ -97,25 +99,63 @@ public final class Parallel {
         return (int) Math.min(n, threads);
     }
 
-    private static final class Tasks extends RecursiveAction {
-        private final IntConsumer body;
-        private final int from;
-        private final int to;
+    /**
+     * The tasks of one {@link #forEachTask} call, handed out one index at a time to whichever member asks next.
+     * A call costs one team and one member per thread rather than a fork-join task per index (a GEMM splits into
+     * dozens), and a member that finishes early simply takes more indices.
+     */
+    private static final class Team {
+        private static final AtomicIntegerFieldUpdater<Team> NEXT =
+                AtomicIntegerFieldUpdater.newUpdater(Team.class, "next");
 
-        Tasks(IntConsumer body, int from, int to) {
+        private final IntConsumer body;
+        private final int tasks;
+        private volatile int next;
+
+        Team(IntConsumer body, int tasks) {
             this.body = body;
-            this.from = from;
-            this.to = to;
+            this.tasks = tasks;
+        }
+
+        /** Runs unclaimed tasks until none are left; a task that throws ends the hand-out for every member. */
+        void work() {
+            try {
+                for (int i = NEXT.getAndIncrement(this); i < tasks; i = NEXT.getAndIncrement(this)) {
+                    body.accept(i);
+                }
+            } catch (Throwable failure) {
+                next = tasks;
+                throw failure;
+            }
+        }
+    }
+
+    /** One pool thread's share of a team's work; it first forks a member for each of the {@code others}. */
+    private static final class Member extends RecursiveAction {
+        private final Team team;
+        private final int others;
+
+        Member(Team team, int others) {
+            this.team = team;
+            this.others = others;
         }
 
         @Override
         protected void compute() {
-            if (to - from == 1) {
-                body.accept(from);
-                return;
+            Member helper = others > 0 ? new Member(team, others - 1) : null;
+            if (helper != null) {
+                helper.fork();
             }
-            int mid = (from + to) >>> 1;
-            invokeAll(new Tasks(body, from, mid), new Tasks(body, mid, to));
+            try {
+                team.work();
+            } finally {
+                if (helper != null) {
+                    helper.quietlyJoin();   // the call returns only once every member has stopped
+                }
+            }
+            if (helper != null) {
+                helper.join();   // completed already: rethrows what failed in the members it forked
+            }
         }
     }
 }
