@@ -38,7 +38,7 @@ public final class LayerNorm {
         int xo = in.offset();
         Tensor out = Tensor.emptyLike(x);   // every row and its statistics are written
         Tensor mean = Tensor.empty(x.dtype(), NormRows.rowShape(x));
-        Tensor rstd = Tensor.empty(x.dtype(), NormRows.rowShape(x));
+        Tensor rstd = Tensor.emptyLike(mean);
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);
