@@ -203,19 +203,18 @@ public final class Variable {
     // ------------------------------------------------------------------------------------------ arithmetic
 
     public Variable add(Variable b) {
-        int[] as = shape();
-        int[] bs = b.shape();
-        return record("add", Binary.add(value, b.value),
-                g -> new Tensor[] {passOrSumTo(g, as), passOrSumTo(g, bs)}, this, b);
+        Tensor a = value;
+        Tensor bv = b.value;
+        return record("add", Binary.add(a, bv), g -> new Tensor[] {passOrSumTo(g, a), passOrSumTo(g, bv)}, this, b);
     }
 
     /**
-     * The gradient of an operand of shape {@code shape} that was broadcast to g's shape: g itself when nothing was
-     * broadcast (a residual connection), rather than the copy {@code Reduce.sumTo} returns. The tape never
-     * modifies a gradient it is handed, so sharing g between both operands of an add is safe.
+     * The gradient of an operand that was broadcast to g's shape: g itself when nothing was broadcast (a residual
+     * connection), rather than the copy {@code Reduce.sumTo} returns. The tape never modifies a gradient it is
+     * handed, so sharing g between both operands of an add is safe.
      */
-    private static Tensor passOrSumTo(Tensor g, int[] shape) {
-        return g.hasShape(shape) ? g : Reduce.sumTo(g, shape);
+    private static Tensor passOrSumTo(Tensor g, Tensor operand) {
+        return g.sameShape(operand) ? g : Reduce.sumTo(g, operand.shape());
     }
 
     public Variable sub(Variable b) {

@@ -157,8 +157,8 @@ public final class LayerNorm {
         Tensor rs = rstd.contiguous();
         int rows = xs.numel() / d;
         Tensor dx = Tensor.emptyLike(x);   // every row is written (zeroing it ran serially)
-        Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
-        Tensor dbias = wantBias ? Tensor.zeros(x.dtype(), d) : null;
+        Tensor dweight = weight == null ? null : Tensor.zerosLike(weight);   // [D] in x's dtype (checked)
+        Tensor dbias = !wantBias ? null : dweight != null ? Tensor.zerosLike(dweight) : Tensor.zeros(x.dtype(), d);
         if (x.dtype() == DType.F32) {
             float[] w = NormRows.featuresF32(weight, d, 1f);
             var rowArgs = new RowsF32(gs.f32Data(), gs.offset(), xs.f32Data(), xs.offset(), ms.f32Data(), ms.offset(),

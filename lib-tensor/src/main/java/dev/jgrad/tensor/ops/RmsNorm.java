@@ -117,7 +117,7 @@ public final class RmsNorm {
         int xo = xs.offset();
         int ro = rs.offset();
         Tensor dx = Tensor.zerosLike(x);
-        Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
+        Tensor dweight = weight == null ? null : Tensor.zerosLike(weight);   // [D] in x's dtype (checked)
         if (x.dtype() == DType.F32) {
             float[] gd = gs.f32Data();
             float[] xd = xs.f32Data();
