@@ -49,7 +49,7 @@ public final class Tensor {
 
     /** A new contiguous tensor of zeros (its storage from the thread's {@link Workspace} when one is open). */
     public static Tensor zeros(DType dtype, int... shape) {
-        return zeroed(allocate(dtype, shape.clone(), null, Workspace.lending()));
+        return zeroed(allocate(dtype, shape, Workspace.lending()));
     }
 
     /** t itself after zeroing it if its storage was recycled from a workspace (new arrays are zero already). */
@@ -70,7 +70,7 @@ public final class Tensor {
      * left in the recycled storage.
      */
     public static Tensor empty(DType dtype, int... shape) {
-        return allocate(dtype, shape.clone(), null, Workspace.lending());
+        return allocate(dtype, shape, Workspace.lending());
     }
 
     /** {@link #empty} with t's dtype and shape: a contiguous tensor whose values are unspecified. */
@@ -81,6 +81,19 @@ public final class Tensor {
     /** Storage for a contiguous tensor shaped like t, sharing t's shape array and, when they fit, its strides. */
     private static Tensor allocateLike(Tensor t, Workspace w) {
         return allocate(t.dtype, t.shape, t.hasRowMajorStrides() ? t.strides : null, w);
+    }
+
+    /**
+     * A new contiguous tensor of the caller's shape (copied: the caller may change its array later). Inside a
+     * workspace scope the copy is the workspace's shared array for that shape, strides included, so a steady-state
+     * step allocates no shape metadata for its outputs.
+     */
+    private static Tensor allocate(DType dtype, int[] shape, Workspace w) {
+        Shapes.numel(shape);   // rejects a negative dimension before the shape is remembered
+        int slot = w == null ? -1 : w.shapeSlot(shape);
+        return slot >= 0
+                ? allocate(dtype, w.sharedShape(slot), w.sharedStrides(slot), w)
+                : allocate(dtype, shape.clone(), null, w);
     }
 
     /**

@@ -130,6 +130,43 @@ class WorkspaceTest {
     }
 
     @Test
+    void tensorsOfOneShapeShareTheirShapeArraysInsideAScope() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int[][] shapes = {{8, 128, 384}, {8, 128}, {384}, {8, 4, 128, 32}};
+        int count = 400;
+        long bytes = 0;
+        for (int step = 0; step < 3; step++) {
+            try (var scope = Workspace.open()) {
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < count; i++) {
+                    Tensor.empty(DType.F32, shapes[i % shapes.length]);
+                }
+                bytes = threads.getCurrentThreadAllocatedBytes() - before;
+            }
+        }
+        // A steady-state step: storage from the free lists and shape and strides shared, so each tensor costs its
+        // own object (about 48 bytes) and nothing else; with two small arrays of its own it would be about 100.
+        assertTrue(bytes <= 64L * count, bytes + " bytes for " + count + " tensors");
+
+        int[] shape = {2, 3};
+        try (var scope = Workspace.open()) {
+            Tensor a = Tensor.zeros(shape);
+            shape[0] = 5;   // the caller's array is not the one remembered
+            Tensor b = Tensor.zeros(shape);
+            assertArrayEquals(new int[] {2, 3}, a.shape());
+            assertArrayEquals(new int[] {5, 3}, b.shape());
+            assertArrayEquals(new int[] {3, 1}, b.strides());
+            assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(-1, 3));
+            for (int n = 1; n <= Workspace.MAX_SHAPES + 10; n++) {   // more shapes than are shared still work
+                Tensor t = Tensor.empty(DType.F64, n, 2);
+                assertArrayEquals(new int[] {n, 2}, t.shape());
+                assertArrayEquals(new int[] {2, 1}, t.strides());
+            }
+        }
+        Workspace.current().trim();
+    }
+
+    @Test
     void zerosAreZeroEvenInRecycledStorage() {
         try (var scope = Workspace.open()) {
             Tensor.full(DType.F64, 7.0, 333);

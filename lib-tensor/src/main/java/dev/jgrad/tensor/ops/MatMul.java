@@ -76,17 +76,25 @@ public final class MatMul {
      */
     private static Tensor byMatrix(Tensor a, Tensor b, int k, int n, int bRowStride, int bColStride) {
         int rank = a.rank();
-        long rowStride = foldedRowStride(a);
         if (rank == 0 || a.dtype() != b.dtype() || a.size(-1) != k || k == 0 || n == 0 || a.numel() == 0
-                || rowStride < 0) {
+                || foldedRowStride(a) < 0) {
             return null;
         }
-        int rows = a.numel() / k;
         int[] outShape = a.shape();
         outShape[rank - 1] = n;
-        Tensor out = Tensor.empty(a.dtype(), outShape);   // the product with beta 0 writes every element
-        gemm(rows, n, k, a, a.offset(), (int) rowStride, a.stride(-1), b, b.offset(), bRowStride, bColStride, 0f, out,
-                0, rows == 1 ? 1 : n);
+        return multiplyRows(a, b, bRowStride, bColStride, Tensor.empty(a.dtype(), outShape));
+    }
+
+    /**
+     * out [..., n] = a [..., k] . B as one GEMM over a's folded rows, for an a that {@link #byMatrix} accepts and a
+     * new contiguous out (beta 0 writes every element).
+     */
+    private static Tensor multiplyRows(Tensor a, Tensor b, int bRowStride, int bColStride, Tensor out) {
+        int k = a.size(-1);
+        int n = out.size(-1);
+        int rows = a.numel() / k;
+        gemm(rows, n, k, a, a.offset(), (int) foldedRowStride(a), a.stride(-1), b, b.offset(), bRowStride, bColStride,
+                0f, out, 0, rows == 1 ? 1 : n);
         return out;
     }
 
@@ -144,9 +152,9 @@ public final class MatMul {
         }
         Tensor gRows = foldedRowStride(g) >= 0 ? g : g.contiguous();   // as reshape(-1, out): a view, else a copy
         Tensor xRows = foldedRowStride(x) >= 0 ? x : x.contiguous();
-        Tensor dx = byMatrix(gRows, w, out, in, w.stride(0), w.stride(1));
+        Tensor dx = multiplyRows(gRows, w, w.stride(0), w.stride(1), Tensor.emptyLike(x));
         int rows = x.numel() / in;
-        Tensor dw = Tensor.empty(w.dtype(), out, in);   // the product with beta 0 writes every element
+        Tensor dw = Tensor.emptyLike(w);   // the product with beta 0 writes every element
         gemm(out, in, rows, gRows, gRows.offset(), out == 1 ? 1 : gRows.stride(-1), (int) foldedRowStride(gRows),
                 xRows, xRows.offset(), (int) foldedRowStride(xRows), xRows.stride(-1), 0f, dw, 0, out == 1 ? 1 : in);
         return new Grads(dx, dw);
