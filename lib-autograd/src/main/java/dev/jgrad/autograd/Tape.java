@@ -6,15 +6,7 @@ import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Binary;
-import java.util.ArrayDeque;
-import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.Collections;
-import java.util.Comparator;
-import java.util.IdentityHashMap;
-import java.util.List;
-import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
@@ -73,6 +65,15 @@ public final class Tape {
         final long position;
         final Variable[] inputs;
         private Backward backward;
+        /**
+         * During a backward pass: the gradient of this node's output summed over the consumers seen so far, and
+         * whether that sum is a tensor the pass allocated itself (later contributions may then be added into it
+         * in place). Both are cleared when the node is replayed, so a finished pass leaves nothing behind.
+         */
+        private Tensor pendingGrad;
+        private boolean pendingIsOwnSum;
+        /** True while the node waits in a backward pass's queue. */
+        private boolean queued;
 
         Node(String op, Variable[] inputs, Backward backward) {
             this.op = op;
@@ -90,9 +91,14 @@ public final class Tape {
      * Replays the tape in reverse from {@code root}, seeded with {@code seed} (d root / d root), accumulating
      * into the {@code grad} of every leaf that requires grad. Saved tensors are released afterwards, so a second
      * backward through the same graph is an error (as in PyTorch without retain_graph).
+     *
+     * <p>Nodes wait in a queue ordered by tape position, latest first: a node is queued when the first gradient
+     * reaches it, and since all its consumers come later on the tape, it is replayed only after every one of them
+     * has added its contribution. Each node carries its own pending gradient, so the pass needs no maps, and the
+     * queue is reused from one pass to the next: a steady-state backward allocates nothing of its own.
      */
     static void backward(Variable root, Tensor seed) {
-        if (!Arrays.equals(seed.shape(), root.value().shape())) {
+        if (!seed.sameShape(root.value())) {
             throw new ShapeException("backward: gradient of shape " + Shapes.str(seed.shape())
                     + " does not match the output's shape " + Shapes.str(root.value().shape()));
         }
@@ -104,55 +110,56 @@ public final class Tape {
             root.accumulateGrad(seed);
             return;
         }
-        List<Node> nodes = reachable(root.node());
-        nodes.sort(Comparator.comparingLong((Node n) -> n.position).reversed());
-        Map<Node, Tensor> pending = new IdentityHashMap<>();
-        // Sums this loop allocated and nothing else has seen yet: later contributions are added into them in place.
-        Set<Tensor> ownSums = Collections.newSetFromMap(new IdentityHashMap<>());
-        pending.put(root.node(), seed);
-        for (Node node : nodes) {
-            Tensor g = pending.remove(node);
-            ownSums.remove(g);   // the backward may hand g itself on to its inputs
-            if (g == null) {
-                continue; // no path from the root carries gradient into this node
-            }
-            if (node.released()) {
-                throw new IllegalStateException("backward: the graph through '" + node.op + "' was already "
-                        + "differentiated and its saved tensors freed; run the forward pass again");
-            }
-            Tensor[] inputGrads = node.backward.apply(g);
-            node.backward = null;
-            for (int i = 0; i < node.inputs.length; i++) {
-                Variable input = node.inputs[i];
-                Tensor gi = inputGrads[i];
-                if (gi == null || !input.requiresGrad()) {
-                    continue;
+        Queue queue = Queue.acquire();
+        try {
+            accumulatePending(queue, root.node(), seed);
+            while (!queue.isEmpty()) {
+                Node node = queue.pop();
+                Tensor g = node.pendingGrad;
+                node.pendingGrad = null;
+                node.pendingIsOwnSum = false;   // the backward may hand g itself on to its inputs
+                if (node.released()) {
+                    throw new IllegalStateException("backward: the graph through '" + node.op + "' was already "
+                            + "differentiated and its saved tensors freed; run the forward pass again");
                 }
-                if (input.node() == null) {
-                    input.accumulateGrad(gi);
-                } else {
-                    accumulatePending(pending, ownSums, input.node(), gi);
+                Tensor[] inputGrads = node.backward.apply(g);
+                node.backward = null;
+                for (int i = 0; i < node.inputs.length; i++) {
+                    Variable input = node.inputs[i];
+                    Tensor gi = inputGrads[i];
+                    if (gi == null || !input.requiresGrad()) {
+                        continue;
+                    }
+                    if (input.node() == null) {
+                        input.accumulateGrad(gi);
+                    } else {
+                        accumulatePending(queue, input.node(), gi);
+                    }
                 }
             }
+        } finally {
+            queue.release();
         }
     }
 
     /**
-     * Adds gradient {@code g} to what is pending for {@code node}. The first contribution is kept as it is (it may
-     * be shared, e.g. by both inputs of an add); the second makes a new sum, and the later ones add into that sum
-     * in place instead of allocating another, with the same values (prev + g, elementwise) either way.
+     * Adds gradient {@code g} to what is pending for {@code node}, queueing the node on its first contribution.
+     * The first contribution is kept as it is (it may be shared, e.g. by both inputs of an add); the second makes
+     * a new sum, and the later ones add into that sum in place instead of allocating another, with the same
+     * values (prev + g, elementwise) either way.
      */
-    private static void accumulatePending(Map<Node, Tensor> pending, Set<Tensor> ownSums, Node node, Tensor g) {
-        Tensor prev = pending.get(node);
+    private static void accumulatePending(Queue queue, Node node, Tensor g) {
+        Tensor prev = node.pendingGrad;
         if (prev == null) {
-            pending.put(node, g);
-        } else if (ownSums.contains(prev) && g.isContiguous() && g.dtype() == prev.dtype()
-                && Arrays.equals(g.shape(), prev.shape())) {
+            node.pendingGrad = g;
+            if (!node.queued) {
+                queue.push(node);
+            }
+        } else if (node.pendingIsOwnSum && g.isContiguous() && g.dtype() == prev.dtype() && g.sameShape(prev)) {
             addInPlace(prev, g);
         } else {
-            Tensor sum = Binary.add(prev, g);
-            pending.put(node, sum);
-            ownSums.add(sum);
+            node.pendingGrad = Binary.add(prev, g);
+            node.pendingIsOwnSum = true;
         }
     }
 
@@ -174,22 +181,83 @@ public final class Tape {
         }
     }
 
-    private static List<Node> reachable(Node root) {
-        List<Node> out = new ArrayList<>();
-        Map<Node, Boolean> seen = new IdentityHashMap<>();
-        ArrayDeque<Node> stack = new ArrayDeque<>();
-        stack.push(root);
-        seen.put(root, Boolean.TRUE);
-        while (!stack.isEmpty()) {
-            Node n = stack.pop();
-            out.add(n);
-            for (Variable in : n.inputs) {
-                Node p = in.node();
-                if (p != null && in.requiresGrad() && seen.put(p, Boolean.TRUE) == null) {
-                    stack.push(p);
-                }
+    /**
+     * The nodes a backward pass has yet to replay, latest tape position first (a binary max-heap on position).
+     * Each thread keeps one and reuses it, so its array grows to the widest frontier once and is not reallocated.
+     */
+    private static final class Queue {
+        private static final ThreadLocal<Queue> OF_THREAD = ThreadLocal.withInitial(Queue::new);
+
+        private Node[] heap = new Node[64];
+        private int size;
+        private boolean inUse;
+
+        /** This thread's queue, or a fresh one if it is already in use (a backward started inside a backward). */
+        static Queue acquire() {
+            Queue q = OF_THREAD.get();
+            if (q.inUse) {
+                q = new Queue();
             }
+            q.inUse = true;
+            return q;
         }
-        return out;
+
+        /** Ends a pass. After an error some nodes are still queued: they are unmarked so a later pass sees them. */
+        void release() {
+            while (size > 0) {
+                Node n = pop();
+                n.pendingGrad = null;
+                n.pendingIsOwnSum = false;
+            }
+            inUse = false;
+        }
+
+        boolean isEmpty() {
+            return size == 0;
+        }
+
+        void push(Node node) {
+            if (size == heap.length) {
+                heap = Arrays.copyOf(heap, size * 2);
+            }
+            node.queued = true;
+            int i = size++;
+            while (i > 0) {
+                int parent = (i - 1) >>> 1;
+                if (heap[parent].position >= node.position) {
+                    break;
+                }
+                heap[i] = heap[parent];
+                i = parent;
+            }
+            heap[i] = node;
+        }
+
+        /** Removes and returns the queued node with the latest position. */
+        Node pop() {
+            Node top = heap[0];
+            Node last = heap[--size];
+            heap[size] = null;   // the queue must not keep a finished graph alive
+            if (size > 0) {
+                int i = 0;
+                while (true) {
+                    int child = 2 * i + 1;
+                    if (child >= size) {
+                        break;
+                    }
+                    if (child + 1 < size && heap[child + 1].position > heap[child].position) {
+                        child++;
+                    }
+                    if (heap[child].position <= last.position) {
+                        break;
+                    }
+                    heap[i] = heap[child];
+                    i = child;
+                }
+                heap[i] = last;
+            }
+            top.queued = false;
+            return top;
+        }
     }
 }

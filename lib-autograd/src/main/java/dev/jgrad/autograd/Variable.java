@@ -11,6 +11,7 @@ import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Attention;
 import dev.jgrad.tensor.ops.Binary;
 import dev.jgrad.tensor.ops.CrossEntropy;
+import dev.jgrad.tensor.ops.Heads;
 import dev.jgrad.tensor.ops.Index;
 import dev.jgrad.tensor.ops.Join;
 import dev.jgrad.tensor.ops.LayerNorm;
@@ -123,7 +124,7 @@ public final class Variable {
 
     /** Replaces the gradient, e.g. after clipping; shape must match. */
     public void setGrad(Tensor g) {
-        if (g != null && !java.util.Arrays.equals(g.shape(), value.shape())) {
+        if (g != null && !g.sameShape(value)) {
             throw new ShapeException("setGrad: gradient of shape " + Shapes.str(g.shape())
                     + " for a variable of shape " + Shapes.str(value.shape()));
         }
@@ -202,19 +203,18 @@ public final class Variable {
     // ------------------------------------------------------------------------------------------ arithmetic
 
     public Variable add(Variable b) {
-        int[] as = shape();
-        int[] bs = b.shape();
-        return record("add", Binary.add(value, b.value),
-                g -> new Tensor[] {passOrSumTo(g, as), passOrSumTo(g, bs)}, this, b);
+        Tensor a = value;
+        Tensor bv = b.value;
+        return record("add", Binary.add(a, bv), g -> new Tensor[] {passOrSumTo(g, a), passOrSumTo(g, bv)}, this, b);
     }
 
     /**
-     * The gradient of an operand of shape {@code shape} that was broadcast to g's shape: g itself when nothing was
-     * broadcast (a residual connection), rather than the copy {@code Reduce.sumTo} returns. The tape never
-     * modifies a gradient it is handed, so sharing g between both operands of an add is safe.
+     * The gradient of an operand that was broadcast to g's shape: g itself when nothing was broadcast (a residual
+     * connection), rather than the copy {@code Reduce.sumTo} returns. The tape never modifies a gradient it is
+     * handed, so sharing g between both operands of an add is safe.
      */
-    private static Tensor passOrSumTo(Tensor g, int[] shape) {
-        return java.util.Arrays.equals(g.shape(), shape) ? g : Reduce.sumTo(g, shape);
+    private static Tensor passOrSumTo(Tensor g, Tensor operand) {
+        return g.sameShape(operand) ? g : Reduce.sumTo(g, operand.shape());
     }
 
     public Variable sub(Variable b) {
@@ -429,23 +429,20 @@ public final class Variable {
         Tensor w = weight.value;
         int in = w.size(1);
         int out = w.size(0);
-        if (x.rank() < 1 || x.size(-1) != in || w.rank() != 2 || (bias != null && !java.util.Arrays.equals(
-                bias.shape(), new int[] {out}))) {
+        if (x.rank() < 1 || x.size(-1) != in || w.rank() != 2
+                || (bias != null && (bias.rank() != 1 || bias.size(0) != out))) {
             throw new ShapeException("linear: expected x [..., " + in + "], weight [out, " + in + "] and bias [" + out
                     + "], got x " + Shapes.str(x.shape()) + ", weight " + Shapes.str(w.shape()) + ", bias "
                     + (bias == null ? "none" : Shapes.str(bias.shape())));
         }
-        Tensor y = MatMul.matmul(xv, w.t());   // a new contiguous tensor: the bias may be added into it
+        Tensor y = MatMul.linear(xv, w);   // a new contiguous tensor: the bias may be added into it
         if (bias != null) {
             addRowsInPlace(y, bias.value);
         }
         return record("linear", y, g -> {
-            Tensor g2 = g.reshape(-1, out);
-            Tensor x2 = xv.reshape(-1, in);
-            Tensor dx = MatMul.matmul(g2, w).view(xv.shape());
-            Tensor dw = MatMul.matmul(g2.t(), x2);
-            Tensor db = bias == null ? null : Reduce.sum(g2, false, 0);
-            return new Tensor[] {dx, dw, db};
+            var d = MatMul.linearBackward(g, xv, w);
+            Tensor db = bias == null ? null : Reduce.columnSums(g);
+            return new Tensor[] {d.a(), d.b(), db};
         }, x, weight, orConstant(bias));
     }
 
@@ -494,8 +491,14 @@ public final class Variable {
         }, x, orConstant(weight));
     }
 
+    /**
+     * Stands in for an absent optional input (a bias, a norm's weight) so an op's inputs line up with its
+     * gradients. It never requires grad, so the tape never reads it, and one instance serves every op and thread.
+     */
+    private static final Variable ABSENT = constant(Tensor.of(new float[] {0}));
+
     private static Variable orConstant(Variable v) {
-        return v != null ? v : constant(Tensor.scalar(0));
+        return v != null ? v : ABSENT;
     }
 
     /** Rows of {@code weight} [V, D] picked by {@code ids}; result shape idsShape + [D]. */
@@ -654,34 +657,20 @@ public final class Variable {
         int time = x.size(1);
         int width = x.size(2);
         int headDim = width / (heads + 2 * kvHeads);
-        Tensor q = gatherHeads(x, 0, heads, headDim);
-        Tensor k = gatherHeads(x, heads * headDim, kvHeads, headDim);
-        Tensor v = gatherHeads(x, (heads + kvHeads) * headDim, kvHeads, headDim);
+        Tensor q = Heads.split(x, 0, heads, headDim);
+        Tensor k = Heads.split(x, heads * headDim, kvHeads, headDim);
+        Tensor v = Heads.split(x, (heads + kvHeads) * headDim, kvHeads, headDim);
         var r = Attention.forward(q, k, v, causal, scale);
-        Tensor y = Tensor.empty(x.dtype(), batch, time, heads * headDim);
-        headsOf(y, 0, heads, headDim).copyFrom(r.out());
+        Tensor y = Heads.mergeInto(r.out(), Tensor.empty(x.dtype(), batch, time, heads * headDim), 0);
         return record("attention_packed", y, g -> {
-            Tensor gHeads = Tensor.empty(g.dtype(), batch, heads, time, headDim)
-                    .copyFrom(headsOf(g.contiguous(), 0, heads, headDim));
+            Tensor gHeads = Heads.split(g, 0, heads, headDim);
             var d = Attention.backward(gHeads, q, k, v, r.out(), r.logSumExp(), causal, scale);
             Tensor dx = Tensor.empty(g.dtype(), batch, time, width);
-            headsOf(dx, 0, heads, headDim).copyFrom(d.q());
-            headsOf(dx, heads * headDim, kvHeads, headDim).copyFrom(d.k());
-            headsOf(dx, (heads + kvHeads) * headDim, kvHeads, headDim).copyFrom(d.v());
+            Heads.mergeInto(d.q(), dx, 0);
+            Heads.mergeInto(d.k(), dx, heads * headDim);
+            Heads.mergeInto(d.v(), dx, (heads + kvHeads) * headDim);
             return new Tensor[] {dx};
         }, qkv);
-    }
-
-    /** Columns [start, start + count·headDim) of x [B, T, W] seen as heads [B, count, T, headDim] (a view). */
-    private static Tensor headsOf(Tensor x, int start, int count, int headDim) {
-        return x.narrow(2, start, count * headDim)
-                .view(x.size(0), x.size(1), count, headDim)
-                .transpose(1, 2);
-    }
-
-    /** The same heads as a contiguous [B, count, T, headDim] copy. */
-    private static Tensor gatherHeads(Tensor x, int start, int count, int headDim) {
-        return Tensor.empty(x.dtype(), x.size(0), count, x.size(1), headDim).copyFrom(headsOf(x, start, count, headDim));
     }
 
     /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */
@@ -696,7 +685,7 @@ public final class Variable {
      */
     public static Variable crossEntropy(Variable logits, int[] targets, int ignoreIndex, double labelSmoothing) {
         Tensor x = logits.value;
-        int[] t = targets.clone();
+        int[] t = Workspace.copyOf(targets);   // kept for the backward, safe from later changes to targets
         var r = CrossEntropy.forward(x, t, ignoreIndex, labelSmoothing);
         return record("cross_entropy", r.loss(), g -> new Tensor[] {
                 CrossEntropy.backward(g, x, t, r.logSumExp(), ignoreIndex, labelSmoothing, r.counted())},

@@ -95,6 +95,36 @@ class TapeTest {
     }
 
     @Test
+    void contributionsAreSummedInReverseTapeOrder() {
+        // Three contributions whose float sum depends on the order: (1e8 + -1e8) + 1 = 1, but (1 + -1e8) + 1e8 = 0.
+        // The one recorded last arrives first, into a leaf and into an intermediate alike.
+        Variable leaf = Variable.param(Tensor.ones(1));
+        leaf.mul(1).add(leaf.mul(-1e8)).add(leaf.mul(1e8)).sum().backward();
+        assertEquals(1.0f, leaf.grad().toFloatArray()[0]);
+
+        Variable x = Variable.param(Tensor.ones(1));
+        Variable hidden = x.mul(1);
+        hidden.mul(1).add(hidden.mul(-1e8)).add(hidden.mul(1e8)).sum().backward();
+        assertEquals(1.0f, x.grad().toFloatArray()[0]);
+    }
+
+    @Test
+    void aFailedBackwardLeavesNoPendingGradientBehind() {
+        Variable w = Variable.param(Tensor.of(new double[] {1, 2}));
+        Variable early = w.mul(1);   // recorded before exp, so still queued when the pass below fails at exp
+        Variable e = w.exp();
+        e.sum().backward();          // frees exp's saved tensors
+        w.zeroGrad();
+        Variable loss = e.mul(2).add(early.mul(3)).sum();
+        var failure = assertThrows(IllegalStateException.class, loss::backward);
+        assertTrue(failure.getMessage().contains("'exp'"), failure.getMessage());
+        // The node of 'early' was never replayed: a new pass through it sees only its own gradient.
+        w.zeroGrad();
+        early.sum().backward();
+        assertArrayEquals(new double[] {1, 1}, w.grad().toDoubleArray());
+    }
+
+    @Test
     void backwardNeedsAScalarOrAnExplicitGradient() {
         Variable w = Variable.param(Tensor.ones(2, 2));
         Variable y = w.mul(3);

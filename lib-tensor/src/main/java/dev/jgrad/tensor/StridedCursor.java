@@ -7,19 +7,24 @@ package dev.jgrad.tensor;
  * stream through, and only truly strided operands pay for per-row bookkeeping.
  *
  * <pre>{@code
- * var cur = new StridedCursor(shape, new int[][] {aStrides, outStrides}, new int[] {aOffset, outOffset});
+ * var cur = StridedCursor.of(shape, a, out);   // or new StridedCursor(shape, strides[][], offsets[])
  * int n = cur.innerLength(), sa = cur.innerStride(0), so = cur.innerStride(1);
  * while (cur.next()) {
  *     kernel(a, cur.offset(0), sa, out, cur.offset(1), so, n);
  * }
  * }</pre>
+ *
+ * <p>Kernels make one cursor per call, so it keeps its state in four small flat arrays.
  */
 public final class StridedCursor {
     private final int operands;
-    private final int[] outerShape;
-    private final int[][] outerStrides;
+    /** Operand k's stride along merged dimension d is {@code strides[k * width + d]}. */
+    private final int width;
+    /** Merged dimensions [0, outer) are the ones {@link #next} steps through; dimension {@code outer} is the row. */
+    private final int outer;
+    private final int[] sizes;
+    private final int[] strides;
     private final int innerLength;
-    private final int[] innerStrides;
     private final int[] offsets;
     private final int[] index;
     private long rowsLeft;
@@ -27,66 +32,55 @@ public final class StridedCursor {
 
     public StridedCursor(int[] shape, int[][] strides, int[] offsets) {
         this.operands = strides.length;
-        // Drop size-1 dimensions, then merge neighbours that are contiguous with each other for all operands.
         int rank = shape.length;
-        int[] dims = new int[rank];
-        int[][] st = new int[operands][rank];
-        int kept = 0;
+        this.width = Math.max(rank, 1);
+        this.sizes = new int[width];
+        this.strides = new int[operands * width];
+        // Drop size-1 dimensions, and merge each dimension into the previous kept one when they are contiguous
+        // with each other for all operands.
+        int merged = 0;
         boolean empty = false;
         for (int d = 0; d < rank; d++) {
-            if (shape[d] == 0) {
+            int size = shape[d];
+            if (size == 0) {
                 empty = true;
             }
-            if (shape[d] == 1) {
+            if (size == 1) {
                 continue;
             }
-            dims[kept] = shape[d];
+            boolean joins = merged > 0 && mergeable(strides, merged - 1, d, size);
+            int target = joins ? merged - 1 : merged++;
+            sizes[target] = joins ? sizes[target] * size : size;
             for (int k = 0; k < operands; k++) {
-                st[k][kept] = strides[k][d];
-            }
-            kept++;
-        }
-        int merged = 0;
-        for (int d = 0; d < kept; d++) {
-            if (merged > 0 && mergeable(st, merged - 1, d, dims[d])) {
-                dims[merged - 1] *= dims[d];
-                for (int k = 0; k < operands; k++) {
-                    st[k][merged - 1] = st[k][d];
-                }
-            } else {
-                dims[merged] = dims[d];
-                for (int k = 0; k < operands; k++) {
-                    st[k][merged] = st[k][d];
-                }
-                merged++;
+                this.strides[k * width + target] = strides[k][d];
             }
         }
-        this.innerStrides = new int[operands];
-        if (merged == 0) {
-            innerLength = 1;
-            outerShape = new int[0];
-            outerStrides = new int[operands][0];
-        } else {
-            innerLength = dims[merged - 1];
-            outerShape = java.util.Arrays.copyOf(dims, merged - 1);
-            outerStrides = new int[operands][];
-            for (int k = 0; k < operands; k++) {
-                innerStrides[k] = st[k][merged - 1];
-                outerStrides[k] = java.util.Arrays.copyOf(st[k], merged - 1);
-            }
-        }
+        this.outer = Math.max(merged - 1, 0);
+        this.innerLength = merged == 0 ? 1 : sizes[merged - 1];
         this.offsets = offsets.clone();
-        this.index = new int[outerShape.length];
+        this.index = new int[outer];
         long rows = 1;
-        for (int d : outerShape) {
-            rows *= d;
+        for (int d = 0; d < outer; d++) {
+            rows *= sizes[d];
         }
         this.rowsLeft = empty ? 0 : rows;
     }
 
-    private boolean mergeable(int[][] st, int outer, int inner, int innerSize) {
-        for (int[] s : st) {
-            if (s[outer] != s[inner] * innerSize) {
+    /** A cursor over {@code shape} for tensors that all have that shape (broadcast views or outputs). */
+    public static StridedCursor of(int[] shape, Tensor... operands) {
+        int[][] strides = new int[operands.length][];
+        int[] offsets = new int[operands.length];
+        for (int k = 0; k < operands.length; k++) {
+            strides[k] = operands[k].stridesArray();
+            offsets[k] = operands[k].offset();
+        }
+        return new StridedCursor(shape, strides, offsets);
+    }
+
+    /** True when dimension {@code next} (of size {@code size}) continues merged dimension {@code last} for all operands. */
+    private boolean mergeable(int[][] operandStrides, int last, int next, int size) {
+        for (int k = 0; k < operands; k++) {
+            if (strides[k * width + last] != operandStrides[k][next] * size) {
                 return false;
             }
         }
@@ -100,14 +94,14 @@ public final class StridedCursor {
 
     /** Stride of operand k along a row (0 when it is broadcast along the row). */
     public int innerStride(int k) {
-        return innerStrides[k];
+        return strides[k * width + outer];
     }
 
     /** Number of rows this cursor visits in all. */
     public long rows() {
         long rows = 1;
-        for (int d : outerShape) {
-            rows *= d;
+        for (int d = 0; d < outer; d++) {
+            rows *= sizes[d];
         }
         return innerLength == 0 ? 0 : rows;
     }
@@ -122,16 +116,16 @@ public final class StridedCursor {
             rowsLeft--;
             return true;
         }
-        for (int d = outerShape.length - 1; d >= 0; d--) {
-            if (++index[d] < outerShape[d]) {
+        for (int d = outer - 1; d >= 0; d--) {
+            if (++index[d] < sizes[d]) {
                 for (int k = 0; k < operands; k++) {
-                    offsets[k] += outerStrides[k][d];
+                    offsets[k] += strides[k * width + d];
                 }
                 break;
             }
             index[d] = 0;
             for (int k = 0; k < operands; k++) {
-                offsets[k] -= outerStrides[k][d] * (outerShape[d] - 1);
+                offsets[k] -= strides[k * width + d] * (sizes[d] - 1);
             }
         }
         rowsLeft--;

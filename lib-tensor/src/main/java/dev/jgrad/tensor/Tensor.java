@@ -20,6 +20,7 @@ public final class Tensor {
     private final DType dtype;
     private final float[] f32;
     private final double[] f64;
+    /** Never modified after construction, so views and new tensors may share these arrays instead of copying. */
     private final int[] shape;
     private final int[] strides;
     private final int offset;
@@ -48,9 +49,12 @@ public final class Tensor {
 
     /** A new contiguous tensor of zeros (its storage from the thread's {@link Workspace} when one is open). */
     public static Tensor zeros(DType dtype, int... shape) {
-        Workspace w = Workspace.lending();
-        Tensor t = allocate(dtype, shape.clone(), w);
-        if (w != null) {   // recycled storage holds a previous step's values; new arrays are zero already
+        return zeroed(allocate(dtype, shape, Workspace.lending()));
+    }
+
+    /** t itself after zeroing it if its storage was recycled from a workspace (new arrays are zero already). */
+    private static Tensor zeroed(Tensor t) {
+        if (t.lender != null) {
             if (t.f32 != null) {
                 Arrays.fill(t.f32, 0f);
             } else {
@@ -66,13 +70,42 @@ public final class Tensor {
      * left in the recycled storage.
      */
     public static Tensor empty(DType dtype, int... shape) {
-        return allocate(dtype, shape.clone(), Workspace.lending());
+        return allocate(dtype, shape, Workspace.lending());
     }
 
-    /** Every tensor that owns new storage is made here: from the workspace {@code w}, or fresh when it is null. */
-    private static Tensor allocate(DType dtype, int[] s, Workspace w) {
+    /** {@link #empty} with t's dtype and shape: a contiguous tensor whose values are unspecified. */
+    public static Tensor emptyLike(Tensor t) {
+        return allocateLike(t, Workspace.lending());
+    }
+
+    /** Storage for a contiguous tensor shaped like t, sharing t's shape array and, when they fit, its strides. */
+    private static Tensor allocateLike(Tensor t, Workspace w) {
+        return allocate(t.dtype, t.shape, t.hasRowMajorStrides() ? t.strides : null, w);
+    }
+
+    /**
+     * A new contiguous tensor of the caller's shape (copied: the caller may change its array later). Inside a
+     * workspace scope the copy is the workspace's shared array for that shape, strides included, so a steady-state
+     * step allocates no shape metadata for its outputs.
+     */
+    private static Tensor allocate(DType dtype, int[] shape, Workspace w) {
+        Shapes.numel(shape);   // rejects a negative dimension before the shape is remembered
+        int slot = w == null ? -1 : w.shapeSlot(shape);
+        return slot >= 0
+                ? allocate(dtype, w.sharedShape(slot), w.sharedStrides(slot), w)
+                : allocate(dtype, shape.clone(), null, w);
+    }
+
+    /**
+     * Every tensor that owns new storage is made here, with shape {@code s} (owned by the new tensor, never
+     * modified) and its row-major strides {@code st} (computed when null): from the workspace {@code w}, or fresh
+     * when it is null.
+     */
+    private static Tensor allocate(DType dtype, int[] s, int[] st, Workspace w) {
         int n = Shapes.numel(s);
-        int[] st = Shapes.contiguousStrides(s);
+        if (st == null) {
+            st = Shapes.contiguousStrides(s);
+        }
         if (w == null) {
             return dtype == DType.F32
                     ? new Tensor(dtype, new float[n], null, s, st, 0)
@@ -105,11 +138,11 @@ public final class Tensor {
     }
 
     public static Tensor zerosLike(Tensor t) {
-        return zeros(t.dtype, t.shape);
+        return zeroed(allocateLike(t, Workspace.lending()));
     }
 
     public static Tensor onesLike(Tensor t) {
-        return ones(t.dtype, t.shape);
+        return emptyLike(t).fill(1.0);
     }
 
     /** A rank-0 tensor holding one value. */
@@ -260,6 +293,16 @@ public final class Tensor {
         return shape.clone();
     }
 
+    /** True when this tensor's shape is {@code shape}; unlike comparing {@link #shape()}, copies nothing. */
+    public boolean hasShape(int... shape) {
+        return Arrays.equals(this.shape, shape);
+    }
+
+    /** True when both tensors have the same shape (dtypes and layouts may differ); copies nothing. */
+    public boolean sameShape(Tensor other) {
+        return Arrays.equals(shape, other.shape);
+    }
+
     /** Size of one dimension; negative dims count from the end. */
     public int size(int dim) {
         return shape[Shapes.axis("Tensor.size", dim, shape.length)];
@@ -278,6 +321,11 @@ public final class Tensor {
         return strides.clone();
     }
 
+    /** The strides array itself, for {@link StridedCursor} in this package: never to be modified or handed out. */
+    int[] stridesArray() {
+        return strides;
+    }
+
     public int stride(int dim) {
         return strides[Shapes.axis("Tensor.stride", dim, shape.length)];
     }
@@ -285,6 +333,18 @@ public final class Tensor {
     /** Offset of element [0, ..., 0] in the storage array. */
     public int offset() {
         return offset;
+    }
+
+    /** True when the strides are exactly {@link Shapes#contiguousStrides} of the shape (then they may be shared). */
+    private boolean hasRowMajorStrides() {
+        int expected = 1;
+        for (int d = shape.length - 1; d >= 0; d--) {
+            if (strides[d] != expected) {
+                return false;
+            }
+            expected *= Math.max(shape[d], 1);
+        }
+        return true;
     }
 
     /** True when the elements are laid out in row-major order with no gaps (size-1 dims may have any stride). */
@@ -460,7 +520,16 @@ public final class Tensor {
     /** Sets every element of this view to {@code value}, in place. */
     public Tensor fill(double value) {
         checkLive();
-        var cur = new StridedCursor(shape, new int[][] {strides}, new int[] {offset});
+        if (isContiguous()) {   // one run of storage: no cursor needed
+            int n = numel();
+            if (f32 != null) {
+                Arrays.fill(f32, offset, offset + n, (float) value);
+            } else {
+                Arrays.fill(f64, offset, offset + n, value);
+            }
+            return this;
+        }
+        var cur = StridedCursor.of(shape, this);
         int n = cur.innerLength();
         int s = cur.innerStride(0);
         while (cur.next()) {
@@ -492,13 +561,22 @@ public final class Tensor {
     public Tensor copyFrom(Tensor src) {
         checkLive();
         src.checkLive();
+        if (src.dtype == dtype && Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
+            // Both are one run of storage in the same order: a single array copy, the same values as the loop below.
+            if (f32 != null) {
+                System.arraycopy(src.f32, src.offset, f32, offset, numel());
+            } else {
+                System.arraycopy(src.f64, src.offset, f64, offset, numel());
+            }
+            return this;
+        }
         Tensor s = src.broadcastTo("Tensor.copyFrom", shape);
         int transposedDim = transposedCopyDim(s);
         if (transposedDim >= 0) {
             copyTiled(s, transposedDim);
             return this;
         }
-        var cur = new StridedCursor(shape, new int[][] {s.strides, strides}, new int[] {s.offset, offset});
+        var cur = StridedCursor.of(shape, s, this);
         int n = cur.innerLength();
         int ss = cur.innerStride(0);
         int sd = cur.innerStride(1);
@@ -745,7 +823,7 @@ public final class Tensor {
         }
         int[] s = shape.clone();
         s[d] = length;
-        return view(s, strides.clone(), offset + start * strides[d]);
+        return view(s, strides, offset + start * strides[d]);
     }
 
     /** Python-style slice {@code start:end:step} along {@code dim}; negative start/end count from the end. */

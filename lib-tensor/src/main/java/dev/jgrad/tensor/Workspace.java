@@ -20,7 +20,10 @@ import java.util.Arrays;
  * the scope takes all of it back. The arrays are kept in free lists keyed by length, and a training step asks for
  * the same lengths in the same order every time, so from the second step on every request is served from a free
  * list and the step allocates no tensor storage at all: no garbage to collect, no fresh pages to fault in, no
- * zero-filling of outputs a kernel overwrites anyway. Outside a scope tensors are allocated exactly as before.
+ * zero-filling of outputs a kernel overwrites anyway. New tensors of a shape seen before also share that shape's
+ * shape and strides arrays, and {@link #copyOf(int[])} recycles integer data (class targets) the same way, so
+ * what a steady-state step still allocates is little more than the tensor objects themselves. Outside a scope
+ * tensors are allocated exactly as before.
  *
  * <p>Whatever must outlive the step must not come from it: parameters and optimizer state are created before
  * the first step, and the few things created lazily inside a step that persist (a parameter's gradient buffer,
@@ -40,8 +43,20 @@ public final class Workspace implements AutoCloseable {
     private final Thread owner = Thread.currentThread();
     private final FreeList<float[]> freeF32 = new FreeList<>();
     private final FreeList<double[]> freeF64 = new FreeList<>();
+    private final FreeList<int[]> freeI32 = new FreeList<>();
     private final ArrayList<float[]> lentF32 = new ArrayList<>();
     private final ArrayList<double[]> lentF64 = new ArrayList<>();
+    private final ArrayList<int[]> lentI32 = new ArrayList<>();
+    /**
+     * The distinct shapes of the tensors this workspace has lent storage to, each with its row-major strides.
+     * Tensors of one shape share these two arrays (a tensor never modifies them), so from the second step on a
+     * new tensor costs one object and no shape metadata. Bounded: beyond {@link #MAX_SHAPES} shapes (a workload
+     * whose shapes keep changing) new shapes are simply not shared.
+     */
+    private int[][] shapes = new int[16][];
+    private int[][] shapeStrides = new int[16][];
+    private int shapeCount;
+    static final int MAX_SHAPES = 64;
     /** Open scopes on this thread (nested opens join the outermost). */
     private int depth;
     /** Scopes inside {@link #persistent()} on this thread: allocation bypasses the workspace there. */
@@ -101,7 +116,7 @@ public final class Workspace implements AutoCloseable {
 
     /** Bytes of storage this workspace holds (lent out or free), never given back to the garbage collector. */
     public long retainedBytes() {
-        return freeF32.bytes(Float.BYTES) + freeF64.bytes(Double.BYTES) + lentBytes();
+        return freeF32.bytes(Float.BYTES) + freeF64.bytes(Double.BYTES) + freeI32.bytes(Integer.BYTES) + lentBytes();
     }
 
     private long lentBytes() {
@@ -112,6 +127,9 @@ public final class Workspace implements AutoCloseable {
         for (double[] a : lentF64) {
             b += (long) a.length * Double.BYTES;
         }
+        for (int[] a : lentI32) {
+            b += (long) a.length * Integer.BYTES;
+        }
         return b;
     }
 
@@ -121,8 +139,12 @@ public final class Workspace implements AutoCloseable {
      * Arrays lent to an open scope stay lent.
      */
     public void trim() {
+        shapes = new int[16][];
+        shapeStrides = new int[16][];
+        shapeCount = 0;
         freeF32.clear();
         freeF64.clear();
+        freeI32.clear();
     }
 
     /** Closes one scope; the outermost close takes back every array lent since it opened. */
@@ -145,8 +167,12 @@ public final class Workspace implements AutoCloseable {
         for (double[] a : lentF64) {
             freeF64.put(a.length, a);
         }
+        for (int[] a : lentI32) {
+            freeI32.put(a.length, a);
+        }
         lentF32.clear();
         lentF64.clear();
+        lentI32.clear();
     }
 
     /** The open workspace of this thread that allocations should come from, or null. */
@@ -184,6 +210,56 @@ public final class Workspace implements AutoCloseable {
         return a;
     }
 
+    /**
+     * A copy of {@code values} whose storage is recycled like a tensor's: lent by this thread's open workspace
+     * (so it belongs to the step until the outermost scope closes), or a new array outside a scope. For integer
+     * data an op keeps for its backward, such as class targets. Unlike a tensor, a copy used after its scope has
+     * closed cannot be detected, so use it only inside the scope.
+     */
+    public static int[] copyOf(int[] values) {
+        Workspace w = lending();
+        if (w == null) {
+            return values.clone();
+        }
+        int[] a = w.freeI32.take(values.length);
+        if (a == null) {
+            w.misses++;
+            a = new int[values.length];
+        } else {
+            w.hits++;
+        }
+        w.lentI32.add(a);
+        System.arraycopy(values, 0, a, 0, values.length);
+        return a;
+    }
+
+    /** The slot of the shared arrays for {@code shape} (added on first sight), or -1 when the table is full. */
+    int shapeSlot(int[] shape) {
+        for (int i = 0; i < shapeCount; i++) {
+            if (Arrays.equals(shapes[i], shape)) {
+                return i;
+            }
+        }
+        if (shapeCount == MAX_SHAPES) {
+            return -1;
+        }
+        if (shapeCount == shapes.length) {
+            shapes = Arrays.copyOf(shapes, shapeCount * 2);
+            shapeStrides = Arrays.copyOf(shapeStrides, shapeCount * 2);
+        }
+        shapes[shapeCount] = shape.clone();
+        shapeStrides[shapeCount] = Shapes.contiguousStrides(shape);
+        return shapeCount++;
+    }
+
+    int[] sharedShape(int slot) {
+        return shapes[slot];
+    }
+
+    int[] sharedStrides(int slot) {
+        return shapeStrides[slot];
+    }
+
     /** Throws when a tensor lent under {@code lentGeneration} is used after its scope closed. */
     void checkLive(int lentGeneration) {
         if (lentGeneration != generation) {
@@ -195,12 +271,14 @@ public final class Workspace implements AutoCloseable {
     }
 
     /**
-     * Fills every free array with NaN, so a kernel that reads an output it was handed by {@link Tensor#empty}
-     * before writing it shows up in tests as NaNs rather than as plausible stale values.
+     * Fills every free array with NaN (integer ones with Integer.MIN_VALUE), so a kernel that reads an output it
+     * was handed by {@link Tensor#empty} before writing it shows up in tests as NaNs rather than as plausible stale
+     * values.
      */
     void poisonFreeArrays() {
         freeF32.forEach(array -> Arrays.fill(array, Float.NaN));
         freeF64.forEach(array -> Arrays.fill(array, Double.NaN));
+        freeI32.forEach(array -> Arrays.fill(array, Integer.MIN_VALUE));
     }
 
     @Override

@@ -79,6 +79,40 @@ class TensorCoreTest {
     }
 
     @Test
+    void fillAndCopyOfContiguousViewsTouchOnlyTheirOwnElements() {
+        // A narrowed row is contiguous but starts inside its storage: the single-run fast paths must respect that.
+        Tensor base = Tensor.arange(12).reshape(3, 4);
+        Tensor row = base.narrow(0, 1, 1);
+        assertTrue(row.isContiguous());
+        row.fill(-1);
+        assertArrayEquals(new float[] {0, 1, 2, 3, -1, -1, -1, -1, 8, 9, 10, 11}, base.toFloatArray());
+        Tensor source = Tensor.arange(DType.F32, 20, 28, 1).reshape(2, 4).narrow(0, 1, 1);
+        row.copyFrom(source);
+        assertArrayEquals(new float[] {0, 1, 2, 3, 24, 25, 26, 27, 8, 9, 10, 11}, base.toFloatArray());
+        Tensor wide = Tensor.zeros(DType.F64, 2, 3);
+        wide.narrow(0, 1, 1).copyFrom(Tensor.of(new double[] {4, 5, 6}, 1, 3));
+        assertArrayEquals(new double[] {0, 0, 0, 4, 5, 6}, wide.toDoubleArray());
+        // Other dtype, broadcast and strided sources still go through the general path.
+        row.copyFrom(Tensor.of(new double[] {7, 8, 9, 10}, 1, 4));
+        row.copyFrom(Tensor.of(new float[] {0.5f}, 1, 1).expand(1, 4));
+        assertArrayEquals(new float[] {0.5f, 0.5f, 0.5f, 0.5f}, row.toFloatArray());
+        base.narrow(1, 0, 2).fill(3);
+        assertArrayEquals(new float[] {3, 3, 2, 3, 3, 3, 0.5f, 0.5f, 3, 3, 10, 11}, base.toFloatArray());
+    }
+
+    @Test
+    void shapeComparisonsWithoutCopies() {
+        Tensor t = Tensor.zeros(2, 3);
+        assertTrue(t.hasShape(2, 3));
+        assertFalse(t.hasShape(3, 2));
+        assertFalse(t.hasShape(2, 3, 1));
+        assertTrue(t.sameShape(Tensor.zeros(DType.F64, 2, 3)));
+        assertTrue(t.sameShape(Tensor.zeros(3, 2).t()));
+        assertFalse(t.sameShape(Tensor.zeros(6)));
+        assertTrue(Tensor.scalar(1).hasShape());
+    }
+
+    @Test
     void badShapesNameTheOpAndTheShapes() {
         var e = assertThrows(ShapeException.class, () -> Shapes.broadcast("add", new int[] {2, 3}, new int[] {4, 3}));
         assertTrue(e.getMessage().contains("add") && e.getMessage().contains("[2, 3]") && e.getMessage().contains("[4, 3]"));
@@ -128,5 +162,71 @@ class TensorCoreTest {
             rows++;
         }
         assertEquals(30, rows);
+    }
+
+    @Test
+    void stridedCursorVisitsEveryElementInRowMajorOrder() {
+        Tensor base = Tensor.arange(DType.F64, 0, 120, 1).reshape(2, 3, 4, 5);
+        Tensor reversed = Tensor.arange(DType.F64, 0, 120, 1).reshape(5, 4, 3, 2).permute(3, 2, 1, 0);
+        Tensor[][] pairs = {
+            {base, Tensor.zeros(2, 3, 4, 5)},
+            {reversed, base.transpose(1, 2).transpose(1, 2)},
+            {base.narrow(2, 1, 2), Tensor.arange(5).expand(2, 3, 2, 5)},
+            {base.slice(3, 0, 5, 2).select(0, 1), Tensor.zeros(4, 3).t().unsqueeze(2).expand(3, 4, 3)},
+            {Tensor.arange(4).reshape(1, 4, 1), Tensor.zeros(4, 1).t().unsqueeze(2)},
+            {Tensor.scalar(3), Tensor.scalar(4)},
+            {Tensor.zeros(2, 0, 3), Tensor.zeros(2, 0, 3)},
+        };
+        for (Tensor[] pair : pairs) {
+            int[] shape = pair[0].shape();
+            var cur = StridedCursor.of(shape, pair[0], pair[1]);
+            int n = cur.innerLength();
+            int visited = 0;
+            while (cur.next()) {
+                for (int j = 0; j < n; j++, visited++) {
+                    for (int k = 0; k < 2; k++) {
+                        assertEquals(rowMajorOffset(pair[k], visited), cur.offset(k) + j * cur.innerStride(k),
+                                "operand " + k + " of shape " + Shapes.str(shape) + ", element " + visited);
+                    }
+                }
+            }
+            assertEquals(Shapes.numel(shape), visited, Shapes.str(shape));
+            assertEquals(Shapes.numel(shape), cur.rows() * n, Shapes.str(shape));
+        }
+    }
+
+    /** Storage offset of element {@code flat} (in row-major order) of t, computed from its strides. */
+    private static int rowMajorOffset(Tensor t, int flat) {
+        int[] shape = t.shape();
+        int[] strides = t.strides();
+        int offset = t.offset();
+        for (int d = shape.length - 1; d >= 0; d--) {
+            offset += flat % shape[d] * strides[d];
+            flat /= shape[d];
+        }
+        return offset;
+    }
+
+    @Test
+    void likeFactoriesMakeRowMajorTensorsOfTheSameShape() {
+        Tensor transposed = Tensor.zeros(DType.F64, 2, 3).t();
+        Tensor oddStrides = Tensor.zeros(4, 1).t();   // contiguous [1, 4] with stride 1 on its size-1 dimension
+        for (Tensor t : new Tensor[] {transposed, oddStrides, Tensor.zeros(3, 4), Tensor.scalar(2)}) {
+            for (Tensor like : new Tensor[] {Tensor.emptyLike(t), Tensor.zerosLike(t), Tensor.onesLike(t)}) {
+                assertArrayEquals(t.shape(), like.shape());
+                assertEquals(t.dtype(), like.dtype());
+                assertArrayEquals(Shapes.contiguousStrides(t.shape()), like.strides());
+                assertEquals(0, like.offset());
+            }
+        }
+        // Recycled storage: zerosLike and onesLike must overwrite what the previous step left in it.
+        for (int step = 0; step < 2; step++) {
+            try (var scope = Workspace.open()) {
+                Tensor template = Tensor.zeros(3, 2);
+                assertArrayEquals(new float[6], Tensor.zerosLike(template).toFloatArray());
+                assertArrayEquals(new float[] {1, 1, 1, 1, 1, 1}, Tensor.onesLike(template).toFloatArray());
+                Tensor.emptyLike(template).fill(7);
+            }
+        }
     }
 }

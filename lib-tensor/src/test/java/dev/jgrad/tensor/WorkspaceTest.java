@@ -102,6 +102,71 @@ class WorkspaceTest {
     }
 
     @Test
+    void integerCopiesAreRecycledWithTheStep() {
+        int[] targets = {3, 1, 4, 1, 5};
+        int[] outside = Workspace.copyOf(targets);
+        assertArrayEquals(targets, outside);
+        assertNotSame(targets, outside);
+        int[] first;
+        int[] other;
+        try (var scope = Workspace.open()) {
+            first = Workspace.copyOf(targets);
+            other = Workspace.copyOf(targets);
+            assertArrayEquals(targets, first);
+            assertNotSame(first, other, "two copies in one step are two arrays");
+        }
+        Workspace ws = Workspace.current();
+        assertTrue(ws.retainedBytes() >= 2L * targets.length * Integer.BYTES);
+        long misses = ws.misses();
+        int[] second;
+        try (var scope = Workspace.open()) {
+            second = Workspace.copyOf(new int[] {9, 2, 6, 5, 3});
+            assertArrayEquals(new int[] {9, 2, 6, 5, 3}, second);
+        }
+        assertEquals(misses, ws.misses(), "the next step's copy reuses an array of the step before");
+        assertTrue(second == first || second == other, "the recycled array is one of the previous step's");
+        ws.trim();
+        assertEquals(0, ws.retainedBytes());
+    }
+
+    @Test
+    void tensorsOfOneShapeShareTheirShapeArraysInsideAScope() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int[][] shapes = {{8, 128, 384}, {8, 128}, {384}, {8, 4, 128, 32}};
+        int count = 400;
+        long bytes = 0;
+        for (int step = 0; step < 3; step++) {
+            try (var scope = Workspace.open()) {
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < count; i++) {
+                    Tensor.empty(DType.F32, shapes[i % shapes.length]);
+                }
+                bytes = threads.getCurrentThreadAllocatedBytes() - before;
+            }
+        }
+        // A steady-state step: storage from the free lists and shape and strides shared, so each tensor costs its
+        // own object (about 48 bytes) and nothing else; with two small arrays of its own it would be about 100.
+        assertTrue(bytes <= 64L * count, bytes + " bytes for " + count + " tensors");
+
+        int[] shape = {2, 3};
+        try (var scope = Workspace.open()) {
+            Tensor a = Tensor.zeros(shape);
+            shape[0] = 5;   // the caller's array is not the one remembered
+            Tensor b = Tensor.zeros(shape);
+            assertArrayEquals(new int[] {2, 3}, a.shape());
+            assertArrayEquals(new int[] {5, 3}, b.shape());
+            assertArrayEquals(new int[] {3, 1}, b.strides());
+            assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(-1, 3));
+            for (int n = 1; n <= Workspace.MAX_SHAPES + 10; n++) {   // more shapes than are shared still work
+                Tensor t = Tensor.empty(DType.F64, n, 2);
+                assertArrayEquals(new int[] {n, 2}, t.shape());
+                assertArrayEquals(new int[] {2, 1}, t.strides());
+            }
+        }
+        Workspace.current().trim();
+    }
+
+    @Test
     void zerosAreZeroEvenInRecycledStorage() {
         try (var scope = Workspace.open()) {
             Tensor.full(DType.F64, 7.0, 333);

@@ -61,6 +61,8 @@ public final class Gpt extends Module {
     private final ModuleList<Block> blocks;
     private final Layer finalNorm;
     private final Linear head;
+    /** The position ids of the last sequence length seen (see {@link #positionIds}). */
+    private volatile int[] positionIds;
 
     /** The trunk's container: {@code transformer} (GPT-2) or {@code model} (LLaMA). */
     private static final class Trunk extends Module {
@@ -158,15 +160,27 @@ public final class Gpt extends Module {
         });
     }
 
+    /**
+     * Positions 0 .. time-1. Every training step asks for the same length, so the last array is kept and handed
+     * out again (the embedding only reads it); volatile, so a thread that picks it up sees it filled.
+     */
+    private int[] positionIds(int time) {
+        int[] ids = positionIds;
+        if (ids == null || ids.length != time) {
+            ids = new int[time];
+            for (int t = 0; t < time; t++) {
+                ids[t] = t;
+            }
+            positionIds = ids;
+        }
+        return ids;
+    }
+
     /** Token (and learned position) embeddings [B, T, D], with embedding dropout. */
     private Variable embed(int[] ids, int batch, int time) {
         Variable x = tokens.forward(ids, batch, time);                      // [B, T, D]
         if (positions != null) {
-            int[] pos = new int[time];
-            for (int t = 0; t < time; t++) {
-                pos[t] = t;
-            }
-            x = x.add(positions.forward(pos, time));                      // [T, D] broadcast over B
+            x = x.add(positions.forward(positionIds(time), time));        // [T, D] broadcast over B
         }
         return embeddingDropout.forward(x);
     }

@@ -149,7 +149,7 @@ public abstract class Optimizer {
                 throw new IllegalArgumentException(name + ".step: gradient of '" + s.name + "' is " + g.dtype()
                         + " but the parameter is " + s.param.dtype());
             }
-            if (!Arrays.equals(g.shape(), s.param.shape())) {
+            if (!g.sameShape(s.param.value())) {
                 throw new ShapeException(name + ".step: gradient of '" + s.name + "' has shape "
                         + Shapes.str(g.shape()) + ", parameter " + Shapes.str(s.param.shape()));
             }

@@ -1,5 +1,6 @@
 package dev.jgrad.tensor.kernel;
 
+import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
@@ -79,7 +80,7 @@ public final class NormRows {
 
     /** Throws unless both tensors have the same shape. */
     public static void checkSameShape(String op, String nameA, Tensor a, String nameB, Tensor b) {
-        if (!Arrays.equals(a.shape(), b.shape())) {
+        if (!a.sameShape(b)) {
             throw new ShapeException(op + ": " + nameA + " has shape " + Shapes.str(a.shape()) + " but " + nameB
                     + " has shape " + Shapes.str(b.shape()));
         }
@@ -106,37 +107,52 @@ public final class NormRows {
         }
     }
 
+    /** True when {@code stat} has shape x.shape[:-1]; copies no shape. */
+    private static boolean hasRowShape(Tensor stat, Tensor x) {
+        if (stat.rank() != x.rank() - 1) {
+            return false;
+        }
+        for (int d = 0; d < stat.rank(); d++) {
+            if (stat.size(d) != x.size(d)) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** x.shape without its last dimension: the shape of per-row statistics such as mean and rstd. */
     public static int[] rowShape(Tensor x) {
         int[] s = x.shape();
         return Arrays.copyOf(s, s.length - 1);
     }
 
-    /** The values of a [D] parameter as a float array, or {@code fill} repeated D times when it is null. */
+    /**
+     * The values of a [D] parameter as an array the row kernels read from index 0 and never write: the
+     * parameter's own storage when it is exactly that (a parameter usually is, so nothing is copied), otherwise a
+     * copy; {@code fill} repeated D times when the parameter is null.
+     */
     public static float[] featuresF32(Tensor param, int d, float fill) {
-        if (param != null) {
-            return param.toFloatArray();
+        if (param == null) {
+            return Tensor.full(DType.F32, fill, d).f32Data();
         }
-        float[] a = new float[d];
-        Arrays.fill(a, fill);
-        return a;
+        float[] storage = param.f32Data();
+        return param.offset() == 0 && param.isContiguous() && storage.length == d ? storage : param.toFloatArray();
     }
 
-    /** The values of a [D] parameter as a double array, or {@code fill} repeated D times when it is null. */
+    /** As {@link #featuresF32}, for F64. */
     public static double[] featuresF64(Tensor param, int d, double fill) {
-        if (param != null) {
-            return param.toDoubleArray();
+        if (param == null) {
+            return Tensor.full(DType.F64, fill, d).f64Data();
         }
-        double[] a = new double[d];
-        Arrays.fill(a, fill);
-        return a;
+        double[] storage = param.f64Data();
+        return param.offset() == 0 && param.isContiguous() && storage.length == d ? storage : param.toDoubleArray();
     }
 
     /** Checks a saved per-row statistic (mean, rstd): x's dtype and shape x.shape[:-1]. */
     public static void checkRowStat(String op, String name, Tensor stat, Tensor x) {
         checkSameDType(op, "x", x, name, stat);
-        int[] expected = rowShape(x);
-        if (!Arrays.equals(stat.shape(), expected)) {
+        if (!hasRowShape(stat, x)) {
+            int[] expected = rowShape(x);
             throw new ShapeException(op + ": " + name + " must have shape " + Shapes.str(expected) + " (x.shape[:-1]"
                     + " for x of shape " + Shapes.str(x.shape()) + "), got " + Shapes.str(stat.shape()));
         }

@@ -38,14 +38,19 @@ public final class OptimizerKernels {
         void run(int from, int length);
     }
 
-    /** Runs {@code body} over [0, n) in slices spread over threads, each starting on a multiple of the vector length. */
-    private static void forEachSlice(int n, Slice body) {
+    /** How many slices to split an update of n elements into: 1 means run it on the calling thread. */
+    private static int sliceCount(int n) {
         int blocks = (n + S.length() - 1) / S.length();
-        int tasks = Math.min(blocks, Parallel.chunks(n, MIN_ELEMENTS_PER_TASK));
-        if (tasks <= 1) {
-            body.run(0, n);
-            return;
-        }
+        return Math.min(blocks, Parallel.chunks(n, MIN_ELEMENTS_PER_TASK));
+    }
+
+    /**
+     * Runs {@code body} over [0, n) in {@code tasks} slices spread over threads, each starting on a multiple of
+     * the vector length. Callers run a single slice themselves, so the closure (an allocation) is made only for a
+     * parameter worth splitting.
+     */
+    private static void forEachSlice(int n, int tasks, Slice body) {
+        int blocks = (n + S.length() - 1) / S.length();
         Parallel.forEachTask(tasks, t -> {
             int from = (int) ((long) blocks * t / tasks) * S.length();
             int to = Math.min(n, (int) ((long) blocks * (t + 1) / tasks) * S.length());
@@ -142,8 +147,13 @@ public final class OptimizerKernels {
      */
     public static void adam(float[] p, int pOff, float[] g, int gOff, float[] m, float[] v, int n, float beta1,
                             float beta2, float eps, float weightDecay, float stepSize, float sqrtBias2) {
-        forEachSlice(n, (from, length) -> adamSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1, beta2,
-                eps, weightDecay, stepSize, sqrtBias2));
+        int tasks = sliceCount(n);
+        if (tasks <= 1) {
+            adamSlice(p, pOff, g, gOff, m, v, 0, n, beta1, beta2, eps, weightDecay, stepSize, sqrtBias2);
+            return;
+        }
+        forEachSlice(n, tasks, (from, length) -> adamSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1,
+                beta2, eps, weightDecay, stepSize, sqrtBias2));
     }
 
     /** {@link #adam} on n elements, the state arrays read and written from {@code mvOff}. */
@@ -203,7 +213,12 @@ public final class OptimizerKernels {
      */
     public static void adamw(float[] p, int pOff, float[] g, int gOff, float[] m, float[] v, int n, float beta1,
                              float beta2, float eps, float decayFactor, float stepSize, float sqrtBias2) {
-        forEachSlice(n, (from, length) -> adamwSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1,
+        int tasks = sliceCount(n);
+        if (tasks <= 1) {
+            adamwSlice(p, pOff, g, gOff, m, v, 0, n, beta1, beta2, eps, decayFactor, stepSize, sqrtBias2);
+            return;
+        }
+        forEachSlice(n, tasks, (from, length) -> adamwSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1,
                 beta2, eps, decayFactor, stepSize, sqrtBias2));
     }
 

@@ -118,7 +118,7 @@ public final class Binary {
         Tensor[] views = {g, a.broadcastTo(shape), b.broadcastTo(shape), out};
         Tensor ga = Tensor.zeros(g.dtype(), shape);
         Tensor gb = Tensor.zeros(g.dtype(), shape);
-        var cur = cursor(shape, views[0], views[1], views[2], views[3], ga, gb);
+        var cur = StridedCursor.of(shape, views[0], views[1], views[2], views[3], ga, gb);
         int n = cur.innerLength();
         int[] s = {cur.innerStride(0), cur.innerStride(1), cur.innerStride(2), cur.innerStride(3)};
         boolean f32 = g.dtype() == DType.F32;
@@ -140,7 +140,7 @@ public final class Binary {
     /** d/da a^e = e * a^(e-1); zero everywhere when e == 0, as torch. */
     public static Tensor powScalarBackward(Tensor g, Tensor a, double exponent) {
         if (exponent == 0) {
-            return Tensor.zeros(g.dtype(), g.shape());
+            return Tensor.zerosLike(g);
         }
         if (exponent == 2) {
             return mul(mul(g, a), 2.0);
@@ -159,7 +159,7 @@ public final class Binary {
         Tensor av = a.broadcastTo(shape);
         Tensor bv = b.broadcastTo(shape);
         Tensor out = Tensor.empty(a.dtype(), shape);   // every element is written
-        var cur = cursor(shape, c, av, bv, out);
+        var cur = StridedCursor.of(shape, c, av, bv, out);
         int n = cur.innerLength();
         int sc = cur.innerStride(0);
         int sa = cur.innerStride(1);
@@ -234,28 +234,31 @@ public final class Binary {
 
     private static Tensor apply(Op op, Tensor a, Tensor b) {
         checkDtypes(op.label, a, b);
+        if (a.sameShape(b) && a.isContiguous() && b.isContiguous()) {
+            // The common case (a residual add, a sum of gradients): each operand is one run of storage, so there
+            // is nothing to broadcast and no cursor to build.
+            Tensor out = Tensor.emptyLike(a);   // every element is written
+            applyRow(op, a, a.offset(), 1, b, b.offset(), 1, out, a.numel());
+            return out;
+        }
         int[] shape = Shapes.broadcast(op.label, a.shape(), b.shape());
         Tensor av = a.broadcastTo(shape);
         Tensor bv = b.broadcastTo(shape);
         Tensor out = Tensor.empty(a.dtype(), shape);   // every element is written
-        var cur = cursor(shape, av, bv, out);
+        var cur = StridedCursor.of(shape, av, bv, out);
         int n = cur.innerLength();
         int sa = cur.innerStride(0);
         int sb = cur.innerStride(1);
-        if (a.dtype() == DType.F32) {
+        if (cur.rows() == 1) {
+            // One long row (contiguous operands, or a scalar operand): split over the pool.
+            cur.next();
+            applyRow(op, av, cur.offset(0), sa, bv, cur.offset(1), sb, out, n);
+        } else if (a.dtype() == DType.F32) {
             float[] ad = av.f32Data();
             float[] bd = bv.f32Data();
             float[] od = out.f32Data();
-            if (cur.rows() == 1) {
-                // One long row (same-shape contiguous operands, or a scalar operand): split it over the pool.
-                cur.next();
-                int oa = cur.offset(0);
-                int ob = cur.offset(1);
-                Unary.forChunks(n, (from, to) -> rowF32(op, ad, oa + from * sa, sa, bd, ob + from * sb, sb, od, from, to - from));
-            } else {
-                while (cur.next()) {
-                    rowF32(op, ad, cur.offset(0), sa, bd, cur.offset(1), sb, od, cur.offset(2), n);
-                }
+            while (cur.next()) {
+                rowF32(op, ad, cur.offset(0), sa, bd, cur.offset(1), sb, od, cur.offset(2), n);
             }
         } else {
             double[] ad = av.f64Data();
@@ -266,6 +269,18 @@ public final class Binary {
             }
         }
         return out;
+    }
+
+    /** out[0, n) = a op b along one row of each operand (F32 split over the pool), for a new contiguous out. */
+    private static void applyRow(Op op, Tensor a, int oa, int sa, Tensor b, int ob, int sb, Tensor out, int n) {
+        if (a.dtype() == DType.F32) {
+            float[] ad = a.f32Data();
+            float[] bd = b.f32Data();
+            float[] od = out.f32Data();
+            Unary.forChunks(n, (from, to) -> rowF32(op, ad, oa + from * sa, sa, bd, ob + from * sb, sb, od, from, to - from));
+        } else {
+            rowF64(op, a.f64Data(), oa, sa, b.f64Data(), ob, sb, out.f64Data(), 0, n);
+        }
     }
 
     private static void rowF32(Op op, float[] a, int ao, int as, float[] b, int bo, int bs, float[] out, int oo, int n) {
@@ -329,17 +344,6 @@ public final class Binary {
             throw new ShapeException(op + ": shapes " + Shapes.str(a) + ", " + Shapes.str(b) + " and " + Shapes.str(c)
                     + " cannot be broadcast together");
         }
-    }
-
-    /** A cursor over operands that all have {@code shape} (broadcast views or contiguous outputs). */
-    private static StridedCursor cursor(int[] shape, Tensor... operands) {
-        int[][] strides = new int[operands.length][];
-        int[] offsets = new int[operands.length];
-        for (int k = 0; k < operands.length; k++) {
-            strides[k] = operands[k].strides();
-            offsets[k] = operands[k].offset();
-        }
-        return new StridedCursor(shape, strides, offsets);
     }
 
     private static double value(Tensor t, boolean f32, int index) {

@@ -36,9 +36,9 @@ public final class LayerNorm {
         Tensor in = x.contiguous();
         int rows = in.numel() / d;
         int xo = in.offset();
-        Tensor out = Tensor.empty(x.dtype(), x.shape());   // every row and its statistics are written
+        Tensor out = Tensor.emptyLike(x);   // every row and its statistics are written
         Tensor mean = Tensor.empty(x.dtype(), NormRows.rowShape(x));
-        Tensor rstd = Tensor.empty(x.dtype(), NormRows.rowShape(x));
+        Tensor rstd = Tensor.emptyLike(mean);
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);
@@ -156,9 +156,9 @@ public final class LayerNorm {
         Tensor ms = mean.contiguous();
         Tensor rs = rstd.contiguous();
         int rows = xs.numel() / d;
-        Tensor dx = Tensor.empty(x.dtype(), x.shape());   // every row is written (zeroing it ran serially)
-        Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
-        Tensor dbias = wantBias ? Tensor.zeros(x.dtype(), d) : null;
+        Tensor dx = Tensor.emptyLike(x);   // every row is written (zeroing it ran serially)
+        Tensor dweight = weight == null ? null : Tensor.zerosLike(weight);   // [D] in x's dtype (checked)
+        Tensor dbias = !wantBias ? null : dweight != null ? Tensor.zerosLike(dweight) : Tensor.zeros(x.dtype(), d);
         if (x.dtype() == DType.F32) {
             float[] w = NormRows.featuresF32(weight, d, 1f);
             var rowArgs = new RowsF32(gs.f32Data(), gs.offset(), xs.f32Data(), xs.offset(), ms.f32Data(), ms.offset(),

@@ -27,6 +27,10 @@ public final class MatMul {
      * dims. Transposed/strided inputs handled via strides, no copies.
      */
     public static Tensor matmul(Tensor a, Tensor b) {
+        Tensor product = b.rank() == 2 ? byMatrix(a, b, b.size(0), b.size(1), b.stride(0), b.stride(1)) : null;
+        if (product != null) {
+            return product;
+        }
         Plan plan = plan("matmul", a, b);
         Tensor out = Tensor.empty(a.dtype(), plan.outShape());   // the product with beta 0 writes every element
         multiplyInto(plan.a(), plan.b(), out, false);
@@ -61,6 +65,119 @@ public final class MatMul {
         multiplyInto(g3, plan.b().transpose(rank - 1, rank - 2), gradA.expand(plan.a().shape()), true);
         multiplyInto(plan.a().transpose(rank - 1, rank - 2), g3, gradB.expand(plan.b().shape()), true);
         return new Grads(gradA.view(a.shape()), gradB.view(b.shape()));
+    }
+
+    /**
+     * a [..., k] . B for a matrix B [k, n] given by its strides (b itself, or a transposed weight read in place), as
+     * one (rows x n) GEMM when a's leading dimensions fold into rows (a linear layer's input and its gradients);
+     * null when they do not, or when a dimension is 0 or the dtypes differ. It is the GEMM call, with the same
+     * strides, that the general path makes for such operands, so it gives the same bits, without building a plan,
+     * expanded views and shape arrays on every call.
+     */
+    private static Tensor byMatrix(Tensor a, Tensor b, int k, int n, int bRowStride, int bColStride) {
+        int rank = a.rank();
+        if (rank == 0 || a.dtype() != b.dtype() || a.size(-1) != k || k == 0 || n == 0 || a.numel() == 0
+                || foldedRowStride(a) < 0) {
+            return null;
+        }
+        int[] outShape = a.shape();
+        outShape[rank - 1] = n;
+        return multiplyRows(a, b, bRowStride, bColStride, Tensor.empty(a.dtype(), outShape));
+    }
+
+    /**
+     * out [..., n] = a [..., k] . B as one GEMM over a's folded rows, for an a that {@link #byMatrix} accepts and a
+     * new contiguous out (beta 0 writes every element).
+     */
+    private static Tensor multiplyRows(Tensor a, Tensor b, int bRowStride, int bColStride, Tensor out) {
+        int k = a.size(-1);
+        int n = out.size(-1);
+        int rows = a.numel() / k;
+        gemm(rows, n, k, a, a.offset(), (int) foldedRowStride(a), a.stride(-1), b, b.offset(), bRowStride, bColStride,
+                0f, out, 0, rows == 1 ? 1 : n);
+        return out;
+    }
+
+    /**
+     * {@link #foldedStride} of a's leading dimensions merged with its rows (dimension rank - 2; a 1-D a is one row),
+     * read from the tensor without copying its shape and strides.
+     */
+    private static long foldedRowStride(Tensor a) {
+        long stride = -1;
+        long span = 1;
+        for (int d = a.rank() - 2; d >= 0; d--) {
+            int size = a.size(d);
+            if (size == 1) {
+                continue;
+            }
+            if (stride == -1) {
+                stride = a.stride(d);
+            } else if (a.stride(d) != stride * span) {
+                return -1;
+            }
+            span *= size;
+        }
+        return stride == -1 ? 1 : stride;
+    }
+
+    // ------------------------------------------------------------------------------------------ linear layers
+
+    /**
+     * {@code x wᵀ} for x [..., in] and a weight w [out, in] (torch's {@code F.linear} without the bias), shape
+     * [..., out]. w is read in place through swapped strides, so no transposed view is made.
+     */
+    public static Tensor linear(Tensor x, Tensor w) {
+        checkLinear("linear", x, w);
+        Tensor y = byMatrix(x, w, w.size(1), w.size(0), w.stride(1), w.stride(0));
+        return y != null ? y : matmul(x, w.t());
+    }
+
+    /**
+     * Gradients of {@link #linear} given g [..., out]: {@code dx = g w} [..., in] and {@code dw = gᵀ x} [out, in],
+     * summed over every row, computed straight into w's layout (no transposing copy). The same GEMM calls as
+     * {@link #matmul} on the two-dimensional views {@code g.reshape(-1, out)} and {@code x.reshape(-1, in)}.
+     */
+    public static Grads linearBackward(Tensor g, Tensor x, Tensor w) {
+        checkLinear("linearBackward", x, w);
+        int out = w.size(0);
+        int in = w.size(1);
+        if (g.dtype() != x.dtype() || g.rank() != x.rank() || g.size(-1) != out || !sameLeadingDims(g, x)) {
+            throw new ShapeException("linearBackward: gradient " + g.dtype() + " " + Shapes.str(g.shape())
+                    + " does not match the output of linear(x " + x.dtype() + " " + Shapes.str(x.shape())
+                    + ", w " + Shapes.str(w.shape()) + ")");
+        }
+        if (x.numel() == 0 || w.numel() == 0) {   // nothing to multiply: the general path handles empty shapes
+            Tensor g2 = g.reshape(-1, out);
+            return new Grads(matmul(g2, w).view(x.shape()), matmul(g2.t(), x.reshape(-1, in)));
+        }
+        Tensor gRows = foldedRowStride(g) >= 0 ? g : g.contiguous();   // as reshape(-1, out): a view, else a copy
+        Tensor xRows = foldedRowStride(x) >= 0 ? x : x.contiguous();
+        Tensor dx = multiplyRows(gRows, w, w.stride(0), w.stride(1), Tensor.emptyLike(x));
+        int rows = x.numel() / in;
+        Tensor dw = Tensor.emptyLike(w);   // the product with beta 0 writes every element
+        gemm(out, in, rows, gRows, gRows.offset(), out == 1 ? 1 : gRows.stride(-1), (int) foldedRowStride(gRows),
+                xRows, xRows.offset(), (int) foldedRowStride(xRows), xRows.stride(-1), 0f, dw, 0, out == 1 ? 1 : in);
+        return new Grads(dx, dw);
+    }
+
+    private static void checkLinear(String op, Tensor x, Tensor w) {
+        if (x.dtype() != w.dtype()) {
+            throw new IllegalArgumentException(op + ": dtypes differ, x " + x.dtype() + " and w " + w.dtype());
+        }
+        if (w.rank() != 2 || x.rank() < 1 || x.size(-1) != w.size(1)) {
+            throw new ShapeException(op + ": expected x [..., in] and w [out, in], got x " + Shapes.str(x.shape())
+                    + " and w " + Shapes.str(w.shape()));
+        }
+    }
+
+    /** True when a and b (of one rank) agree on every dimension but the last. */
+    private static boolean sameLeadingDims(Tensor a, Tensor b) {
+        for (int d = 0; d < a.rank() - 1; d++) {
+            if (a.size(d) != b.size(d)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     // ------------------------------------------------------------------------------------------ shapes

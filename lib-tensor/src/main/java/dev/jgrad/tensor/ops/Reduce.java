@@ -32,6 +32,22 @@ public final class Reduce {
         return sum("sum", x, keepDim, axes, 1.0);
     }
 
+    /**
+     * Sums of x [..., n] over every leading dimension, shape [n] (a linear layer's bias gradient): the same sums as
+     * {@code sum(x.reshape(-1, n), false, 0)}, without its axis bookkeeping when x is contiguous.
+     */
+    public static Tensor columnSums(Tensor x) {
+        if (x.rank() == 0) {
+            throw new ShapeException("columnSums: expected x [..., n], got a scalar");
+        }
+        int n = x.size(-1);
+        if (!x.isContiguous() || x.numel() == 0) {
+            return sum(x.reshape(-1, n), false, 0);
+        }
+        int[] shape = {n};
+        return reduceSum(new Layout(x, x.offset(), 1, x.numel() / n, n, shape, shape), 1.0);
+    }
+
     /** g (of the reduced shape) copied back along every reduced axis. */
     public static Tensor sumBackward(Tensor g, int[] inShape, boolean keepDim, int... axes) {
         return Tensor.zeros(g.dtype(), inShape).copyFrom(restoreReducedDims("sumBackward", g, inShape, keepDim, axes));
@@ -123,8 +139,7 @@ public final class Reduce {
     private static Tensor equalMask(Tensor x, Tensor y) {
         int[] shape = x.shape();
         Tensor out = Tensor.zeros(x.dtype(), shape);
-        var cur = new StridedCursor(shape, new int[][] {x.strides(), y.strides(), out.strides()},
-                new int[] {x.offset(), y.offset(), 0});
+        var cur = StridedCursor.of(shape, x, y, out);
         int n = cur.innerLength();
         int sx = cur.innerStride(0);
         int sy = cur.innerStride(1);
@@ -324,7 +339,7 @@ public final class Reduce {
                 // One slice (a bias gradient's column sums): split its columns instead.
                 NormRows.forEachColumnRange(l.cols, l.rows, FloatVector.SPECIES_PREFERRED.length(), (from, to) ->
                         ReductionF32.sum(in, l.offset + from, l.rows, to - from, l.cols, divisor, o, from));
-                return out.reshape(l.outShape);
+                return out.hasShape(l.outShape) ? out : out.reshape(l.outShape);
             }
             forOuter(l, (from, to) -> {
                 for (int s = from; s < to; s++) {
@@ -348,7 +363,7 @@ public final class Reduce {
                 }
             });
         }
-        return out.reshape(l.outShape);
+        return out.hasShape(l.outShape) ? out : out.reshape(l.outShape);
     }
 
     /** Splits the outer slices over the pool; each output element is computed by exactly one task. */

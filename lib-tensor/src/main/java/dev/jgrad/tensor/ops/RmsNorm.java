@@ -35,7 +35,7 @@ public final class RmsNorm {
         Tensor in = x.contiguous();
         int rows = in.numel() / d;
         int xo = in.offset();
-        Tensor out = Tensor.zeros(x.dtype(), x.shape());
+        Tensor out = Tensor.zerosLike(x);
         Tensor rstd = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
@@ -116,8 +116,8 @@ public final class RmsNorm {
         int go = gs.offset();
         int xo = xs.offset();
         int ro = rs.offset();
-        Tensor dx = Tensor.zeros(x.dtype(), x.shape());
-        Tensor dweight = weight == null ? null : Tensor.zeros(x.dtype(), d);
+        Tensor dx = Tensor.zerosLike(x);
+        Tensor dweight = weight == null ? null : Tensor.zerosLike(weight);   // [D] in x's dtype (checked)
         if (x.dtype() == DType.F32) {
             float[] gd = gs.f32Data();
             float[] xd = xs.f32Data();

@@ -96,7 +96,7 @@ public final class Rope {
             throw new IllegalArgumentException(op + ": theta must be positive and finite, got " + theta);
         }
         Tensor in = x.contiguous();
-        Tensor out = Tensor.zeros(x.dtype(), x.shape());
+        Tensor out = Tensor.zerosLike(x);
         if (in.numel() == 0) {
             return out;
         }

@@ -103,7 +103,7 @@ public final class Softmax {
     private static Tensor forward(String op, Tensor x, int axis, boolean log) {
         int a = Shapes.axis(op, axis, x.rank());
         Tensor in = NormRows.axisLast(x, a);
-        Tensor out = Tensor.empty(x.dtype(), in.shape());   // every row is written
+        Tensor out = Tensor.emptyLike(in);   // every row is written
         if (in.numel() == 0) {
             return NormRows.restoreAxis(out, a);
         }
@@ -249,7 +249,7 @@ public final class Softmax {
         int a = Shapes.axis(op, axis, y.rank());
         Tensor gs = NormRows.axisLast(g, a);
         Tensor ys = NormRows.axisLast(y, a);
-        Tensor dx = Tensor.zeros(y.dtype(), ys.shape());
+        Tensor dx = Tensor.zerosLike(ys);
         if (ys.numel() == 0) {
             return NormRows.restoreAxis(dx, a);
         }

@@ -353,7 +353,7 @@ public final class Unary {
     static Tensor map(Tensor x, F32Map f32, DoubleUnaryOperator f64) {
         Tensor src = x.contiguous();
         int n = src.numel();
-        Tensor out = Tensor.empty(x.dtype(), x.shape());   // every element is written
+        Tensor out = Tensor.emptyLike(x);   // every element is written
         int so = src.offset();
         if (x.dtype() == DType.F32) {
             float[] in = src.f32Data();
@@ -384,7 +384,7 @@ public final class Unary {
         int n = ac.numel();
         int ao = ac.offset();
         int bo = bc.offset();
-        Tensor out = Tensor.empty(a.dtype(), a.shape());   // every element is written
+        Tensor out = Tensor.emptyLike(a);   // every element is written
         if (a.dtype() == DType.F32) {
             float[] av = ac.f32Data();
             float[] bv = bc.f32Data();

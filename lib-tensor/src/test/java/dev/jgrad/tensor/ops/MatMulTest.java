@@ -151,4 +151,66 @@ class MatMulTest {
         Tensor zeroK = MatMul.matmul(Tensor.ones(DType.F32, 2, 0), Tensor.ones(DType.F32, 0, 3));
         assertArrayEquals(new float[6], zeroK.toFloatArray());
     }
+
+    @Test
+    void linearAndItsBackwardAgreeWithMatmulOfTheTransposedWeight() {
+        Rng rng = new Rng(7);
+        int in = 37;
+        int out = 19;
+        Tensor base = Tensor.randn(rng, 3, 2, in + 4);
+        Tensor[] inputs = {
+            Tensor.randn(rng, 5, in),
+            Tensor.randn(rng, 2, 3, in),
+            Tensor.randn(rng, in),
+            Tensor.randn(rng, 1, 1, in),
+            base.narrow(2, 2, in),                          // rows fold, but are not contiguous
+            base.narrow(2, 1, in).transpose(0, 1),          // rows do not fold: copied first, as reshape does
+        };
+        Tensor w = Tensor.randn(rng, out, in);
+        for (Tensor x : inputs) {
+            String what = "x " + java.util.Arrays.toString(x.shape()) + " strides " + java.util.Arrays.toString(x.strides());
+            int[] yShape = x.shape();
+            yShape[yShape.length - 1] = out;
+            Tensor g = Tensor.randn(rng, yShape);
+            Tensor y = MatMul.linear(x, w);
+            var d = MatMul.linearBackward(g, x, w);
+            // Bit for bit what the layer computed before, through matmul on two-dimensional views.
+            Tensor g2 = g.reshape(-1, out);
+            assertArrayEquals(MatMul.matmul(x, w.t()).toFloatArray(), y.toFloatArray(), what);
+            assertArrayEquals(MatMul.matmul(g2, w).toFloatArray(), d.a().toFloatArray(), what);
+            assertArrayEquals(MatMul.matmul(g2.t(), x.reshape(-1, in)).toFloatArray(), d.b().toFloatArray(), what);
+            assertArrayEquals(x.shape(), d.a().shape(), what);
+            assertArrayEquals(new int[] {out, in}, d.b().shape(), what);
+            // And close to the definitions summed in double.
+            assertClose(reference(x.reshape(-1, in), w, true).view(yShape), y, 1e-5, what + ": y");
+            assertClose(reference(g2, w, false).view(x.shape()), d.a(), 1e-5, what + ": dx");
+            assertClose(reference(g2.t(), x.reshape(-1, in).t(), true), d.b(), 1e-5, what + ": dw");
+        }
+        var e = assertThrows(ShapeException.class, () -> MatMul.linear(Tensor.zeros(2, in + 1), w));
+        assertTrue(e.getMessage().contains("linear") && e.getMessage().contains("[2, " + (in + 1) + "]"), e.getMessage());
+        e = assertThrows(ShapeException.class, () -> MatMul.linearBackward(Tensor.zeros(3, out), Tensor.zeros(2, in), w));
+        assertTrue(e.getMessage().contains("linearBackward") && e.getMessage().contains("[3, " + out + "]"),
+                e.getMessage());
+        var d = MatMul.linearBackward(Tensor.zeros(0, out), Tensor.zeros(0, in), w);
+        assertArrayEquals(new int[] {0, in}, d.a().shape());
+        assertArrayEquals(new float[out * in], d.b().toFloatArray());
+    }
+
+    /** a [m, k] times b [k, n] (or bᵀ for b [n, k] when transposed) in double with plain loops. */
+    private static Tensor reference(Tensor a, Tensor b, boolean transposed) {
+        int m = a.size(0);
+        int k = a.size(1);
+        int n = transposed ? b.size(0) : b.size(1);
+        Tensor out = Tensor.zeros(DType.F64, m, n);
+        for (int i = 0; i < m; i++) {
+            for (int j = 0; j < n; j++) {
+                double sum = 0;
+                for (int p = 0; p < k; p++) {
+                    sum += a.get(i, p) * (transposed ? b.get(j, p) : b.get(p, j));
+                }
+                out.set(sum, i, j);
+            }
+        }
+        return out;
+    }
 }

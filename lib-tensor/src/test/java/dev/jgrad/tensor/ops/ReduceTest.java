@@ -297,4 +297,31 @@ class ReduceTest {
                 () -> Reduce.varBackward(Tensor.zeros(1), Tensor.zeros(DType.F64, 3), 1, false));
         assertEquals("varBackward: dtypes F32 and F64 differ", d.getMessage());
     }
+
+    @Test
+    void columnSumsAreTheSumOverAllLeadingDimensions() {
+        Rng rng = new Rng(11);
+        Tensor wide = Tensor.randn(rng, 3, 50, 700);   // large enough to split the columns over threads
+        Tensor[] inputs = {
+            wide, Tensor.randn(rng, 7, 1), Tensor.randn(rng, 33), Tensor.randn(rng, 4, 5, 17).to(DType.F64),
+            wide.transpose(0, 1), wide.narrow(2, 3, 600), Tensor.zeros(0, 4),
+        };
+        int threads = Parallel.threads();
+        try {
+            for (int t : new int[] {1, 2, 3}) {
+                Parallel.setThreads(t);
+                for (Tensor x : inputs) {
+                    String what = Arrays.toString(x.shape()) + " " + x.dtype() + " on " + t + " threads";
+                    Tensor expected = Reduce.sum(x.reshape(-1, x.size(-1)), false, 0);
+                    Tensor actual = Reduce.columnSums(x);
+                    assertArrayEquals(new int[] {x.size(-1)}, actual.shape(), what);
+                    assertSameValues(expected, actual, what);
+                }
+            }
+        } finally {
+            Parallel.setThreads(threads);
+        }
+        var e = assertThrows(ShapeException.class, () -> Reduce.columnSums(Tensor.scalar(1)));
+        assertTrue(e.getMessage().contains("columnSums"), e.getMessage());
+    }
 }

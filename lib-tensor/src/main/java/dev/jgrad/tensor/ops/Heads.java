@@ -1,0 +1,96 @@
+package dev.jgrad.tensor.ops;
+
+import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.ShapeException;
+import dev.jgrad.tensor.Shapes;
+import dev.jgrad.tensor.Tensor;
+
+/**
+ * Moves attention heads between the layout a fused projection produces, x [B, T, W] with each head's
+ * {@code headDim} columns side by side, and the layout the attention kernels read, [B, H, T, headDim] with each
+ * head contiguous. One head's row is a contiguous run in both layouts, so it moves with one array copy: the same
+ * values as copying through the strided view {@code x.narrow(2, start, H·headDim).view(B, T, H, headDim)
+ * .transpose(1, 2)}, without building that view and a cursor over it on every call.
+ */
+public final class Heads {
+    private Heads() {}
+
+    /** Columns [start, start + count·headDim) of x [B, T, W] as a new contiguous [B, count, T, headDim]. */
+    public static Tensor split(Tensor x, int start, int count, int headDim) {
+        checkColumns("Heads.split", x, start, count, headDim);
+        Tensor src = x.contiguous();
+        int batch = src.size(0);
+        int time = src.size(1);
+        int width = src.size(2);
+        Tensor out = Tensor.empty(src.dtype(), batch, count, time, headDim);   // every element is written
+        Object from = storage(src);
+        Object to = storage(out);
+        int base = src.offset() + start;
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < count; h++) {
+                for (int t = 0; t < time; t++) {
+                    System.arraycopy(from, base + (b * time + t) * width + h * headDim, to,
+                            ((b * count + h) * time + t) * headDim, headDim);
+                }
+            }
+        }
+        return out;
+    }
+
+    /**
+     * Writes heads [B, count, T, headDim] into columns [start, start + count·headDim) of a contiguous
+     * out [B, T, W], in place, and returns out: the reverse of {@link #split}.
+     */
+    public static Tensor mergeInto(Tensor heads, Tensor out, int start) {
+        if (heads.rank() != 4) {
+            throw new ShapeException("Heads.mergeInto: heads must be [B, count, T, headDim], got "
+                    + Shapes.str(heads.shape()));
+        }
+        int count = heads.size(1);
+        int headDim = heads.size(3);
+        checkColumns("Heads.mergeInto", out, start, count, headDim);
+        if (heads.dtype() != out.dtype()) {
+            throw new IllegalArgumentException("Heads.mergeInto: heads are " + heads.dtype() + " but out is "
+                    + out.dtype());
+        }
+        if (heads.size(0) != out.size(0) || heads.size(2) != out.size(1)) {
+            throw new ShapeException("Heads.mergeInto: heads " + Shapes.str(heads.shape()) + " do not match out "
+                    + Shapes.str(out.shape()) + " (expected [B, count, T, headDim] for out [B, T, W])");
+        }
+        if (!out.isContiguous()) {
+            throw new IllegalArgumentException("Heads.mergeInto: out must be contiguous (it is written in place), got "
+                    + "strides " + Shapes.str(out.strides()));
+        }
+        Tensor src = heads.contiguous();
+        int batch = out.size(0);
+        int time = out.size(1);
+        int width = out.size(2);
+        Object from = storage(src);
+        Object to = storage(out);
+        int srcBase = src.offset();
+        int base = out.offset() + start;
+        for (int b = 0; b < batch; b++) {
+            for (int h = 0; h < count; h++) {
+                for (int t = 0; t < time; t++) {
+                    System.arraycopy(from, srcBase + ((b * count + h) * time + t) * headDim, to,
+                            base + (b * time + t) * width + h * headDim, headDim);
+                }
+            }
+        }
+        return out;
+    }
+
+    private static void checkColumns(String op, Tensor x, int start, int count, int headDim) {
+        if (x.rank() != 3) {
+            throw new ShapeException(op + ": expected a [B, T, W] tensor, got " + Shapes.str(x.shape()));
+        }
+        if (start < 0 || count < 0 || headDim < 0 || start + (long) count * headDim > x.size(2)) {
+            throw new ShapeException(op + ": " + count + " heads of " + headDim + " columns from column " + start
+                    + " do not fit in " + Shapes.str(x.shape()));
+        }
+    }
+
+    private static Object storage(Tensor t) {
+        return t.dtype() == DType.F32 ? t.f32Data() : t.f64Data();
+    }
+}
