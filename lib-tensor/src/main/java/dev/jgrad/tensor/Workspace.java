@@ -161,14 +161,14 @@ public final class Workspace implements AutoCloseable {
             return;
         }
         generation++;
-        for (float[] a : lentF32) {
-            freeF32.put(a.length, a);
+        for (int i = 0; i < lentF32.size(); i++) {   // by index: no iterators, this runs every training step
+            freeF32.put(lentF32.get(i).length, lentF32.get(i));
         }
-        for (double[] a : lentF64) {
-            freeF64.put(a.length, a);
+        for (int i = 0; i < lentF64.size(); i++) {
+            freeF64.put(lentF64.get(i).length, lentF64.get(i));
         }
-        for (int[] a : lentI32) {
-            freeI32.put(a.length, a);
+        for (int i = 0; i < lentI32.size(); i++) {
+            freeI32.put(lentI32.get(i).length, lentI32.get(i));
         }
         lentF32.clear();
         lentF64.clear();

@@ -137,8 +137,8 @@ public final class Gpt extends Module {
     public Variable logits(int[] ids, int batch, int time) {
         checkInput("logits", ids, batch, time);
         Variable x = embed(ids, batch, time);
-        for (Block block : blocks.items()) {
-            x = block.forward(x);
+        for (int i = 0; i < blocks.size(); i++) {   // by index: items() copies the list
+            x = blocks.get(i).forward(x);
         }
         return head.forward(finalNorm.forward(x));
     }

@@ -140,7 +140,9 @@ public abstract class Optimizer {
 
     /** Updates every parameter that has a gradient. Nothing is modified if any gradient is unusable. */
     public final void step() {
-        for (Slot s : slots) {
+        // Loops by index: an iterator per loop is garbage every training step.
+        for (int i = 0; i < slots.size(); i++) {
+            Slot s = slots.get(i);
             Tensor g = s.param.grad();
             if (g == null) {
                 continue;
@@ -160,7 +162,8 @@ public abstract class Optimizer {
             }
         }
         stepCount++;
-        for (Slot s : slots) {
+        for (int i = 0; i < slots.size(); i++) {
+            Slot s = slots.get(i);
             Tensor g = s.param.grad();
             if (g != null) {
                 s.steps++;
@@ -175,8 +178,8 @@ public abstract class Optimizer {
      * its gradients once; copy a {@code grad()} tensor if you need it after this call.
      */
     public final void zeroGrad() {
-        for (Slot s : slots) {
-            s.param.recycleGrad();
+        for (int i = 0; i < slots.size(); i++) {
+            slots.get(i).param.recycleGrad();
         }
     }
 
