@@ -151,6 +151,8 @@ public final class Parallel {
         /** How long a helper keeps polling for the next job before it parks. */
         static final long SPIN_NANOS = 200_000;
         private static final long RETIRED = -1;
+        /** How long the caller spins for helpers to finish the last tasks before it parks. */
+        static final long WAIT_SPIN_NANOS = 50_000;
 
         final int size;
         private final Thread[] helpers;
@@ -158,6 +160,7 @@ public final class Parallel {
         private final ReentrantLock busy = new ReentrantLock();
         private final ThreadLocal<Boolean> insideTask = ThreadLocal.withInitial(() -> false);
         private volatile boolean stopped;
+        private volatile Thread waiter;
         private volatile long generation;
         private long lastGeneration;
         private final AtomicInteger inside = new AtomicInteger();
@@ -203,16 +206,7 @@ public final class Parallel {
                     }
                 }
                 work();
-                // The last tasks are running on helpers. Spin, since they usually end within microseconds, but
-                // yield now and then: on a loaded machine a helper may have been descheduled, and this core is
-                // where it can run.
-                for (int spins = 1; unfinished.get() > 0; spins++) {
-                    if ((spins & 1023) == 0) {
-                        Thread.yield();
-                    } else {
-                        Thread.onSpinWait();
-                    }
-                }
+                awaitHelpers();
                 failed = failure.getAndSet(null);
             } finally {
                 busy.unlock();
@@ -229,6 +223,29 @@ public final class Parallel {
             return true;
         }
 
+        /**
+         * Waits for the tasks still running on helpers: spins for {@link #WAIT_SPIN_NANOS}, since they usually end
+         * within microseconds, then parks until the helper that finishes the last task unparks it, so that a long
+         * task (a large product) does not have this thread burn the core a descheduled helper could run on.
+         */
+        private void awaitHelpers() {
+            long spinUntil = System.nanoTime() + WAIT_SPIN_NANOS;
+            int spins = 0;
+            while (unfinished.get() > 0) {
+                if ((++spins & 255) != 0 || System.nanoTime() < spinUntil) {
+                    Thread.onSpinWait();
+                    continue;
+                }
+                waiter = Thread.currentThread();
+                // Re-checked after announcing: the helper finishing the last task reads waiter after its
+                // decrement, so either it sees this thread and unparks it or this check sees zero.
+                if (unfinished.get() > 0) {
+                    LockSupport.park(this);
+                }
+                waiter = null;
+            }
+        }
+
         /** Takes and runs tasks of the published job until none are left. */
         private void work() {
             IntConsumer job = body;
@@ -241,7 +258,12 @@ public final class Parallel {
                     } catch (Throwable t) {
                         failure.compareAndSet(null, t);
                     } finally {
-                        unfinished.decrementAndGet();
+                        if (unfinished.decrementAndGet() == 0) {
+                            Thread w = waiter;
+                            if (w != null) {
+                                LockSupport.unpark(w);
+                            }
+                        }
                     }
                 }
             } finally {

@@ -2,6 +2,7 @@ package dev.jgrad.tensor;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTimeoutPreemptively;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.concurrent.ConcurrentHashMap;
@@ -112,5 +113,30 @@ class ParallelTest {
                 assertEquals(1, runs.get(i), n + " threads, task " + i);
             }
         }
+    }
+
+    @Test
+    void theCallerWaitsOutLongTasksOnHelpers() {
+        // Tasks far longer than the caller's spin budget: it parks and the helper finishing last must wake it.
+        Parallel.setThreads(2);
+        assertTimeoutPreemptively(java.time.Duration.ofSeconds(20), () -> {
+            for (int job = 0; job < 30; job++) {
+                var runs = new AtomicIntegerArray(2);
+                Parallel.forEachTask(2, i -> {
+                    if (!Thread.currentThread().getName().startsWith("jgrad-team-")) {
+                        runs.incrementAndGet(i);
+                        return;
+                    }
+                    try {
+                        Thread.sleep(5);
+                    } catch (InterruptedException e) {
+                        Thread.currentThread().interrupt();
+                    }
+                    runs.incrementAndGet(i);
+                });
+                assertEquals(1, runs.get(0), "job " + job);
+                assertEquals(1, runs.get(1), "job " + job);
+            }
+        });
     }
 }
