@@ -13,6 +13,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.Supplier;
 
 /**
@@ -27,15 +28,21 @@ import java.util.function.Supplier;
  * }</pre>
  */
 public abstract class Module {
+    /** Counts registrations in every module: a module's {@link #slots} table is rebuilt when this has moved. */
+    private static final AtomicLong REGISTRATIONS = new AtomicLong();
+
     private final Map<String, Variable> parameters = new LinkedHashMap<>();
     private final Map<String, Module> children = new LinkedHashMap<>();
     private boolean training = true;
+    /** Where each hierarchical parameter name lives, in {@link #namedParameters()} order; built on demand. */
+    private Slots slots;
 
     /** Registers a trainable parameter under {@code name} and returns it. */
     protected final Variable parameter(String name, Tensor initial) {
         checkName(name);
         Variable p = Variable.param(initial);
         parameters.put(name, p);
+        REGISTRATIONS.incrementAndGet();
         return p;
     }
 
@@ -47,6 +54,7 @@ public abstract class Module {
     protected final Variable parameter(String name, Variable shared) {
         checkName(name);
         parameters.put(name, shared);
+        REGISTRATIONS.incrementAndGet();
         return shared;
     }
 
@@ -67,6 +75,7 @@ public abstract class Module {
     protected final <M extends Module> M child(String name, M module) {
         checkName(name);
         children.put(name, module);
+        REGISTRATIONS.incrementAndGet();
         return module;
     }
 
@@ -82,14 +91,10 @@ public abstract class Module {
 
     /** Every parameter of this module and its descendants, by hierarchical name, in registration order. */
     public final Map<String, Variable> namedParameters() {
+        Slots table = slots();
         Map<String, Variable> out = new LinkedHashMap<>();
-        collect("", out);
+        table.index.forEach((name, slot) -> out.put(name, table.get(slot)));
         return out;
-    }
-
-    private void collect(String prefix, Map<String, Variable> out) {
-        parameters.forEach((name, p) -> out.put(prefix + name, p));
-        children.forEach((name, m) -> m.collect(prefix + name + ".", out));
     }
 
     /** Every distinct parameter once (tied names share one variable), in registration order: what optimizers take. */
@@ -133,46 +138,86 @@ public abstract class Module {
      * respect to its parameters. Not thread-safe: the module is modified while {@code body} runs.
      */
     public final <R> R withParameters(Map<String, Variable> replacements, Supplier<R> body) {
-        Map<String, Variable> own = namedParameters();
-        Map<Variable, Variable> swap = new IdentityHashMap<>();
+        // Data-parallel training calls this for every shard of every step, so the names are resolved through a
+        // table kept between calls, and the only thing allocated is the record of what to put back.
+        Slots table = slots();
+        int n = table.names.length;
+        Variable[] swapped = new Variable[2 * n];   // [2i] the original in slot i, [2i + 1] its replacement
         for (var e : replacements.entrySet()) {
-            Variable original = own.get(e.getKey());
-            if (original == null) {
+            Integer named = table.index.get(e.getKey());
+            if (named == null) {
                 throw new IllegalArgumentException("withParameters: no parameter '" + e.getKey() + "' in "
                         + getClass().getSimpleName());
             }
+            Variable original = table.get(named);
             Tensor v = e.getValue().value();
-            if (!Arrays.equals(original.shape(), v.shape()) || original.dtype() != v.dtype()) {
+            if (!original.value().sameShape(v) || original.dtype() != v.dtype()) {
                 throw new ShapeException("withParameters: '" + e.getKey() + "' is " + original.dtype() + " "
                         + Shapes.str(original.shape()) + " in the model but the replacement is " + v.dtype() + " "
                         + Shapes.str(v.shape()));
             }
-            Variable previous = swap.put(original, e.getValue());
-            if (previous != null && previous != e.getValue()) {
-                throw new IllegalArgumentException("withParameters: '" + e.getKey()
-                        + "' is tied to another name that is given a different replacement");
+            for (int i = 0; i < n; i++) {   // every name of a tied variable is replaced
+                if (table.get(i) == original) {
+                    if (swapped[2 * i + 1] != null && swapped[2 * i + 1] != e.getValue()) {
+                        throw new IllegalArgumentException("withParameters: '" + e.getKey()
+                                + "' is tied to another name that is given a different replacement");
+                    }
+                    swapped[2 * i] = original;
+                    swapped[2 * i + 1] = e.getValue();
+                }
             }
         }
-        List<Runnable> restore = new ArrayList<>();
         try {
-            replace(swap, restore);
+            for (int i = 0; i < n; i++) {
+                if (swapped[2 * i + 1] != null) {
+                    table.set(i, swapped[2 * i + 1]);
+                }
+            }
             return body.get();
         } finally {
-            restore.forEach(Runnable::run);
+            for (int i = 0; i < n; i++) {
+                if (swapped[2 * i] != null) {
+                    table.set(i, swapped[2 * i]);
+                }
+            }
         }
     }
 
-    private void replace(Map<Variable, Variable> swap, List<Runnable> restore) {
-        for (var e : parameters.entrySet()) {
-            Variable replacement = swap.get(e.getValue());
-            if (replacement != null) {
-                Variable original = e.getValue();
-                String name = e.getKey();
-                e.setValue(replacement);
-                restore.add(() -> parameters.put(name, original));
-            }
+    /** This module's slot table, rebuilt when a parameter or child was registered anywhere since it was made. */
+    private Slots slots() {
+        long version = REGISTRATIONS.get();
+        if (slots == null || slots.version != version) {
+            List<Module> owners = new ArrayList<>();
+            List<String> locals = new ArrayList<>();
+            Map<String, Integer> index = new LinkedHashMap<>();
+            collectSlots("", owners, locals, index);
+            slots = new Slots(version, owners.toArray(new Module[0]), locals.toArray(new String[0]), index);
         }
-        children.values().forEach(c -> c.replace(swap, restore));
+        return slots;
+    }
+
+    private void collectSlots(String prefix, List<Module> owners, List<String> locals, Map<String, Integer> index) {
+        for (String name : parameters.keySet()) {
+            index.put(prefix + name, owners.size());
+            owners.add(this);
+            locals.add(name);
+        }
+        children.forEach((name, m) -> m.collectSlots(prefix + name + ".", owners, locals, index));
+    }
+
+    /**
+     * Every parameter name under a module, as slot i: the module that registered it ({@code owners[i]}) and its
+     * name there ({@code names[i]}); {@code index} maps hierarchical names to slots. It records where parameters
+     * live, not which variables they hold, so swapping variables in and out does not make it stale.
+     */
+    private record Slots(long version, Module[] owners, String[] names, Map<String, Integer> index) {
+        Variable get(int slot) {
+            return owners[slot].parameters.get(names[slot]);
+        }
+
+        void set(int slot, Variable v) {
+            owners[slot].parameters.put(names[slot], v);
+        }
     }
 
     /** Training mode (dropout active) for this module and its descendants. */

@@ -1,6 +1,7 @@
 package dev.jgrad.models.nn;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -69,6 +70,35 @@ class ModuleTest {
 
         var missing = assertThrows(IllegalArgumentException.class, () -> b.loadStateDict(Map.of("x", Tensor.zeros(1)), true));
         assertTrue(missing.getMessage().contains("first.weight") && missing.getMessage().contains("[x]"), missing.getMessage());
+    }
+
+    @Test
+    void withParametersSeesModulesRegisteredAfterItsFirstCallAndRestoresEverything() {
+        var list = new ModuleList<Affine>();
+        list.add(new Affine(2, 2));
+        Variable zero = Variable.param(Tensor.zeros(2, 2));
+        double first = list.withParameters(Map.of("0.weight", zero), () -> list.get(0).param("weight").value().sum().item());
+        assertEquals(0.0, first);
+        assertSame(list.get(0).weight, list.get(0).param("weight"), "restored after the call");
+
+        list.add(new Affine(2, 2));   // a registration after the name table was built
+        assertEquals(List.of("0.weight", "0.bias", "1.weight", "1.bias"), List.copyOf(list.namedParameters().keySet()));
+        Variable ones = Variable.param(Tensor.full(3.0, 2, 2));
+        double second = list.withParameters(Map.of("1.weight", ones, "0.weight", zero),
+                () -> list.get(1).param("weight").value().sum().item() + list.get(0).param("weight").value().sum().item());
+        assertEquals(12.0, second);
+        assertSame(list.get(1).weight, list.get(1).param("weight"));
+        assertSame(list.get(0).weight, list.get(0).param("weight"));
+
+        var failure = assertThrows(IllegalStateException.class, () -> list.withParameters(Map.of("1.bias",
+                Variable.param(Tensor.zeros(2))), () -> {
+                    throw new IllegalStateException("body failed");
+                }));
+        assertEquals("body failed", failure.getMessage());
+        assertSame(list.get(1).bias, list.get(1).param("bias"), "restored after a failing body too");
+        var unknown = assertThrows(IllegalArgumentException.class,
+                () -> list.withParameters(Map.of("2.weight", zero), () -> 0));
+        assertTrue(unknown.getMessage().contains("'2.weight'"), unknown.getMessage());
     }
 
     @Test
