@@ -95,8 +95,7 @@ final class DataParallel {
     Gradients run(List<Batch> shards, Map<String, Tensor> values, long dropoutSeed) {
         int n = shards.size();
         double[] losses = new double[n];
-        @SuppressWarnings("unchecked")
-        Map<String, Tensor>[] grads = new Map[n];
+        Tensor[][] grads = new Tensor[n][];   // per shard, the gradients in the order of names
         for (int s = 0; s < n; s++) {
             Map<String, Variable> params = shardParams(s, values);
             params.values().forEach(Variable::recycleGrad);
@@ -115,15 +114,17 @@ final class DataParallel {
                         return loss.item();
                     });
                 }
-                Map<String, Tensor> g = new LinkedHashMap<>();
-                params.forEach((name, p) -> g.put(name, p.grad()));
+                Tensor[] g = new Tensor[names.size()];
+                for (int i = 0; i < g.length; i++) {
+                    g[i] = params.get(names.get(i)).grad();
+                }
                 grads[s] = g;
             }
         };
         runWorkers(Math.min(replicas.length, n), worker);
         Map<String, Tensor> sums = new LinkedHashMap<>();
-        for (String name : names) {
-            sums.put(name, sumInShardOrder(name, grads));
+        for (int i = 0; i < names.size(); i++) {
+            sums.put(names.get(i), sumInShardOrder(i, grads));
         }
         return new Gradients(losses, sums);
     }
@@ -147,11 +148,12 @@ final class DataParallel {
      * The shards' gradients of one parameter summed in shard order ((g0 + g1) + g2 ..., the same bits as adding
      * them with {@code Tensor.add}), into a buffer kept for the next step; a single gradient is returned as is.
      */
-    private Tensor sumInShardOrder(String name, Map<String, Tensor>[] grads) {
+    private Tensor sumInShardOrder(int parameter, Tensor[][] grads) {
+        String name = names.get(parameter);
         Tensor sum = null;
         boolean own = false;
-        for (Map<String, Tensor> shard : grads) {
-            Tensor g = shard.get(name);
+        for (Tensor[] shard : grads) {
+            Tensor g = shard[parameter];
             if (g == null) {
                 continue;
             }
