@@ -2,7 +2,6 @@ package dev.jgrad.tensor.kernel;
 
 import dev.jgrad.tensor.Parallel;
 import jdk.incubator.vector.FloatVector;
-import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
 /**
@@ -11,19 +10,21 @@ import jdk.incubator.vector.VectorSpecies;
  * <p>The structure is the classic Goto/BLIS one. B is cut into KC x NC blocks that are packed into NR-wide column
  * strips; A into MC x KC blocks packed into MR-tall row strips. A register-blocked micro-kernel then multiplies one
  * MR-row strip of A by one NR-column strip of B, keeping the whole MR x NR tile of C in vector registers for the full
- * KC-long dot products (7 rows x 3 vectors = 21 of AVX-512's 32 registers), so each loaded value feeds several FMAs
- * and every load hits L1 (the B strip, KC x NR floats = 36 KB of the 48 KB L1) or L2 (the packed A block).
+ * KC-long dot products (6 rows x 4 vectors = 24 of AVX-512's 32 registers), so each loaded value feeds several FMAs
+ * and every load hits L1 (the B strip, KC x NR floats = 32 KB of the 48 KB L1) or L2 (the packed A block).
  *
  * <p>The micro-kernels are long and repetitive on purpose: C2 only keeps vectors in registers when every operation
  * is visible in one compiled method, so the accumulators are separate locals and nothing vector-typed is passed to
  * a helper (a helper C2 declined to inline would box them; the first version ran at 6 GFLOP/s because of that).
  *
  * <p>Packing also makes strides free: operands are read through arbitrary (row, column) strides while packing, so a
- * transposed or sliced view multiplies with no copy beyond the packing every product does anyway. Row-major A (the
- * activations of a forward x.Wᵀ, the gradient of dx = g.W) is the exception: the micro-kernel broadcasts one A value
- * per row per step wherever it lies, so such A is read in place, MR rows at a time, and only a short last strip is
- * packed (zero-padded). That saves a scalar transpose of every A element, which took a sixth of a GPT-small
- * training step.
+ * transposed or sliced view multiplies with no copy beyond the packing every product does anyway. Both operands are
+ * always packed, whatever their layout, because packing fixes the micro-kernel's strides at compile-time constants
+ * (KC floats between rows of A, NR between steps of B): C2 then folds every address into one index register plus a
+ * constant displacement and proves every index in range before the loop. Reading row-major A in place instead (as
+ * an earlier version did) needs an address computation per row per step, plus range checks; those scalar
+ * operations share the two ports that execute AVX-512 FMAs and held the kernel at about 140 GFLOP/s, against about
+ * 165 packed (one core, this machine's FMA peak being 218).
  *
  * <p>Determinism: every C element is summed in the same order (k ascending within a KC block, KC blocks ascending)
  * whatever the thread count, because threads only split the output into disjoint column (or row) ranges.
@@ -32,17 +33,15 @@ public final class Sgemm {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
     /** Rows of C per micro-tile. */
-    static final int MR = 7;
-    /** Columns of C per micro-tile: three vectors. */
-    static final int NR = 3 * L;
-    /** Depth of one packed block: a KC x NR strip of B (36 KB at AVX-512) stays in L1 while A streams past it. */
-    static final int KC = 192;
-    /** Rows of a packed A block, a multiple of MR: MC x KC floats = 252 KB, comfortably inside a 2 MB L2. */
+    static final int MR = 6;
+    /** Columns of C per micro-tile: four vectors, so layer widths that are multiples of 64 leave no narrow strip. */
+    static final int NR = 4 * L;
+    /** Depth of one packed block: a KC x NR strip of B (32 KB at AVX-512) stays in L1 while A streams past it. */
+    static final int KC = 128;
+    /** Rows of a packed A block, a multiple of MR: MC x KC floats = 168 KB, comfortably inside a 2 MB L2. */
     static final int MC = 336;
-    /** Columns of a packed B block, a multiple of NR (KC x NC floats = 3 MB, kept in L3). */
-    static final int NC = 4080;
-    /** Row-major B blocks up to this many floats (half of L1) are multiplied in place instead of packed. */
-    static final int DIRECT_B_MAX_FLOATS = 6 * 1024;
+    /** Columns of a packed B block, a multiple of NR (KC x NC floats = 2 MB, kept in L2 and L3). */
+    static final int NC = 4096;
     /** Products with fewer rows than this skip the micro-tiles (see fewRows). */
     static final int FEW_ROWS = 4;
     /**
@@ -269,32 +268,21 @@ public final class Sgemm {
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 boolean accumulate = pc > 0 || beta != 0;
-                int bBlock = bOff + pc * bRs + jc * bCs;
-                // Row-major B is read in place when packing would not pay: a block small enough to sit in L1 anyway,
-                // or a single strip of rows that reads each B strip only once.
-                boolean direct = bCs == 1 && ((long) kc * nc <= DIRECT_B_MAX_FLOATS || m1 - m0 <= MR);
-                if (!direct) {
-                    packB(kc, nc, b, bBlock, bRs, bCs, buf.packedB);
-                }
+                packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, buf.packedB);
+                // Column-major A (the gᵀ of a weight gradient gᵀx) has a step's MR values side by side: packed
+                // step-major they are one vector copy per step instead of a transpose. Only the full-width kernel
+                // reads that layout, so products with a narrow last strip of B transpose A like any other layout.
+                boolean stepMajor = aRs == 1 && aCs != 1 && nc % NR == 0;
                 for (int ic = m0; ic < m1; ic += MC) {
                     int mc = Math.min(MC, m1 - ic);
                     int aBlock = aOff + ic * aRs + pc * aCs;
-                    // Row-major A is read in place: its rows are already contiguous along k, and the micro-kernel
-                    // broadcasts one value per row per step whether the rows are interleaved or not, so packing
-                    // (a scalar transpose of every A element) would buy nothing.
-                    boolean aPacked = aCs != 1;
-                    if (aPacked) {
+                    if (stepMajor) {
+                        packAStepMajor(mc, kc, a, aBlock, aCs, buf.packedA);
+                    } else {
                         packA(mc, kc, a, aBlock, aRs, aCs, buf.packedA);
                     }
-                    float[] pa = aPacked ? buf.packedA : a;
-                    int ci = cOff + ic * ldc + jc;
-                    if (direct) {
-                        macroKernel(mc, nc, kc, pa, aBlock, aRs, aPacked, b, bBlock, bRs, false, c, ci, ldc, accumulate,
-                                buf);
-                    } else {
-                        macroKernel(mc, nc, kc, pa, aBlock, aRs, aPacked, buf.packedB, 0, NR, true, c, ci, ldc,
-                                accumulate, buf);
-                    }
+                    macroKernel(mc, nc, kc, buf.packedA, stepMajor, buf.packedB, c, cOff + ic * ldc + jc, ldc,
+                            accumulate, buf);
                 }
             }
         }
@@ -306,11 +294,12 @@ public final class Sgemm {
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
             if (cs == 1 && w == NR) {
-                // Whole strips of row-major B: three vector copies per row, cheaper than an arraycopy call each.
+                // Whole strips of row-major B: four vector copies per row, cheaper than an arraycopy call each.
                 for (int p = 0, src = off + j0; p < kc; p++, src += rs, d += NR) {
                     FloatVector.fromArray(S, b, src).intoArray(dst, d);
                     FloatVector.fromArray(S, b, src + L).intoArray(dst, d + L);
                     FloatVector.fromArray(S, b, src + 2 * L).intoArray(dst, d + 2 * L);
+                    FloatVector.fromArray(S, b, src + 3 * L).intoArray(dst, d + 3 * L);
                 }
                 continue;
             }
@@ -332,86 +321,90 @@ public final class Sgemm {
     }
 
     /**
-     * Packs an mc x kc block of A into MR-tall strips, each stored p-major (MR values per p), zero-padded. Used for A
-     * read through a column stride (row-major A is multiplied in place) and for the short last strip of row-major A.
+     * Packs an mc x kc block of A into MR-tall strips of MR x KC floats, row i of a strip at offset i*KC (whatever kc
+     * is, so the micro-kernel's row offsets are constants), rows past the end of A zero-filled. Row-major A (the
+     * activations of a forward x.Wᵀ, the gradient of dx = g.W: two thirds of a training step's A operands) packs with
+     * one arraycopy per row. Other layouts, chiefly the column-major gᵀ of a weight gradient gᵀx, are gathered
+     * element by element, reading the MR values of a step, which sit side by side in a column-major A, together.
      */
     private static void packA(int mc, int kc, float[] a, int off, int rs, int cs, float[] dst) {
-        int d = 0;
-        for (int i0 = 0; i0 < mc; i0 += MR) {
+        for (int i0 = 0, d = 0; i0 < mc; i0 += MR, d += MR * KC) {
             int h = Math.min(MR, mc - i0);
             int rowBase = off + i0 * rs;
-            int p = 0;
-            if (rs == 1 && h == MR) {
-                // Column-major A (the transposed gradient of a weight gradient gᵀx): the MR values of step p are
-                // adjacent. Copy a whole vector from there; the next step's store overwrites all but its first MR
-                // lanes, and the buffer has a vector's slack for the last one.
-                for (int src = rowBase; p < kc && src + L <= a.length; p++, src += cs, d += MR) {
-                    FloatVector.fromArray(S, a, src).intoArray(dst, d);
+            if (cs == 1) {
+                for (int i = 0; i < h; i++) {
+                    System.arraycopy(a, rowBase + i * rs, dst, d + i * KC, kc);
+                }
+            } else {
+                for (int p = 0; p < kc; p++) {
+                    int src = rowBase + p * cs;
+                    for (int i = 0; i < h; i++) {
+                        dst[d + i * KC + p] = a[src + i * rs];
+                    }
                 }
             }
-            for (; p < kc; p++) {
-                int src = rowBase + p * cs;
-                for (int i = 0; i < h; i++) {
-                    dst[d + i] = a[src + i * rs];
-                }
-                for (int i = h; i < MR; i++) {
-                    dst[d + i] = 0f;
-                }
-                d += MR;
+            for (int i = h; i < MR; i++) {
+                java.util.Arrays.fill(dst, d + i * KC, d + i * KC + kc, 0f);
             }
         }
     }
 
     /**
-     * All micro-tiles of one block of A against one block of B. A is either packed (MR-tall strips, each kc x MR, from
-     * index 0 of pa) or row-major in place (row i, step p at aBase + i*aRs + p). B is either packed (strips of NR
-     * columns, each kc x NR) or row-major in place with row stride bStride.
+     * Packs an mc x kc block of column-major A (A(i, p) at a[off + i + p*cs]) step-major: strip s holds A(6s + i, p)
+     * at s*MR*KC + p*MR + i, rows past the end of A zero-filled. Each step of a whole strip is one vector copy from a;
+     * the next step's store overwrites all but its first MR lanes, and the buffer has a vector's slack past the last.
      */
-    private static void macroKernel(int mc, int nc, int kc, float[] pa, int aBase, int aRs, boolean aPacked, float[] b,
-                                    int bBase, int bStride, boolean bPacked, float[] c, int cBase, int ldc,
-                                    boolean accumulate, Buffers buf) {
-        int wholeRows = mc / MR * MR;
-        if (!aPacked && wholeRows < mc) {
-            // In-place A whose last strip is short: pack just that strip, zero-padded to MR rows.
-            packA(mc - wholeRows, kc, pa, aBase + wholeRows * aRs, aRs, 1, buf.packedA);
+    private static void packAStepMajor(int mc, int kc, float[] a, int off, int cs, float[] dst) {
+        for (int i0 = 0, d = 0; i0 < mc; i0 += MR, d += MR * KC) {
+            int h = Math.min(MR, mc - i0);
+            int p = 0;
+            if (h == MR) {
+                for (int src = off + i0; p < kc && src + L <= a.length; p++, src += cs) {
+                    FloatVector.fromArray(S, a, src).intoArray(dst, d + p * MR);
+                }
+            }
+            for (; p < kc; p++) {
+                int src = off + i0 + p * cs;
+                int o = d + p * MR;
+                for (int i = 0; i < h; i++) {
+                    dst[o + i] = a[src + i];
+                }
+                for (int i = h; i < MR; i++) {
+                    dst[o + i] = 0f;
+                }
+            }
         }
+    }
+
+    /**
+     * All micro-tiles of one packed block of A (MR-tall strips of MR x KC floats, row-major or step-major) against one
+     * packed block of B (NR-wide strips, each kc x NR).
+     */
+    private static void macroKernel(int mc, int nc, int kc, float[] pa, boolean stepMajor, float[] pb, float[] c,
+                                    int cBase, int ldc, boolean accumulate, Buffers buf) {
         for (int j0 = 0; j0 < nc; j0 += NR) {
             int w = Math.min(NR, nc - j0);
             // A narrow last strip runs a kernel only as wide as it needs (n = 1024 ends in a 16-wide strip).
             int vectors = ceilDiv(w, L);
-            float[] strip = b;
-            int bi;
-            int stride = bStride;
-            if (bPacked) {
-                bi = bBase + (j0 / NR) * kc * NR;
-            } else if (w == vectors * L) {
-                bi = bBase + j0;
-            } else {
-                // In-place B whose last strip is not whole vectors wide: pack just that strip, zero-padded.
-                packB(kc, w, b, bBase + j0, bStride, 1, buf.packedB);
-                strip = buf.packedB;
-                bi = 0;
-                stride = NR;
-            }
+            int bi = (j0 / NR) * kc * NR;
             for (int i0 = 0; i0 < mc; i0 += MR) {
                 int h = Math.min(MR, mc - i0);
-                // Where this strip of A starts and how to step through it: packed strips are p-major (MR values
-                // per step, rows adjacent), in-place rows are k-contiguous (rows aRs apart).
-                float[] as = pa;
-                int ai = aBase + i0 * aRs, aStep = 1, aRowStride = aRs;
-                if (aPacked || h < MR) {
-                    as = aPacked ? pa : buf.packedA;
-                    ai = aPacked ? (i0 / MR) * kc * MR : 0;
-                    aStep = MR;
-                    aRowStride = 1;
-                }
+                int ai = (i0 / MR) * MR * KC;
                 int ci = cBase + i0 * ldc + j0;
                 if (h == MR && w == vectors * L) {
-                    microKernel(vectors, kc, as, ai, aStep, aRowStride, strip, bi, stride, c, ci, ldc, accumulate);
+                    if (stepMajor) {
+                        microKernelStepMajor(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+                    } else {
+                        microKernel(vectors, kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+                    }
                 } else {
                     // Edge tile: compute the padded tile aside, then add only the part inside C.
                     float[] tile = buf.tile;
-                    microKernel(vectors, kc, as, ai, aStep, aRowStride, strip, bi, stride, tile, 0, NR, false);
+                    if (stepMajor) {
+                        microKernelStepMajor(kc, pa, ai, pb, bi, tile, 0, NR, false);
+                    } else {
+                        microKernel(vectors, kc, pa, ai, pb, bi, tile, 0, NR, false);
+                    }
                     for (int i = 0; i < h; i++) {
                         int row = ci + i * ldc;
                         for (int j = 0; j < w; j++) {
@@ -423,35 +416,245 @@ public final class Sgemm {
         }
     }
 
-    private static void microKernel(int vectors, int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb,
-                                    int bi, int bStride, float[] c, int ci, int ldc, boolean accumulate) {
+    private static void microKernel(int vectors, int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci,
+                                    int ldc, boolean accumulate) {
         switch (vectors) {
-            case 3 -> microKernel3(kc, pa, ai, aStep, aRowStride, pb, bi, bStride, c, ci, ldc, accumulate);
-            case 2 -> microKernel2(kc, pa, ai, aStep, aRowStride, pb, bi, bStride, c, ci, ldc, accumulate);
-            default -> microKernel1(kc, pa, ai, aStep, aRowStride, pb, bi, bStride, c, ci, ldc, accumulate);
+            case 4 -> microKernel4(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+            case 3 -> microKernel3(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+            case 2 -> microKernel2(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
+            default -> microKernel1(kc, pa, ai, pb, bi, c, ci, ldc, accumulate);
         }
     }
 
     /**
-     * C[MR x 3L] (+)= A strip . B strip over kc steps. A(i, p) is pa[ai + i*aRowStride + p*aStep] (a packed strip:
-     * aStep MR, aRowStride 1; row-major A in place: aStep 1, aRowStride its row stride); the B strip's rows are
-     * bStride floats apart (NR when packed, B's row stride when read in place). The 21 accumulators are plain locals so C2 keeps them all in registers
-     * (7 x 3 leaves room for the three B vectors and the broadcast A value; 8 x 3 made C2 spill one accumulator to
-     * the stack inside the loop). The body is unrolled by hand: the JIT does not unroll across vector variables, and
-     * unrolling the k loop as well measured slower. microKernel2 and microKernel1 are the same kernel two and one vectors wide, for narrow last strips.
+     * C[MR x 4L] (+)= A strip . B strip over kc steps, both packed: A(i, p) is pa[ai + i*KC + p] and the B strip's
+     * row p starts at pb[bi + p*NR]. Both strides are constants, so every A address is one index register plus a
+     * displacement, and C2 proves the indices in range before the loop: a step is 4 vector loads, 6 broadcast loads,
+     * 24 FMAs and the loop's own increment and branch. The 24 accumulators are plain locals so C2 keeps them all in
+     * registers (with the four B vectors and the broadcast value, all 32 of AVX-512's). The body is unrolled by hand:
+     * the JIT does not unroll across vector variables. microKernel3, 2 and 1 are the same kernel three, two and one
+     * vectors wide, for narrow last strips.
      */
-    private static void microKernel3(int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb, int bi,
-                                     int bStride, float[] c, int ci, int ldc, boolean accumulate) {
-        int r1 = aRowStride, r2 = 2 * aRowStride, r3 = 3 * aRowStride, r4 = 4 * aRowStride, r5 = 5 * aRowStride,
-                r6 = 6 * aRowStride;
+    private static void microKernel4(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+                                     boolean accumulate) {
+        FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S),
+                c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S),
+                c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S),
+                c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S),
+                c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S),
+                c4_2 = FloatVector.zero(S), c4_3 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S),
+                c5_2 = FloatVector.zero(S), c5_3 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ao = ai + p, bo = bi + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bo);
+            FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, pb, bo + 3 * L);
+            FloatVector x = FloatVector.broadcast(S, pa[ao]);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            c0_2 = x.fma(b2, c0_2);
+            c0_3 = x.fma(b3, c0_3);
+            x = FloatVector.broadcast(S, pa[ao + KC]);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            c1_2 = x.fma(b2, c1_2);
+            c1_3 = x.fma(b3, c1_3);
+            x = FloatVector.broadcast(S, pa[ao + 2 * KC]);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            c2_2 = x.fma(b2, c2_2);
+            c2_3 = x.fma(b3, c2_3);
+            x = FloatVector.broadcast(S, pa[ao + 3 * KC]);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            c3_2 = x.fma(b2, c3_2);
+            c3_3 = x.fma(b3, c3_3);
+            x = FloatVector.broadcast(S, pa[ao + 4 * KC]);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            c4_2 = x.fma(b2, c4_2);
+            c4_3 = x.fma(b3, c4_3);
+            x = FloatVector.broadcast(S, pa[ao + 5 * KC]);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            c5_2 = x.fma(b2, c5_2);
+            c5_3 = x.fma(b3, c5_3);
+        }
+        if (accumulate) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, ci + L));
+            c0_2 = c0_2.add(FloatVector.fromArray(S, c, ci + 2 * L));
+            c0_3 = c0_3.add(FloatVector.fromArray(S, c, ci + 3 * L));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, ci + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, ci + ldc + L));
+            c1_2 = c1_2.add(FloatVector.fromArray(S, c, ci + ldc + 2 * L));
+            c1_3 = c1_3.add(FloatVector.fromArray(S, c, ci + ldc + 3 * L));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, ci + 2 * ldc + L));
+            c2_2 = c2_2.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 2 * L));
+            c2_3 = c2_3.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 3 * L));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + L));
+            c3_2 = c3_2.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 2 * L));
+            c3_3 = c3_3.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 3 * L));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + L));
+            c4_2 = c4_2.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 2 * L));
+            c4_3 = c4_3.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 3 * L));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
+            c5_2 = c5_2.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 2 * L));
+            c5_3 = c5_3.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 3 * L));
+        }
+        c0_0.intoArray(c, ci);
+        c0_1.intoArray(c, ci + L);
+        c0_2.intoArray(c, ci + 2 * L);
+        c0_3.intoArray(c, ci + 3 * L);
+        c1_0.intoArray(c, ci + ldc);
+        c1_1.intoArray(c, ci + ldc + L);
+        c1_2.intoArray(c, ci + ldc + 2 * L);
+        c1_3.intoArray(c, ci + ldc + 3 * L);
+        c2_0.intoArray(c, ci + 2 * ldc);
+        c2_1.intoArray(c, ci + 2 * ldc + L);
+        c2_2.intoArray(c, ci + 2 * ldc + 2 * L);
+        c2_3.intoArray(c, ci + 2 * ldc + 3 * L);
+        c3_0.intoArray(c, ci + 3 * ldc);
+        c3_1.intoArray(c, ci + 3 * ldc + L);
+        c3_2.intoArray(c, ci + 3 * ldc + 2 * L);
+        c3_3.intoArray(c, ci + 3 * ldc + 3 * L);
+        c4_0.intoArray(c, ci + 4 * ldc);
+        c4_1.intoArray(c, ci + 4 * ldc + L);
+        c4_2.intoArray(c, ci + 4 * ldc + 2 * L);
+        c4_3.intoArray(c, ci + 4 * ldc + 3 * L);
+        c5_0.intoArray(c, ci + 5 * ldc);
+        c5_1.intoArray(c, ci + 5 * ldc + L);
+        c5_2.intoArray(c, ci + 5 * ldc + 2 * L);
+        c5_3.intoArray(c, ci + 5 * ldc + 3 * L);
+    }
+
+    /**
+     * microKernel4 for a step-major A strip (A(i, p) at pa[ai + p*MR + i]): the six broadcasts of a step read six
+     * adjacent floats.
+     */
+    private static void microKernelStepMajor(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci,
+                                             int ldc, boolean accumulate) {
+        FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S),
+                c0_2 = FloatVector.zero(S), c0_3 = FloatVector.zero(S);
+        FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S),
+                c1_2 = FloatVector.zero(S), c1_3 = FloatVector.zero(S);
+        FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S),
+                c2_2 = FloatVector.zero(S), c2_3 = FloatVector.zero(S);
+        FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S),
+                c3_2 = FloatVector.zero(S), c3_3 = FloatVector.zero(S);
+        FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S),
+                c4_2 = FloatVector.zero(S), c4_3 = FloatVector.zero(S);
+        FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S),
+                c5_2 = FloatVector.zero(S), c5_3 = FloatVector.zero(S);
+        for (int p = 0; p < kc; p++) {
+            int ao = ai + p * MR, bo = bi + p * NR;
+            FloatVector b0 = FloatVector.fromArray(S, pb, bo);
+            FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
+            FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
+            FloatVector b3 = FloatVector.fromArray(S, pb, bo + 3 * L);
+            FloatVector x = FloatVector.broadcast(S, pa[ao]);
+            c0_0 = x.fma(b0, c0_0);
+            c0_1 = x.fma(b1, c0_1);
+            c0_2 = x.fma(b2, c0_2);
+            c0_3 = x.fma(b3, c0_3);
+            x = FloatVector.broadcast(S, pa[ao + 1]);
+            c1_0 = x.fma(b0, c1_0);
+            c1_1 = x.fma(b1, c1_1);
+            c1_2 = x.fma(b2, c1_2);
+            c1_3 = x.fma(b3, c1_3);
+            x = FloatVector.broadcast(S, pa[ao + 2]);
+            c2_0 = x.fma(b0, c2_0);
+            c2_1 = x.fma(b1, c2_1);
+            c2_2 = x.fma(b2, c2_2);
+            c2_3 = x.fma(b3, c2_3);
+            x = FloatVector.broadcast(S, pa[ao + 3]);
+            c3_0 = x.fma(b0, c3_0);
+            c3_1 = x.fma(b1, c3_1);
+            c3_2 = x.fma(b2, c3_2);
+            c3_3 = x.fma(b3, c3_3);
+            x = FloatVector.broadcast(S, pa[ao + 4]);
+            c4_0 = x.fma(b0, c4_0);
+            c4_1 = x.fma(b1, c4_1);
+            c4_2 = x.fma(b2, c4_2);
+            c4_3 = x.fma(b3, c4_3);
+            x = FloatVector.broadcast(S, pa[ao + 5]);
+            c5_0 = x.fma(b0, c5_0);
+            c5_1 = x.fma(b1, c5_1);
+            c5_2 = x.fma(b2, c5_2);
+            c5_3 = x.fma(b3, c5_3);
+        }
+        if (accumulate) {
+            c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
+            c0_1 = c0_1.add(FloatVector.fromArray(S, c, ci + L));
+            c0_2 = c0_2.add(FloatVector.fromArray(S, c, ci + 2 * L));
+            c0_3 = c0_3.add(FloatVector.fromArray(S, c, ci + 3 * L));
+            c1_0 = c1_0.add(FloatVector.fromArray(S, c, ci + ldc));
+            c1_1 = c1_1.add(FloatVector.fromArray(S, c, ci + ldc + L));
+            c1_2 = c1_2.add(FloatVector.fromArray(S, c, ci + ldc + 2 * L));
+            c1_3 = c1_3.add(FloatVector.fromArray(S, c, ci + ldc + 3 * L));
+            c2_0 = c2_0.add(FloatVector.fromArray(S, c, ci + 2 * ldc));
+            c2_1 = c2_1.add(FloatVector.fromArray(S, c, ci + 2 * ldc + L));
+            c2_2 = c2_2.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 2 * L));
+            c2_3 = c2_3.add(FloatVector.fromArray(S, c, ci + 2 * ldc + 3 * L));
+            c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
+            c3_1 = c3_1.add(FloatVector.fromArray(S, c, ci + 3 * ldc + L));
+            c3_2 = c3_2.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 2 * L));
+            c3_3 = c3_3.add(FloatVector.fromArray(S, c, ci + 3 * ldc + 3 * L));
+            c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
+            c4_1 = c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + L));
+            c4_2 = c4_2.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 2 * L));
+            c4_3 = c4_3.add(FloatVector.fromArray(S, c, ci + 4 * ldc + 3 * L));
+            c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
+            c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
+            c5_2 = c5_2.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 2 * L));
+            c5_3 = c5_3.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 3 * L));
+        }
+        c0_0.intoArray(c, ci);
+        c0_1.intoArray(c, ci + L);
+        c0_2.intoArray(c, ci + 2 * L);
+        c0_3.intoArray(c, ci + 3 * L);
+        c1_0.intoArray(c, ci + ldc);
+        c1_1.intoArray(c, ci + ldc + L);
+        c1_2.intoArray(c, ci + ldc + 2 * L);
+        c1_3.intoArray(c, ci + ldc + 3 * L);
+        c2_0.intoArray(c, ci + 2 * ldc);
+        c2_1.intoArray(c, ci + 2 * ldc + L);
+        c2_2.intoArray(c, ci + 2 * ldc + 2 * L);
+        c2_3.intoArray(c, ci + 2 * ldc + 3 * L);
+        c3_0.intoArray(c, ci + 3 * ldc);
+        c3_1.intoArray(c, ci + 3 * ldc + L);
+        c3_2.intoArray(c, ci + 3 * ldc + 2 * L);
+        c3_3.intoArray(c, ci + 3 * ldc + 3 * L);
+        c4_0.intoArray(c, ci + 4 * ldc);
+        c4_1.intoArray(c, ci + 4 * ldc + L);
+        c4_2.intoArray(c, ci + 4 * ldc + 2 * L);
+        c4_3.intoArray(c, ci + 4 * ldc + 3 * L);
+        c5_0.intoArray(c, ci + 5 * ldc);
+        c5_1.intoArray(c, ci + 5 * ldc + L);
+        c5_2.intoArray(c, ci + 5 * ldc + 2 * L);
+        c5_3.intoArray(c, ci + 5 * ldc + 3 * L);
+    }
+
+    private static void microKernel3(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+                                     boolean accumulate) {
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S), c0_2 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S), c1_2 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S), c2_2 = FloatVector.zero(S);
         FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S), c3_2 = FloatVector.zero(S);
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S), c4_2 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S), c5_2 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S), c6_2 = FloatVector.zero(S);
-        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += aStep, bo += bStride) {
+        for (int p = 0; p < kc; p++) {
+            int ao = ai + p, bo = bi + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector b2 = FloatVector.fromArray(S, pb, bo + 2 * L);
@@ -459,30 +662,26 @@ public final class Sgemm {
             c0_0 = x.fma(b0, c0_0);
             c0_1 = x.fma(b1, c0_1);
             c0_2 = x.fma(b2, c0_2);
-            x = FloatVector.broadcast(S, pa[ao + r1]);
+            x = FloatVector.broadcast(S, pa[ao + KC]);
             c1_0 = x.fma(b0, c1_0);
             c1_1 = x.fma(b1, c1_1);
             c1_2 = x.fma(b2, c1_2);
-            x = FloatVector.broadcast(S, pa[ao + r2]);
+            x = FloatVector.broadcast(S, pa[ao + 2 * KC]);
             c2_0 = x.fma(b0, c2_0);
             c2_1 = x.fma(b1, c2_1);
             c2_2 = x.fma(b2, c2_2);
-            x = FloatVector.broadcast(S, pa[ao + r3]);
+            x = FloatVector.broadcast(S, pa[ao + 3 * KC]);
             c3_0 = x.fma(b0, c3_0);
             c3_1 = x.fma(b1, c3_1);
             c3_2 = x.fma(b2, c3_2);
-            x = FloatVector.broadcast(S, pa[ao + r4]);
+            x = FloatVector.broadcast(S, pa[ao + 4 * KC]);
             c4_0 = x.fma(b0, c4_0);
             c4_1 = x.fma(b1, c4_1);
             c4_2 = x.fma(b2, c4_2);
-            x = FloatVector.broadcast(S, pa[ao + r5]);
+            x = FloatVector.broadcast(S, pa[ao + 5 * KC]);
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
             c5_2 = x.fma(b2, c5_2);
-            x = FloatVector.broadcast(S, pa[ao + r6]);
-            c6_0 = x.fma(b0, c6_0);
-            c6_1 = x.fma(b1, c6_1);
-            c6_2 = x.fma(b2, c6_2);
         }
         if (accumulate) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
@@ -503,9 +702,6 @@ public final class Sgemm {
             c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
             c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
             c5_2 = c5_2.add(FloatVector.fromArray(S, c, ci + 5 * ldc + 2 * L));
-            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
-            c6_1 = c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + L));
-            c6_2 = c6_2.add(FloatVector.fromArray(S, c, ci + 6 * ldc + 2 * L));
         }
         c0_0.intoArray(c, ci);
         c0_1.intoArray(c, ci + L);
@@ -525,46 +721,38 @@ public final class Sgemm {
         c5_0.intoArray(c, ci + 5 * ldc);
         c5_1.intoArray(c, ci + 5 * ldc + L);
         c5_2.intoArray(c, ci + 5 * ldc + 2 * L);
-        c6_0.intoArray(c, ci + 6 * ldc);
-        c6_1.intoArray(c, ci + 6 * ldc + L);
-        c6_2.intoArray(c, ci + 6 * ldc + 2 * L);
     }
 
-    private static void microKernel2(int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb, int bi,
-                                     int bStride, float[] c, int ci, int ldc, boolean accumulate) {
-        int r1 = aRowStride, r2 = 2 * aRowStride, r3 = 3 * aRowStride, r4 = 4 * aRowStride, r5 = 5 * aRowStride,
-                r6 = 6 * aRowStride;
+    private static void microKernel2(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+                                     boolean accumulate) {
         FloatVector c0_0 = FloatVector.zero(S), c0_1 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S), c1_1 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S), c2_1 = FloatVector.zero(S);
         FloatVector c3_0 = FloatVector.zero(S), c3_1 = FloatVector.zero(S);
         FloatVector c4_0 = FloatVector.zero(S), c4_1 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S), c5_1 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S), c6_1 = FloatVector.zero(S);
-        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += aStep, bo += bStride) {
+        for (int p = 0; p < kc; p++) {
+            int ao = ai + p, bo = bi + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector b1 = FloatVector.fromArray(S, pb, bo + L);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
             c0_0 = x.fma(b0, c0_0);
             c0_1 = x.fma(b1, c0_1);
-            x = FloatVector.broadcast(S, pa[ao + r1]);
+            x = FloatVector.broadcast(S, pa[ao + KC]);
             c1_0 = x.fma(b0, c1_0);
             c1_1 = x.fma(b1, c1_1);
-            x = FloatVector.broadcast(S, pa[ao + r2]);
+            x = FloatVector.broadcast(S, pa[ao + 2 * KC]);
             c2_0 = x.fma(b0, c2_0);
             c2_1 = x.fma(b1, c2_1);
-            x = FloatVector.broadcast(S, pa[ao + r3]);
+            x = FloatVector.broadcast(S, pa[ao + 3 * KC]);
             c3_0 = x.fma(b0, c3_0);
             c3_1 = x.fma(b1, c3_1);
-            x = FloatVector.broadcast(S, pa[ao + r4]);
+            x = FloatVector.broadcast(S, pa[ao + 4 * KC]);
             c4_0 = x.fma(b0, c4_0);
             c4_1 = x.fma(b1, c4_1);
-            x = FloatVector.broadcast(S, pa[ao + r5]);
+            x = FloatVector.broadcast(S, pa[ao + 5 * KC]);
             c5_0 = x.fma(b0, c5_0);
             c5_1 = x.fma(b1, c5_1);
-            x = FloatVector.broadcast(S, pa[ao + r6]);
-            c6_0 = x.fma(b0, c6_0);
-            c6_1 = x.fma(b1, c6_1);
         }
         if (accumulate) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
@@ -579,8 +767,6 @@ public final class Sgemm {
             c4_1 = c4_1.add(FloatVector.fromArray(S, c, ci + 4 * ldc + L));
             c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
             c5_1 = c5_1.add(FloatVector.fromArray(S, c, ci + 5 * ldc + L));
-            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
-            c6_1 = c6_1.add(FloatVector.fromArray(S, c, ci + 6 * ldc + L));
         }
         c0_0.intoArray(c, ci);
         c0_1.intoArray(c, ci + L);
@@ -594,37 +780,31 @@ public final class Sgemm {
         c4_1.intoArray(c, ci + 4 * ldc + L);
         c5_0.intoArray(c, ci + 5 * ldc);
         c5_1.intoArray(c, ci + 5 * ldc + L);
-        c6_0.intoArray(c, ci + 6 * ldc);
-        c6_1.intoArray(c, ci + 6 * ldc + L);
     }
 
-    private static void microKernel1(int kc, float[] pa, int ai, int aStep, int aRowStride, float[] pb, int bi,
-                                     int bStride, float[] c, int ci, int ldc, boolean accumulate) {
-        int r1 = aRowStride, r2 = 2 * aRowStride, r3 = 3 * aRowStride, r4 = 4 * aRowStride, r5 = 5 * aRowStride,
-                r6 = 6 * aRowStride;
+    private static void microKernel1(int kc, float[] pa, int ai, float[] pb, int bi, float[] c, int ci, int ldc,
+                                     boolean accumulate) {
         FloatVector c0_0 = FloatVector.zero(S);
         FloatVector c1_0 = FloatVector.zero(S);
         FloatVector c2_0 = FloatVector.zero(S);
         FloatVector c3_0 = FloatVector.zero(S);
         FloatVector c4_0 = FloatVector.zero(S);
         FloatVector c5_0 = FloatVector.zero(S);
-        FloatVector c6_0 = FloatVector.zero(S);
-        for (int p = 0, ao = ai, bo = bi; p < kc; p++, ao += aStep, bo += bStride) {
+        for (int p = 0; p < kc; p++) {
+            int ao = ai + p, bo = bi + p * NR;
             FloatVector b0 = FloatVector.fromArray(S, pb, bo);
             FloatVector x = FloatVector.broadcast(S, pa[ao]);
             c0_0 = x.fma(b0, c0_0);
-            x = FloatVector.broadcast(S, pa[ao + r1]);
+            x = FloatVector.broadcast(S, pa[ao + KC]);
             c1_0 = x.fma(b0, c1_0);
-            x = FloatVector.broadcast(S, pa[ao + r2]);
+            x = FloatVector.broadcast(S, pa[ao + 2 * KC]);
             c2_0 = x.fma(b0, c2_0);
-            x = FloatVector.broadcast(S, pa[ao + r3]);
+            x = FloatVector.broadcast(S, pa[ao + 3 * KC]);
             c3_0 = x.fma(b0, c3_0);
-            x = FloatVector.broadcast(S, pa[ao + r4]);
+            x = FloatVector.broadcast(S, pa[ao + 4 * KC]);
             c4_0 = x.fma(b0, c4_0);
-            x = FloatVector.broadcast(S, pa[ao + r5]);
+            x = FloatVector.broadcast(S, pa[ao + 5 * KC]);
             c5_0 = x.fma(b0, c5_0);
-            x = FloatVector.broadcast(S, pa[ao + r6]);
-            c6_0 = x.fma(b0, c6_0);
         }
         if (accumulate) {
             c0_0 = c0_0.add(FloatVector.fromArray(S, c, ci));
@@ -633,7 +813,6 @@ public final class Sgemm {
             c3_0 = c3_0.add(FloatVector.fromArray(S, c, ci + 3 * ldc));
             c4_0 = c4_0.add(FloatVector.fromArray(S, c, ci + 4 * ldc));
             c5_0 = c5_0.add(FloatVector.fromArray(S, c, ci + 5 * ldc));
-            c6_0 = c6_0.add(FloatVector.fromArray(S, c, ci + 6 * ldc));
         }
         c0_0.intoArray(c, ci);
         c1_0.intoArray(c, ci + ldc);
@@ -641,9 +820,7 @@ public final class Sgemm {
         c3_0.intoArray(c, ci + 3 * ldc);
         c4_0.intoArray(c, ci + 4 * ldc);
         c5_0.intoArray(c, ci + 5 * ldc);
-        c6_0.intoArray(c, ci + 6 * ldc);
     }
-
 
     // ------------------------------------------------------------------------------------------ helpers
 

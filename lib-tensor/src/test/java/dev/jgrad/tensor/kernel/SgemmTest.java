@@ -81,10 +81,12 @@ class SgemmTest {
 
     @Test
     void narrowLastStripsWriteStraightIntoC() {
-        // Full-height tiles whose last strip is exactly one or two vectors wide take the narrow kernels directly.
-        int vector = Sgemm.NR / 3;
+        // Full-height tiles whose last strip is exactly one, two or three vectors wide take the narrow kernels
+        // directly.
+        int vector = Sgemm.NR / 4;
         Rng rng = new Rng(7);
-        for (int n : new int[] {Sgemm.NR + vector, Sgemm.NR + 2 * vector, vector, 2 * vector}) {
+        for (int n : new int[] {Sgemm.NR + vector, Sgemm.NR + 2 * vector, Sgemm.NR + 3 * vector, vector, 2 * vector,
+                3 * vector}) {
             checkAgainstDgemm(rng, 3 * Sgemm.MR, n, 50, false, false, 0f);
             checkAgainstDgemm(rng, 2 * Sgemm.MR, n, Sgemm.KC + 3, true, false, 1f);
         }
@@ -226,14 +228,18 @@ class SgemmTest {
     /**
      * Sgemm against a scalar model of its documented summation order, bit for bit: each C element is a chain of
      * fused multiply-adds over k ascending within a KC block, started from zero, and each block's sum is added to
-     * what C holds (after the first block, or from the start when beta is 1). Covers every operand layout, A read
-     * in place and packed, short last row strips, narrow last column strips and several k blocks.
+     * what C holds (after the first block, or from the start when beta is 1). Covers every operand layout, both
+     * packings of A (row by row, and step-major for column-major A), short last row strips, narrow last column
+     * strips and several k blocks.
      */
     @Test
     void summationOrderIsTheDocumentedOneForEveryLayout() {
         Rng rng = new Rng(9);
+        // Column-major A is packed step-major when every strip of B is full width (n a multiple of NR): the second
+        // and fourth shapes take that path with it, with a short last row strip and several k blocks.
         int[][] shapes = {{Sgemm.FEW_ROWS, 5, 3}, {Sgemm.MR, Sgemm.NR, Sgemm.KC}, {30, 70, 2 * Sgemm.KC + 5},
-                {Sgemm.MC + 9, 2 * Sgemm.NR + 16, Sgemm.KC + 1}, {64, 130, 128}};
+                {Sgemm.MC + 9, 2 * Sgemm.NR, 2 * Sgemm.KC + 3}, {Sgemm.MC + 9, 2 * Sgemm.NR + 16, Sgemm.KC + 1},
+                {64, 130, 128}};
         for (int[] s : shapes) {
             for (boolean ta : new boolean[] {false, true}) {
                 for (boolean tb : new boolean[] {false, true}) {
