@@ -108,7 +108,7 @@ public final class Attention {
         Tensor qc = q.contiguous();
         Tensor kc = k.contiguous();
         Tensor vc = v.contiguous();
-        Tensor out = Tensor.zeros(q.dtype(), dims.outShape());
+        Tensor out = Tensor.zerosLike(q);   // [B, Hq, T, D]
         Tensor lse = Tensor.zeros(q.dtype(), dims.rowShape());
         int heads = dims.batch * dims.qHeads;
         if (q.dtype() == DType.F32) {
@@ -255,9 +255,9 @@ public final class Attention {
             double scale) {
         String op = "Attention.backward";
         Dims dims = check(op, q, k, v, causal, scale);
-        checkSaved(op, "g", g, q, dims.outShape());
-        checkSaved(op, "out", out, q, dims.outShape());
-        checkSaved(op, "logSumExp", logSumExp, q, dims.rowShape());
+        checkSaved(op, "g", g, q, dims, false);
+        checkSaved(op, "out", out, q, dims, false);
+        checkSaved(op, "logSumExp", logSumExp, q, dims, true);
         Tensor gc = g.contiguous();
         Tensor qc = q.contiguous();
         Tensor kc = k.contiguous();
@@ -265,9 +265,9 @@ public final class Attention {
         Tensor oc = out.contiguous();
         Tensor lc = logSumExp.contiguous();
         // Each group zeroes the slices it accumulates into, so the zeroing is spread over the threads too.
-        Tensor dq = Tensor.empty(q.dtype(), q.shape());
-        Tensor dk = Tensor.empty(q.dtype(), k.shape());
-        Tensor dv = Tensor.empty(q.dtype(), v.shape());
+        Tensor dq = Tensor.emptyLike(q);
+        Tensor dk = Tensor.emptyLike(k);   // k and v have q's dtype (checked)
+        Tensor dv = Tensor.emptyLike(v);
         int groups = dims.batch * dims.kvHeads;
         int dqSlice = dims.group() * dims.queries * dims.headDim;
         int kvSlice = dims.keys * dims.headDim;
@@ -458,42 +458,42 @@ public final class Attention {
 
     // ------------------------------------------------------------------------------------------ checks
 
+    /**
+     * Checks the arguments of an attention call and returns its sizes. Runs on every call, so it compares sizes
+     * in place and builds a message only when it throws.
+     */
     private static Dims check(String op, Tensor q, Tensor k, Tensor v, boolean causal, double scale) {
-        for (var named : new Object[][] {{"q", q}, {"k", k}, {"v", v}}) {
-            Tensor x = (Tensor) named[1];
-            if (x.rank() != 4) {
-                throw new ShapeException(op + ": " + named[0] + " must have rank 4 ([batch, heads, seq, headDim]), got "
-                        + Shapes.str(x.shape()));
-            }
-        }
+        checkRank4(op, "q", q);
+        checkRank4(op, "k", k);
+        checkRank4(op, "v", v);
         if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) {
             throw new IllegalArgumentException(op + ": q, k and v must share a dtype, got " + q.dtype() + ", "
                     + k.dtype() + " and " + v.dtype());
         }
-        String shapes = " (q " + Shapes.str(q.shape()) + ", k " + Shapes.str(k.shape()) + ", v " + Shapes.str(v.shape()) + ")";
-        if (!Arrays.equals(k.shape(), v.shape())) {
-            throw new ShapeException(op + ": k and v must have the same shape" + shapes);
+        if (!k.sameShape(v)) {
+            throw new ShapeException(op + ": k and v must have the same shape" + shapes(q, k, v));
         }
         if (q.size(0) != k.size(0)) {
-            throw new ShapeException(op + ": q and k have different batch sizes" + shapes);
+            throw new ShapeException(op + ": q and k have different batch sizes" + shapes(q, k, v));
         }
         if (q.size(3) != k.size(3)) {
-            throw new ShapeException(op + ": q and k have different head dims " + q.size(3) + " and " + k.size(3) + shapes);
+            throw new ShapeException(op + ": q and k have different head dims " + q.size(3) + " and " + k.size(3)
+                    + shapes(q, k, v));
         }
         int qHeads = q.size(1);
         int kvHeads = k.size(1);
         if (kvHeads == 0 || qHeads % kvHeads != 0) {
             throw new ShapeException(op + ": query heads (" + qHeads + ") must be a multiple of key/value heads ("
-                    + kvHeads + ")" + shapes);
+                    + kvHeads + ")" + shapes(q, k, v));
         }
         int t = q.size(2);
         int s = k.size(2);
         if (s == 0 || q.size(3) == 0) {
-            throw new ShapeException(op + ": need at least one key and a non-empty head dim" + shapes);
+            throw new ShapeException(op + ": need at least one key and a non-empty head dim" + shapes(q, k, v));
         }
         if (causal && t > s) {
             throw new ShapeException(op + ": causal attention needs at least as many keys as queries (the queries are "
-                    + "the last T of the S key positions), got T = " + t + " > S = " + s + shapes);
+                    + "the last T of the S key positions), got T = " + t + " > S = " + s + shapes(q, k, v));
         }
         if (!Double.isFinite(scale)) {
             throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
@@ -501,13 +501,32 @@ public final class Attention {
         return new Dims(q.size(0), qHeads, kvHeads, t, s, q.size(3), causal);
     }
 
-    private static void checkSaved(String op, String name, Tensor x, Tensor q, int[] shape) {
+    private static void checkRank4(String op, String name, Tensor x) {
+        if (x.rank() != 4) {
+            throw new ShapeException(op + ": " + name + " must have rank 4 ([batch, heads, seq, headDim]), got "
+                    + Shapes.str(x.shape()));
+        }
+    }
+
+    /** The three shapes, for an error message. */
+    private static String shapes(Tensor q, Tensor k, Tensor v) {
+        return " (q " + Shapes.str(q.shape()) + ", k " + Shapes.str(k.shape()) + ", v " + Shapes.str(v.shape()) + ")";
+    }
+
+    /**
+     * Checks a tensor the backward is handed (g, or one the forward returned): q's dtype, and the output's shape
+     * [B, Hq, T, D], which is q's, or with {@code perRow} the log-sum-exp's [B, Hq, T].
+     */
+    private static void checkSaved(String op, String name, Tensor x, Tensor q, Dims dims, boolean perRow) {
         if (x.dtype() != q.dtype()) {
             throw new IllegalArgumentException(op + ": " + name + " is " + x.dtype() + " but q is " + q.dtype());
         }
-        if (!Arrays.equals(x.shape(), shape)) {
-            throw new ShapeException(op + ": " + name + " must have shape " + Shapes.str(shape) + ", got "
-                    + Shapes.str(x.shape()));
+        boolean fits = perRow
+                ? x.rank() == 3 && x.size(0) == dims.batch && x.size(1) == dims.qHeads && x.size(2) == dims.queries
+                : x.sameShape(q);
+        if (!fits) {
+            throw new ShapeException(op + ": " + name + " must have shape "
+                    + Shapes.str(perRow ? dims.rowShape() : dims.outShape()) + ", got " + Shapes.str(x.shape()));
         }
     }
 
