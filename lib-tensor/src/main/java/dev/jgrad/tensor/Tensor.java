@@ -73,6 +73,50 @@ public final class Tensor {
         return allocate(dtype, shape, Workspace.lending());
     }
 
+    /**
+     * {@link #empty(DType, int...)} for a shape of one to four dimensions given one by one, as ops creating their
+     * outputs write it: inside a workspace scope a shape seen before costs no array at all, where the varargs form
+     * builds one on every call. The same holds for the {@link #zeros(DType, int, int)} family.
+     */
+    public static Tensor empty(DType dtype, int d0) {
+        return allocate(dtype, 1, d0, 0, 0, 0, Workspace.lending());
+    }
+
+    /** {@link #empty(DType, int)} for two dimensions. */
+    public static Tensor empty(DType dtype, int d0, int d1) {
+        return allocate(dtype, 2, d0, d1, 0, 0, Workspace.lending());
+    }
+
+    /** {@link #empty(DType, int)} for three dimensions. */
+    public static Tensor empty(DType dtype, int d0, int d1, int d2) {
+        return allocate(dtype, 3, d0, d1, d2, 0, Workspace.lending());
+    }
+
+    /** {@link #empty(DType, int)} for four dimensions. */
+    public static Tensor empty(DType dtype, int d0, int d1, int d2, int d3) {
+        return allocate(dtype, 4, d0, d1, d2, d3, Workspace.lending());
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0) {
+        return zeroed(allocate(dtype, 1, d0, 0, 0, 0, Workspace.lending()));
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0, int d1) {
+        return zeroed(allocate(dtype, 2, d0, d1, 0, 0, Workspace.lending()));
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0, int d1, int d2) {
+        return zeroed(allocate(dtype, 3, d0, d1, d2, 0, Workspace.lending()));
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0, int d1, int d2, int d3) {
+        return zeroed(allocate(dtype, 4, d0, d1, d2, d3, Workspace.lending()));
+    }
+
     /** {@link #empty} with t's dtype and shape: a contiguous tensor whose values are unspecified. */
     public static Tensor emptyLike(Tensor t) {
         return allocateLike(t, Workspace.lending());
@@ -94,6 +138,17 @@ public final class Tensor {
         return slot >= 0
                 ? allocate(dtype, w.sharedShape(slot), w.sharedStrides(slot), w)
                 : allocate(dtype, shape.clone(), null, w);
+    }
+
+    /**
+     * A new contiguous tensor of shape [d0, .., d(rank-1)], rank 1 to 4: the workspace's shared arrays when it has
+     * seen that shape, found without building an array; otherwise as {@link #allocate(DType, int[], Workspace)}.
+     */
+    private static Tensor allocate(DType dtype, int rank, int d0, int d1, int d2, int d3, Workspace w) {
+        int slot = w == null ? -1 : w.findShape(rank, d0, d1, d2, d3);
+        return slot >= 0
+                ? allocate(dtype, w.sharedShape(slot), w.sharedStrides(slot), w)
+                : allocate(dtype, Arrays.copyOf(new int[] {d0, d1, d2, d3}, rank), w);
     }
 
     /**
@@ -145,13 +200,16 @@ public final class Tensor {
         return emptyLike(t).fill(1.0);
     }
 
+    /** The shape of a rank-0 tensor, shared: {@code full(dtype, value)} would make a new empty array per call. */
+    private static final int[] SCALAR_SHAPE = {};
+
     /** A rank-0 tensor holding one value. */
     public static Tensor scalar(DType dtype, double value) {
-        return full(dtype, value);
+        return full(dtype, value, SCALAR_SHAPE);
     }
 
     public static Tensor scalar(double value) {
-        return full(DType.F32, value);
+        return full(DType.F32, value, SCALAR_SHAPE);
     }
 
     /** A copy of {@code data} viewed with the given shape (the data's length when no shape is given). */
