@@ -127,6 +127,19 @@ public final class NormRows {
     }
 
     /**
+     * A new contiguous tensor for per-row statistics of x, shape x.shape[:-1], its values unspecified. The usual
+     * ranks pass the shape dimension by dimension, so a training step builds no shape array for it.
+     */
+    public static Tensor emptyRowStats(Tensor x) {
+        return switch (x.rank()) {
+            case 2 -> Tensor.empty(x.dtype(), x.size(0));
+            case 3 -> Tensor.empty(x.dtype(), x.size(0), x.size(1));
+            case 4 -> Tensor.empty(x.dtype(), x.size(0), x.size(1), x.size(2));
+            default -> Tensor.empty(x.dtype(), rowShape(x));
+        };
+    }
+
+    /**
      * The values of a [D] parameter as an array the row kernels read from index 0 and never write: the
      * parameter's own storage when it is exactly that (a parameter usually is, so nothing is copied), otherwise a
      * copy; {@code fill} repeated D times when the parameter is null.

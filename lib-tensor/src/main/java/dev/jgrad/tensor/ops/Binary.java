@@ -106,7 +106,7 @@ public final class Binary {
         checkDtypes("powBackward", g, out);
         checkDtypes("powBackward", g, a);
         int[] shape = out.shape();
-        if (!Arrays.equals(g.shape(), shape)) {
+        if (!g.hasShape(shape)) {
             throw new ShapeException("powBackward: gradient shape " + Shapes.str(g.shape()) + " differs from output shape "
                     + Shapes.str(shape));
         }
@@ -224,7 +224,7 @@ public final class Binary {
     private static void checkMask(String op, Tensor x, Tensor mask) {
         checkDtypes(op, x, mask);
         int[] shape = Shapes.broadcast(op, x.shape(), mask.shape());
-        if (!Arrays.equals(shape, x.shape())) {
+        if (!x.hasShape(shape)) {
             throw new ShapeException(op + ": mask of shape " + Shapes.str(mask.shape())
                     + " does not broadcast to the input's shape " + Shapes.str(x.shape()));
         }
@@ -327,7 +327,7 @@ public final class Binary {
 
     /** sumTo for a gradient this class just allocated: when no reduction is needed it is returned as is. */
     private static Tensor reduceFresh(Tensor fresh, int[] shape) {
-        return Arrays.equals(fresh.shape(), shape) ? fresh : Reduce.sumTo(fresh, shape);
+        return fresh.hasShape(shape) ? fresh : Reduce.sumTo(fresh, shape);
     }
 
     static void checkDtypes(String op, Tensor a, Tensor b) {

@@ -37,7 +37,7 @@ public final class LayerNorm {
         int rows = in.numel() / d;
         int xo = in.offset();
         Tensor out = Tensor.emptyLike(x);   // every row and its statistics are written
-        Tensor mean = Tensor.empty(x.dtype(), NormRows.rowShape(x));
+        Tensor mean = NormRows.emptyRowStats(x);
         Tensor rstd = Tensor.emptyLike(mean);
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();

@@ -36,7 +36,7 @@ public final class RmsNorm {
         int rows = in.numel() / d;
         int xo = in.offset();
         Tensor out = Tensor.zerosLike(x);
-        Tensor rstd = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
+        Tensor rstd = NormRows.emptyRowStats(x);   // every row's statistic is written
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);

@@ -6,7 +6,6 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
-import java.util.Arrays;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
 
@@ -372,7 +371,7 @@ public final class Unary {
     }
 
     static Tensor zip(String op, Tensor a, Tensor b, F32Zip f32, DoubleBinaryOperator f64) {
-        if (!Arrays.equals(a.shape(), b.shape())) {
+        if (!a.sameShape(b)) {
             throw new ShapeException(op + ": gradient shape " + Shapes.str(a.shape()) + " differs from saved tensor shape "
                     + Shapes.str(b.shape()));
         }
