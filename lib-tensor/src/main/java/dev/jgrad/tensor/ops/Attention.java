@@ -91,10 +91,12 @@ public final class Attention {
             return causal ? i + (keys - queries) + 1 : keys;
         }
 
+        /** The output's shape [B, Hq, T, D], for messages. */
         int[] outShape() {
             return new int[] {batch, qHeads, queries, headDim};
         }
 
+        /** The log-sum-exp's shape [B, Hq, T], for messages. */
         int[] rowShape() {
             return new int[] {batch, qHeads, queries};
         }
@@ -109,7 +111,7 @@ public final class Attention {
         Tensor kc = k.contiguous();
         Tensor vc = v.contiguous();
         Tensor out = Tensor.zerosLike(q);   // [B, Hq, T, D]
-        Tensor lse = Tensor.zeros(q.dtype(), dims.rowShape());
+        Tensor lse = Tensor.zeros(q.dtype(), dims.batch, dims.qHeads, dims.queries);
         int heads = dims.batch * dims.qHeads;
         if (q.dtype() == DType.F32) {
             Parallel.forEachTask(heads, bh -> forwardHeadF32(dims, bh, qc, kc, vc, out.f32Data(), lse.f32Data(), (float) scale));
