@@ -277,7 +277,12 @@ public final class Binary {
             float[] ad = a.f32Data();
             float[] bd = b.f32Data();
             float[] od = out.f32Data();
-            Unary.forChunks(n, (from, to) -> rowF32(op, ad, oa + from * sa, sa, bd, ob + from * sb, sb, od, from, to - from));
+            if (Unary.isOneChunk(n)) {
+                rowF32(op, ad, oa, sa, bd, ob, sb, od, 0, n);
+            } else {
+                Unary.forChunks(n, (from, to) -> rowF32(op, ad, oa + from * sa, sa, bd, ob + from * sb, sb, od, from,
+                        to - from));
+            }
         } else {
             rowF64(op, a.f64Data(), oa, sa, b.f64Data(), ob, sb, out.f64Data(), 0, n);
         }

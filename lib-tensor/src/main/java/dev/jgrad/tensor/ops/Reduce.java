@@ -347,8 +347,13 @@ public final class Reduce {
             float[] o = out.f32Data();
             if (outer == 1 && cols > 1) {
                 // One slice (a bias gradient's column sums): split its columns instead.
-                NormRows.forEachColumnRange(cols, rows, FloatVector.SPECIES_PREFERRED.length(), (from, to) ->
-                        ReductionF32.sum(in, offset + from, rows, to - from, cols, divisor, o, from));
+                int align = FloatVector.SPECIES_PREFERRED.length();
+                if (NormRows.isOneColumnRange(cols, rows, align)) {
+                    ReductionF32.sum(in, offset, rows, cols, cols, divisor, o, 0);
+                } else {
+                    NormRows.forEachColumnRange(cols, rows, align, (from, to) ->
+                            ReductionF32.sum(in, offset + from, rows, to - from, cols, divisor, o, from));
+                }
                 return;
             }
             forOuter(outer, block, (from, to) -> {
@@ -386,7 +391,8 @@ public final class Reduce {
             body.run(0, outer);
             return;
         }
-        Parallel.forEachTask(chunks, c -> body.run((int) ((long) outer * c / chunks), (int) ((long) outer * (c + 1) / chunks)));
+        Parallel.forEachTask(chunks,
+                c -> body.run((int) ((long) outer * c / chunks), (int) ((long) outer * (c + 1) / chunks)));
     }
 
     /**
