@@ -114,7 +114,16 @@ public final class Attention {
         Tensor lse = Tensor.zeros(q.dtype(), dims.batch, dims.qHeads, dims.queries);
         int heads = dims.batch * dims.qHeads;
         if (q.dtype() == DType.F32) {
-            Parallel.forEachTask(heads, bh -> forwardHeadF32(dims, bh, qc, kc, vc, out.f32Data(), lse.f32Data(), (float) scale));
+            float[] os = out.f32Data();
+            float[] ls = lse.f32Data();
+            float s = (float) scale;
+            if (Parallel.threads() == 1) {   // the heads in order, as forEachTask would, without a closure to allocate
+                for (int bh = 0; bh < heads; bh++) {
+                    forwardHeadF32(dims, bh, qc, kc, vc, os, ls, s);
+                }
+            } else {
+                Parallel.forEachTask(heads, bh -> forwardHeadF32(dims, bh, qc, kc, vc, os, ls, s));
+            }
         } else {
             Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, qc, kc, vc, out.f64Data(), lse.f64Data(), scale));
         }
@@ -274,13 +283,18 @@ public final class Attention {
         int dqSlice = dims.group() * dims.queries * dims.headDim;
         int kvSlice = dims.keys * dims.headDim;
         if (q.dtype() == DType.F32) {
-            Parallel.forEachTask(groups, bkv -> {
-                Arrays.fill(dq.f32Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0f);
-                Arrays.fill(dk.f32Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
-                Arrays.fill(dv.f32Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
-                backwardGroupF32(dims, bkv, gc, qc, kc, vc, oc, lc, dq.f32Data(), dk.f32Data(), dv.f32Data(),
-                        (float) scale);
-            });
+            float[] dqs = dq.f32Data();
+            float[] dks = dk.f32Data();
+            float[] dvs = dv.f32Data();
+            float s = (float) scale;
+            if (Parallel.threads() == 1) {   // the groups in order, as forEachTask would, without a closure to allocate
+                for (int bkv = 0; bkv < groups; bkv++) {
+                    backwardGroupTaskF32(dims, bkv, gc, qc, kc, vc, oc, lc, dqs, dks, dvs, s);
+                }
+            } else {
+                Parallel.forEachTask(groups,
+                        bkv -> backwardGroupTaskF32(dims, bkv, gc, qc, kc, vc, oc, lc, dqs, dks, dvs, s));
+            }
         } else {
             Parallel.forEachTask(groups, bkv -> {
                 Arrays.fill(dq.f64Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0.0);
@@ -290,6 +304,17 @@ public final class Attention {
             });
         }
         return new Grads(dq, dk, dv);
+    }
+
+    /** One task of the F32 backward: zeroes the group's slices of dq, dk and dv, then accumulates into them. */
+    private static void backwardGroupTaskF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
+            Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
+        int dqSlice = dims.group() * dims.queries * dims.headDim;
+        int kvSlice = dims.keys * dims.headDim;
+        Arrays.fill(dq, bkv * dqSlice, (bkv + 1) * dqSlice, 0f);
+        Arrays.fill(dk, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
+        Arrays.fill(dv, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
+        backwardGroupF32(dims, bkv, g, q, k, v, out, lse, dq, dk, dv, scale);
     }
 
     /** Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head. */
