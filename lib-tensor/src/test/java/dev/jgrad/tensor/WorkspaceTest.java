@@ -145,7 +145,7 @@ class WorkspaceTest {
             }
         }
         // A steady-state step: storage from the free lists and shape and strides shared, so each tensor costs its
-        // own object (about 48 bytes) and nothing else; with two small arrays of its own it would be about 100.
+        // own object (40 bytes) and nothing else; with two small arrays of its own it would be about 100.
         assertTrue(bytes <= 64L * count, bytes + " bytes for " + count + " tensors");
 
         int[] shape = {2, 3};
@@ -187,9 +187,9 @@ class WorkspaceTest {
                 bytes = threads.getCurrentThreadAllocatedBytes() - before;
             }
         }
-        // Each tensor costs its own object (about 48 bytes) and nothing else: the varargs forms cost a shape array
+        // Each tensor costs its own object (40 bytes) and nothing else: the varargs forms cost a shape array
         // of 24 to 32 bytes on top of it.
-        assertTrue(bytes <= 56L * count, bytes + " bytes for " + count + " tensors");
+        assertTrue(bytes <= 48L * count, bytes + " bytes for " + count + " tensors");
 
         try (var scope = Workspace.open()) {
             Tensor.full(DType.F32, 3.0, 2, 3, 4);
