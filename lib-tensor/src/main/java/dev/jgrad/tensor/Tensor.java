@@ -678,7 +678,8 @@ public final class Tensor {
      */
     private int transposedCopyDim(Tensor s) {
         int last = shape.length - 1;
-        if (last < 1 || s.dtype() != dtype() || numel() < COPY_TILE * COPY_TILE || s.strides[last] == 1 || shape[last] < COPY_TILE) {
+        if (last < 1 || s.dtype() != dtype() || numel() < COPY_TILE * COPY_TILE || s.strides[last] == 1
+                || shape[last] < COPY_TILE) {
             return -1;
         }
         for (int d = last - 1; d >= 0; d--) {
