@@ -53,10 +53,14 @@ public final class Tape {
         void close();
     }
 
-    /** The backward kernel of one recorded op: upstream gradient in, one gradient per input out (null = none). */
+    /**
+     * The backward kernel of one recorded op: given the upstream gradient, writes the gradient of input i into
+     * {@code grads[i]} (left null: none). The tape hands every node the same array, cleared, so a backward pass
+     * does not allocate one per node.
+     */
     @FunctionalInterface
     interface Backward {
-        Tensor[] apply(Tensor gradOutput);
+        void apply(Tensor gradOutput, Tensor[] grads);
     }
 
     /** One entry on the tape. */
@@ -122,11 +126,13 @@ public final class Tape {
                     throw new IllegalStateException("backward: the graph through '" + node.op + "' was already "
                             + "differentiated and its saved tensors freed; run the forward pass again");
                 }
-                Tensor[] inputGrads = node.backward.apply(g);
+                Tensor[] inputGrads = queue.grads(node.inputs.length);
+                node.backward.apply(g, inputGrads);
                 node.backward = null;
                 for (int i = 0; i < node.inputs.length; i++) {
                     Variable input = node.inputs[i];
                     Tensor gi = inputGrads[i];
+                    inputGrads[i] = null;   // the array is the next node's; it must not keep this gradient alive
                     if (gi == null || !input.requiresGrad()) {
                         continue;
                     }
@@ -191,6 +197,8 @@ public final class Tape {
         private Node[] heap = new Node[64];
         private int size;
         private boolean inUse;
+        /** The array every node of the pass writes its input gradients into; all null between nodes. */
+        private Tensor[] grads = new Tensor[4];
 
         /** This thread's queue, or a fresh one if it is already in use (a backward started inside a backward). */
         static Queue acquire() {
@@ -209,11 +217,20 @@ public final class Tape {
                 n.pendingGrad = null;
                 n.pendingIsOwnSum = false;
             }
+            Arrays.fill(grads, null);   // a backward that threw may have left gradients in it
             inUse = false;
         }
 
         boolean isEmpty() {
             return size == 0;
+        }
+
+        /** The gradients array, all null, with room for {@code inputs} entries. */
+        Tensor[] grads(int inputs) {
+            if (grads.length < inputs) {
+                grads = new Tensor[inputs];
+            }
+            return grads;
         }
 
         void push(Node node) {

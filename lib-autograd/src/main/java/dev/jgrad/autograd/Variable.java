@@ -205,7 +205,10 @@ public final class Variable {
     public Variable add(Variable b) {
         Tensor a = value;
         Tensor bv = b.value;
-        return record("add", Binary.add(a, bv), g -> new Tensor[] {passOrSumTo(g, a), passOrSumTo(g, bv)}, this, b);
+        return record("add", Binary.add(a, bv), (g, grads) -> {
+            grads[0] = passOrSumTo(g, a);
+            grads[1] = passOrSumTo(g, bv);
+        }, this, b);
     }
 
     /**
@@ -220,27 +223,30 @@ public final class Variable {
     public Variable sub(Variable b) {
         int[] as = shape();
         int[] bs = b.shape();
-        return record("sub", Binary.sub(value, b.value), g -> {
+        return record("sub", Binary.sub(value, b.value), (g, grads) -> {
             var d = Binary.subBackward(g, as, bs);
-            return new Tensor[] {d.a(), d.b()};
+            grads[0] = d.a();
+            grads[1] = d.b();
         }, this, b);
     }
 
     public Variable mul(Variable b) {
         Tensor a = value;
         Tensor bv = b.value;
-        return record("mul", Binary.mul(a, bv), g -> {
+        return record("mul", Binary.mul(a, bv), (g, grads) -> {
             var d = Binary.mulBackward(g, a, bv);
-            return new Tensor[] {d.a(), d.b()};
+            grads[0] = d.a();
+            grads[1] = d.b();
         }, this, b);
     }
 
     public Variable div(Variable b) {
         Tensor a = value;
         Tensor bv = b.value;
-        return record("div", Binary.div(a, bv), g -> {
+        return record("div", Binary.div(a, bv), (g, grads) -> {
             var d = Binary.divBackward(g, a, bv);
-            return new Tensor[] {d.a(), d.b()};
+            grads[0] = d.a();
+            grads[1] = d.b();
         }, this, b);
     }
 
@@ -248,14 +254,15 @@ public final class Variable {
         Tensor a = value;
         Tensor e = exponent.value;
         Tensor out = Binary.pow(a, e);
-        return record("pow", out, g -> {
+        return record("pow", out, (g, grads) -> {
             var d = Binary.powBackward(g, a, e, out);
-            return new Tensor[] {d.a(), d.b()};
+            grads[0] = d.a();
+            grads[1] = d.b();
         }, this, exponent);
     }
 
     public Variable add(double s) {
-        return record("add", Binary.add(value, s), g -> new Tensor[] {g}, this);
+        return record("add", Binary.add(value, s), (g, grads) -> grads[0] = g, this);
     }
 
     public Variable sub(double s) {
@@ -263,7 +270,7 @@ public final class Variable {
     }
 
     public Variable mul(double s) {
-        return record("mul", Binary.mul(value, s), g -> new Tensor[] {Binary.mul(g, s)}, this);
+        return record("mul", Binary.mul(value, s), (g, grads) -> grads[0] = Binary.mul(g, s), this);
     }
 
     public Variable div(double s) {
@@ -272,86 +279,89 @@ public final class Variable {
 
     public Variable pow(double exponent) {
         Tensor a = value;
-        return record("pow", Binary.pow(a, exponent), g -> new Tensor[] {Binary.powScalarBackward(g, a, exponent)}, this);
+        return record("pow", Binary.pow(a, exponent),
+                (g, grads) -> grads[0] = Binary.powScalarBackward(g, a, exponent), this);
     }
 
     // ------------------------------------------------------------------------------------------ elementwise
 
     public Variable neg() {
-        return record("neg", Unary.neg(value), g -> new Tensor[] {Unary.negBackward(g)}, this);
+        return record("neg", Unary.neg(value), (g, grads) -> grads[0] = Unary.negBackward(g), this);
     }
 
     public Variable exp() {
         Tensor y = Unary.exp(value);
-        return record("exp", y, g -> new Tensor[] {Unary.expBackward(g, y)}, this);
+        return record("exp", y, (g, grads) -> grads[0] = Unary.expBackward(g, y), this);
     }
 
     public Variable log() {
         Tensor x = value;
-        return record("log", Unary.log(x), g -> new Tensor[] {Unary.logBackward(g, x)}, this);
+        return record("log", Unary.log(x), (g, grads) -> grads[0] = Unary.logBackward(g, x), this);
     }
 
     public Variable sqrt() {
         Tensor y = Unary.sqrt(value);
-        return record("sqrt", y, g -> new Tensor[] {Unary.sqrtBackward(g, y)}, this);
+        return record("sqrt", y, (g, grads) -> grads[0] = Unary.sqrtBackward(g, y), this);
     }
 
     public Variable abs() {
         Tensor x = value;
-        return record("abs", Unary.abs(x), g -> new Tensor[] {Unary.absBackward(g, x)}, this);
+        return record("abs", Unary.abs(x), (g, grads) -> grads[0] = Unary.absBackward(g, x), this);
     }
 
     public Variable tanh() {
         Tensor y = Unary.tanh(value);
-        return record("tanh", y, g -> new Tensor[] {Unary.tanhBackward(g, y)}, this);
+        return record("tanh", y, (g, grads) -> grads[0] = Unary.tanhBackward(g, y), this);
     }
 
     public Variable sigmoid() {
         Tensor y = Unary.sigmoid(value);
-        return record("sigmoid", y, g -> new Tensor[] {Unary.sigmoidBackward(g, y)}, this);
+        return record("sigmoid", y, (g, grads) -> grads[0] = Unary.sigmoidBackward(g, y), this);
     }
 
     public Variable relu() {
         Tensor x = value;
-        return record("relu", Unary.relu(x), g -> new Tensor[] {Unary.reluBackward(g, x)}, this);
+        return record("relu", Unary.relu(x), (g, grads) -> grads[0] = Unary.reluBackward(g, x), this);
     }
 
     /** GELU with GPT-2's tanh approximation. */
     public Variable gelu() {
         Tensor x = value;
-        return record("gelu", Unary.gelu(x), g -> new Tensor[] {Unary.geluBackward(g, x)}, this);
+        return record("gelu", Unary.gelu(x), (g, grads) -> grads[0] = Unary.geluBackward(g, x), this);
     }
 
     /** GELU with the exact erf form. */
     public Variable geluExact() {
         Tensor x = value;
-        return record("gelu_exact", Unary.geluExact(x), g -> new Tensor[] {Unary.geluExactBackward(g, x)}, this);
+        return record("gelu_exact", Unary.geluExact(x), (g, grads) -> grads[0] = Unary.geluExactBackward(g, x), this);
     }
 
     public Variable silu() {
         Tensor x = value;
-        return record("silu", Unary.silu(x), g -> new Tensor[] {Unary.siluBackward(g, x)}, this);
+        return record("silu", Unary.silu(x), (g, grads) -> grads[0] = Unary.siluBackward(g, x), this);
     }
 
     public Variable clamp(double min, double max) {
         Tensor x = value;
-        return record("clamp", Unary.clamp(x, min, max), g -> new Tensor[] {Unary.clampBackward(g, x, min, max)}, this);
+        return record("clamp", Unary.clamp(x, min, max),
+                (g, grads) -> grads[0] = Unary.clampBackward(g, x, min, max), this);
     }
 
     /** Elementwise {@code cond ? a : b} with broadcasting; cond is data (nonzero = true). */
     public static Variable where(Tensor cond, Variable a, Variable b) {
         int[] as = a.shape();
         int[] bs = b.shape();
-        return record("where", Binary.where(cond, a.value, b.value), g -> {
+        return record("where", Binary.where(cond, a.value, b.value), (g, grads) -> {
             var d = Binary.whereBackward(g, cond, as, bs);
-            return new Tensor[] {d.a(), d.b()};
+            grads[0] = d.a();
+            grads[1] = d.b();
         }, a, b);
     }
 
     /** Sets positions where {@code mask} is nonzero to {@code value} (e.g. -inf before a softmax). */
     public Variable maskedFill(Tensor mask, double fill) {
         return record("masked_fill", Binary.maskedFill(value, mask, fill),
-                g -> new Tensor[] {Binary.maskedFillBackward(g, mask)}, this);
+                (g, grads) -> grads[0] = Binary.maskedFillBackward(g, mask), this);
     }
 
     // ------------------------------------------------------------------------------------------ reductions
@@ -359,7 +369,8 @@ public final class Variable {
     /** Sum over the given axes (all axes when none are given). */
     public Variable sum(boolean keepDim, int... axes) {
         int[] in = shape();
-        return record("sum", Reduce.sum(value, keepDim, axes), g -> new Tensor[] {Reduce.sumBackward(g, in, keepDim, axes)}, this);
+        return record("sum", Reduce.sum(value, keepDim, axes),
+                (g, grads) -> grads[0] = Reduce.sumBackward(g, in, keepDim, axes), this);
     }
 
     /** Sum of all elements, a scalar. */
@@ -369,7 +380,8 @@ public final class Variable {
 
     public Variable mean(boolean keepDim, int... axes) {
         int[] in = shape();
-        return record("mean", Reduce.mean(value, keepDim, axes), g -> new Tensor[] {Reduce.meanBackward(g, in, keepDim, axes)}, this);
+        return record("mean", Reduce.mean(value, keepDim, axes),
+                (g, grads) -> grads[0] = Reduce.meanBackward(g, in, keepDim, axes), this);
     }
 
     /** Mean of all elements, a scalar. */
@@ -380,41 +392,42 @@ public final class Variable {
     public Variable max(boolean keepDim, int... axes) {
         Tensor x = value;
         Tensor y = Reduce.max(x, keepDim, axes);
-        return record("max", y, g -> new Tensor[] {Reduce.maxBackward(g, x, y, keepDim, axes)}, this);
+        return record("max", y, (g, grads) -> grads[0] = Reduce.maxBackward(g, x, y, keepDim, axes), this);
     }
 
     public Variable min(boolean keepDim, int... axes) {
         Tensor x = value;
         Tensor y = Reduce.min(x, keepDim, axes);
-        return record("min", y, g -> new Tensor[] {Reduce.minBackward(g, x, y, keepDim, axes)}, this);
+        return record("min", y, (g, grads) -> grads[0] = Reduce.minBackward(g, x, y, keepDim, axes), this);
     }
 
     /** Variance with the given correction (1 = unbiased, torch's default). */
     public Variable var(int correction, boolean keepDim, int... axes) {
         Tensor x = value;
         return record("var", Reduce.var(x, correction, keepDim, axes),
-                g -> new Tensor[] {Reduce.varBackward(g, x, correction, keepDim, axes)}, this);
+                (g, grads) -> grads[0] = Reduce.varBackward(g, x, correction, keepDim, axes), this);
     }
 
     // ------------------------------------------------------------------------------------------ nn kernels
 
     public Variable softmax(int axis) {
         Tensor y = Softmax.softmax(value, axis);
-        return record("softmax", y, g -> new Tensor[] {Softmax.softmaxBackward(g, y, axis)}, this);
+        return record("softmax", y, (g, grads) -> grads[0] = Softmax.softmaxBackward(g, y, axis), this);
     }
 
     public Variable logSoftmax(int axis) {
         Tensor y = Softmax.logSoftmax(value, axis);
-        return record("log_softmax", y, g -> new Tensor[] {Softmax.logSoftmaxBackward(g, y, axis)}, this);
+        return record("log_softmax", y, (g, grads) -> grads[0] = Softmax.logSoftmaxBackward(g, y, axis), this);
     }
 
     /** torch.matmul semantics, including batched and broadcast batch dimensions. */
     public Variable matmul(Variable b) {
         Tensor a = value;
         Tensor bv = b.value;
-        return record("matmul", MatMul.matmul(a, bv), g -> {
+        return record("matmul", MatMul.matmul(a, bv), (g, grads) -> {
             var d = MatMul.matmulBackward(g, a, bv);
-            return new Tensor[] {d.a(), d.b()};
+            grads[0] = d.a();
+            grads[1] = d.b();
         }, this, b);
     }
 
@@ -439,10 +452,12 @@ public final class Variable {
         if (bias != null) {
             addRowsInPlace(y, bias.value);
         }
-        return record("linear", y, g -> {
+        return record("linear", y, (g, grads) -> {
             var d = MatMul.linearBackward(g, xv, w);
             Tensor db = bias == null ? null : Reduce.columnSums(g);
-            return new Tensor[] {d.a(), d.b(), db};
+            grads[0] = d.a();
+            grads[1] = d.b();
+            grads[2] = db;
         }, x, weight, orConstant(bias));
     }
 
@@ -474,9 +489,11 @@ public final class Variable {
         Tensor w = weight == null ? null : weight.value;
         Tensor b = bias == null ? null : bias.value;
         var r = LayerNorm.forward(xv, w, b, eps);
-        return record("layer_norm", r.out(), g -> {
+        return record("layer_norm", r.out(), (g, grads) -> {
             var d = LayerNorm.backward(g, xv, w, b, r.mean(), r.rstd());
-            return new Tensor[] {d.x(), d.weight(), d.bias()};
+            grads[0] = d.x();
+            grads[1] = d.weight();
+            grads[2] = d.bias();
         }, x, orConstant(weight), orConstant(bias));
     }
 
@@ -485,9 +502,10 @@ public final class Variable {
         Tensor xv = x.value;
         Tensor w = weight == null ? null : weight.value;
         var r = RmsNorm.forward(xv, w, eps);
-        return record("rms_norm", r.out(), g -> {
+        return record("rms_norm", r.out(), (g, grads) -> {
             var d = RmsNorm.backward(g, xv, w, r.rstd());
-            return new Tensor[] {d.x(), d.weight()};
+            grads[0] = d.x();
+            grads[1] = d.weight();
         }, x, orConstant(weight));
     }
 
@@ -505,7 +523,7 @@ public final class Variable {
     public static Variable embedding(Variable weight, int[] ids, int... idsShape) {
         int vocab = weight.size(0);
         return record("embedding", Index.embedding(weight.value, ids, idsShape),
-                g -> new Tensor[] {Index.embeddingBackward(g, ids, vocab)}, weight);
+                (g, grads) -> grads[0] = Index.embeddingBackward(g, ids, vocab), weight);
     }
 
     public static Variable concat(int axis, Variable... xs) {
@@ -519,7 +537,8 @@ public final class Variable {
         for (int i = 0; i < xs.length; i++) {
             sizes[i] = values[i].size(ax);
         }
-        return record("concat", out, g -> Join.concatBackward(g, ax, sizes), xs);
+        return record("concat", out,
+                (g, grads) -> System.arraycopy(Join.concatBackward(g, ax, sizes), 0, grads, 0, xs.length), xs);
     }
 
     public static Variable stack(int axis, Variable... xs) {
@@ -529,7 +548,8 @@ public final class Variable {
         }
         Tensor out = Join.stack(axis, values);
         int ax = Shapes.axis("stack", axis, out.rank());
-        return record("stack", out, g -> Join.stackBackward(g, ax, xs.length), xs);
+        return record("stack", out,
+                (g, grads) -> System.arraycopy(Join.stackBackward(g, ax, xs.length), 0, grads, 0, xs.length), xs);
     }
 
     /** Consecutive pieces of the given sizes along {@code axis}; each piece is a narrow view with its own node. */
@@ -547,12 +567,12 @@ public final class Variable {
 
     public Variable reshape(int... newShape) {
         int[] in = shape();
-        return record("reshape", value.reshape(newShape), g -> new Tensor[] {g.reshape(in)}, this);
+        return record("reshape", value.reshape(newShape), (g, grads) -> grads[0] = g.reshape(in), this);
     }
 
     public Variable view(int... newShape) {
         int[] in = shape();
-        return record("view", value.view(newShape), g -> new Tensor[] {g.reshape(in)}, this);
+        return record("view", value.view(newShape), (g, grads) -> grads[0] = g.reshape(in), this);
     }
 
     public Variable flatten() {
@@ -560,12 +580,12 @@ public final class Variable {
     }
 
     public Variable transpose(int dim0, int dim1) {
-        return record("transpose", value.transpose(dim0, dim1), g -> new Tensor[] {g.transpose(dim0, dim1)}, this);
+        return record("transpose", value.transpose(dim0, dim1), (g, grads) -> grads[0] = g.transpose(dim0, dim1), this);
     }
 
     /** Transpose of a 2-D variable. */
     public Variable t() {
-        return record("t", value.t(), g -> new Tensor[] {g.t()}, this);
+        return record("t", value.t(), (g, grads) -> grads[0] = g.t(), this);
     }
 
     public Variable permute(int... order) {
@@ -574,41 +594,41 @@ public final class Variable {
         for (int i = 0; i < order.length; i++) {
             inverse[Shapes.axis("permute", order[i], order.length)] = i;
         }
-        return record("permute", out, g -> new Tensor[] {g.permute(inverse)}, this);
+        return record("permute", out, (g, grads) -> grads[0] = g.permute(inverse), this);
     }
 
     public Variable narrow(int dim, int start, int length) {
         int[] in = shape();
         return record("narrow", value.narrow(dim, start, length),
-                g -> new Tensor[] {scatterInto(g, in, z -> z.narrow(dim, start, length))}, this);
+                (g, grads) -> grads[0] = scatterInto(g, in, z -> z.narrow(dim, start, length)), this);
     }
 
     public Variable slice(int dim, int start, int end, int step) {
         int[] in = shape();
         return record("slice", value.slice(dim, start, end, step),
-                g -> new Tensor[] {scatterInto(g, in, z -> z.slice(dim, start, end, step))}, this);
+                (g, grads) -> grads[0] = scatterInto(g, in, z -> z.slice(dim, start, end, step)), this);
     }
 
     public Variable select(int dim, int index) {
         int[] in = shape();
         return record("select", value.select(dim, index),
-                g -> new Tensor[] {scatterInto(g, in, z -> z.select(dim, index))}, this);
+                (g, grads) -> grads[0] = scatterInto(g, in, z -> z.select(dim, index)), this);
     }
 
     /** Broadcasts to a larger shape without copying; the gradient is summed back. */
     public Variable expand(int... target) {
         int[] in = shape();
-        return record("expand", value.expand(target), g -> new Tensor[] {Reduce.sumTo(g, in)}, this);
+        return record("expand", value.expand(target), (g, grads) -> grads[0] = Reduce.sumTo(g, in), this);
     }
 
     public Variable squeeze(int dim) {
         int[] in = shape();
-        return record("squeeze", value.squeeze(dim), g -> new Tensor[] {g.reshape(in)}, this);
+        return record("squeeze", value.squeeze(dim), (g, grads) -> grads[0] = g.reshape(in), this);
     }
 
     public Variable unsqueeze(int dim) {
         int[] in = shape();
-        return record("unsqueeze", value.unsqueeze(dim), g -> new Tensor[] {g.reshape(in)}, this);
+        return record("unsqueeze", value.unsqueeze(dim), (g, grads) -> grads[0] = g.reshape(in), this);
     }
 
     /** The gradient of a view: zeros of the input's shape with g written into the viewed region. */
@@ -630,9 +650,11 @@ public final class Variable {
         Tensor kv = k.value;
         Tensor vv = v.value;
         var r = Attention.forward(qv, kv, vv, causal, scale);
-        return record("attention", r.out(), g -> {
+        return record("attention", r.out(), (g, grads) -> {
             var d = Attention.backward(g, qv, kv, vv, r.out(), r.logSumExp(), causal, scale);
-            return new Tensor[] {d.q(), d.k(), d.v()};
+            grads[0] = d.q();
+            grads[1] = d.k();
+            grads[2] = d.v();
         }, q, k, v);
     }
 
@@ -662,21 +684,21 @@ public final class Variable {
         Tensor v = Heads.split(x, (heads + kvHeads) * headDim, kvHeads, headDim);
         var r = Attention.forward(q, k, v, causal, scale);
         Tensor y = Heads.mergeInto(r.out(), Tensor.empty(x.dtype(), batch, time, heads * headDim), 0);
-        return record("attention_packed", y, g -> {
+        return record("attention_packed", y, (g, grads) -> {
             Tensor gHeads = Heads.split(g, 0, heads, headDim);
             var d = Attention.backward(gHeads, q, k, v, r.out(), r.logSumExp(), causal, scale);
             Tensor dx = Tensor.empty(g.dtype(), batch, time, width);
             Heads.mergeInto(d.q(), dx, 0);
             Heads.mergeInto(d.k(), dx, heads * headDim);
             Heads.mergeInto(d.v(), dx, (heads + kvHeads) * headDim);
-            return new Tensor[] {dx};
+            grads[0] = dx;
         }, qkv);
     }
 
     /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */
     public Variable rope(int startPos, double theta) {
         return record("rope", Rope.forward(value, startPos, theta),
-                g -> new Tensor[] {Rope.backward(g, startPos, theta)}, this);
+                (g, grads) -> grads[0] = Rope.backward(g, startPos, theta), this);
     }
 
     /**
@@ -687,8 +709,7 @@ public final class Variable {
         Tensor x = logits.value;
         int[] t = Workspace.copyOf(targets);   // kept for the backward, safe from later changes to targets
         var r = CrossEntropy.forward(x, t, ignoreIndex, labelSmoothing);
-        return record("cross_entropy", r.loss(), g -> new Tensor[] {
-                CrossEntropy.backward(g, x, t, r.logSumExp(), ignoreIndex, labelSmoothing, r.counted())},
-                logits);
+        return record("cross_entropy", r.loss(), (g, grads) -> grads[0] =
+                CrossEntropy.backward(g, x, t, r.logSumExp(), ignoreIndex, labelSmoothing, r.counted()), logits);
     }
 }

@@ -17,7 +17,7 @@ import java.util.Arrays;
  * tests, and say so in their names.
  */
 public final class Tensor {
-    private final DType dtype;
+    /** The storage: exactly one of the two is non-null, and which one is the dtype (not stored separately). */
     private final float[] f32;
     private final double[] f64;
     /** Never modified after construction, so views and new tensors may share these arrays instead of copying. */
@@ -29,13 +29,12 @@ public final class Tensor {
     /** The lender's generation when the storage was lent: any other generation means the scope has closed. */
     private final int generation;
 
-    private Tensor(DType dtype, float[] f32, double[] f64, int[] shape, int[] strides, int offset) {
-        this(dtype, f32, f64, shape, strides, offset, null, 0);
+    private Tensor(float[] f32, double[] f64, int[] shape, int[] strides, int offset) {
+        this(f32, f64, shape, strides, offset, null, 0);
     }
 
-    private Tensor(DType dtype, float[] f32, double[] f64, int[] shape, int[] strides, int offset, Workspace lender,
+    private Tensor(float[] f32, double[] f64, int[] shape, int[] strides, int offset, Workspace lender,
                    int generation) {
-        this.dtype = dtype;
         this.f32 = f32;
         this.f64 = f64;
         this.shape = shape;
@@ -73,6 +72,50 @@ public final class Tensor {
         return allocate(dtype, shape, Workspace.lending());
     }
 
+    /**
+     * {@link #empty(DType, int...)} for a shape of one to four dimensions given one by one, as ops creating their
+     * outputs write it: inside a workspace scope a shape seen before costs no array at all, where the varargs form
+     * builds one on every call. The same holds for the {@link #zeros(DType, int, int)} family.
+     */
+    public static Tensor empty(DType dtype, int d0) {
+        return allocate(dtype, 1, d0, 0, 0, 0, Workspace.lending());
+    }
+
+    /** {@link #empty(DType, int)} for two dimensions. */
+    public static Tensor empty(DType dtype, int d0, int d1) {
+        return allocate(dtype, 2, d0, d1, 0, 0, Workspace.lending());
+    }
+
+    /** {@link #empty(DType, int)} for three dimensions. */
+    public static Tensor empty(DType dtype, int d0, int d1, int d2) {
+        return allocate(dtype, 3, d0, d1, d2, 0, Workspace.lending());
+    }
+
+    /** {@link #empty(DType, int)} for four dimensions. */
+    public static Tensor empty(DType dtype, int d0, int d1, int d2, int d3) {
+        return allocate(dtype, 4, d0, d1, d2, d3, Workspace.lending());
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0) {
+        return zeroed(allocate(dtype, 1, d0, 0, 0, 0, Workspace.lending()));
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0, int d1) {
+        return zeroed(allocate(dtype, 2, d0, d1, 0, 0, Workspace.lending()));
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0, int d1, int d2) {
+        return zeroed(allocate(dtype, 3, d0, d1, d2, 0, Workspace.lending()));
+    }
+
+    /** {@link #zeros(DType, int...)} without a shape array (see {@link #empty(DType, int)}). */
+    public static Tensor zeros(DType dtype, int d0, int d1, int d2, int d3) {
+        return zeroed(allocate(dtype, 4, d0, d1, d2, d3, Workspace.lending()));
+    }
+
     /** {@link #empty} with t's dtype and shape: a contiguous tensor whose values are unspecified. */
     public static Tensor emptyLike(Tensor t) {
         return allocateLike(t, Workspace.lending());
@@ -80,7 +123,7 @@ public final class Tensor {
 
     /** Storage for a contiguous tensor shaped like t, sharing t's shape array and, when they fit, its strides. */
     private static Tensor allocateLike(Tensor t, Workspace w) {
-        return allocate(t.dtype, t.shape, t.hasRowMajorStrides() ? t.strides : null, w);
+        return allocate(t.dtype(), t.shape, t.hasRowMajorStrides() ? t.strides : null, w);
     }
 
     /**
@@ -97,6 +140,17 @@ public final class Tensor {
     }
 
     /**
+     * A new contiguous tensor of shape [d0, .., d(rank-1)], rank 1 to 4: the workspace's shared arrays when it has
+     * seen that shape, found without building an array; otherwise as {@link #allocate(DType, int[], Workspace)}.
+     */
+    private static Tensor allocate(DType dtype, int rank, int d0, int d1, int d2, int d3, Workspace w) {
+        int slot = w == null ? -1 : w.findShape(rank, d0, d1, d2, d3);
+        return slot >= 0
+                ? allocate(dtype, w.sharedShape(slot), w.sharedStrides(slot), w)
+                : allocate(dtype, Arrays.copyOf(new int[] {d0, d1, d2, d3}, rank), w);
+    }
+
+    /**
      * Every tensor that owns new storage is made here, with shape {@code s} (owned by the new tensor, never
      * modified) and its row-major strides {@code st} (computed when null): from the workspace {@code w}, or fresh
      * when it is null.
@@ -108,12 +162,12 @@ public final class Tensor {
         }
         if (w == null) {
             return dtype == DType.F32
-                    ? new Tensor(dtype, new float[n], null, s, st, 0)
-                    : new Tensor(dtype, null, new double[n], s, st, 0);
+                    ? new Tensor(new float[n], null, s, st, 0)
+                    : new Tensor(null, new double[n], s, st, 0);
         }
         return dtype == DType.F32
-                ? new Tensor(dtype, w.takeF32(n), null, s, st, 0, w, w.generation())
-                : new Tensor(dtype, null, w.takeF64(n), s, st, 0, w, w.generation());
+                ? new Tensor(w.takeF32(n), null, s, st, 0, w, w.generation())
+                : new Tensor(null, w.takeF64(n), s, st, 0, w, w.generation());
     }
 
     /** A new F32 tensor of zeros. */
@@ -145,27 +199,30 @@ public final class Tensor {
         return emptyLike(t).fill(1.0);
     }
 
+    /** The shape of a rank-0 tensor, shared: {@code full(dtype, value)} would make a new empty array per call. */
+    private static final int[] SCALAR_SHAPE = {};
+
     /** A rank-0 tensor holding one value. */
     public static Tensor scalar(DType dtype, double value) {
-        return full(dtype, value);
+        return full(dtype, value, SCALAR_SHAPE);
     }
 
     public static Tensor scalar(double value) {
-        return full(DType.F32, value);
+        return full(DType.F32, value, SCALAR_SHAPE);
     }
 
     /** A copy of {@code data} viewed with the given shape (the data's length when no shape is given). */
     public static Tensor of(float[] data, int... shape) {
         int[] s = shape.length == 0 ? new int[] {data.length} : shape.clone();
         checkLength("Tensor.of", data.length, s);
-        return new Tensor(DType.F32, data.clone(), null, s, Shapes.contiguousStrides(s), 0);
+        return new Tensor(data.clone(), null, s, Shapes.contiguousStrides(s), 0);
     }
 
     /** A copy of {@code data} viewed with the given shape (the data's length when no shape is given). */
     public static Tensor of(double[] data, int... shape) {
         int[] s = shape.length == 0 ? new int[] {data.length} : shape.clone();
         checkLength("Tensor.of", data.length, s);
-        return new Tensor(DType.F64, null, data.clone(), s, Shapes.contiguousStrides(s), 0);
+        return new Tensor(null, data.clone(), s, Shapes.contiguousStrides(s), 0);
     }
 
     /** A 2-D F32 tensor from rows of equal length. */
@@ -198,14 +255,14 @@ public final class Tensor {
     public static Tensor wrap(float[] data, int... shape) {
         int[] s = shape.length == 0 ? new int[] {data.length} : shape.clone();
         checkLength("Tensor.wrap", data.length, s);
-        return new Tensor(DType.F32, data, null, s, Shapes.contiguousStrides(s), 0);
+        return new Tensor(data, null, s, Shapes.contiguousStrides(s), 0);
     }
 
     /** Views {@code data} itself (no copy) with the given shape: writes to either are seen by both. */
     public static Tensor wrap(double[] data, int... shape) {
         int[] s = shape.length == 0 ? new int[] {data.length} : shape.clone();
         checkLength("Tensor.wrap", data.length, s);
-        return new Tensor(DType.F64, null, data, s, Shapes.contiguousStrides(s), 0);
+        return new Tensor(null, data, s, Shapes.contiguousStrides(s), 0);
     }
 
     private static void checkLength(String op, int length, int[] shape) {
@@ -285,7 +342,7 @@ public final class Tensor {
     // ------------------------------------------------------------------------------------------ metadata
 
     public DType dtype() {
-        return dtype;
+        return f32 != null ? DType.F32 : DType.F64;
     }
 
     /** A copy of the shape. */
@@ -365,7 +422,7 @@ public final class Tensor {
     public float[] f32Data() {
         checkLive();
         if (f32 == null) {
-            throw new IllegalStateException("f32Data: tensor is " + dtype + ", not F32");
+            throw new IllegalStateException("f32Data: tensor is " + dtype() + ", not F32");
         }
         return f32;
     }
@@ -374,7 +431,7 @@ public final class Tensor {
     public double[] f64Data() {
         checkLive();
         if (f64 == null) {
-            throw new IllegalStateException("f64Data: tensor is " + dtype + ", not F64");
+            throw new IllegalStateException("f64Data: tensor is " + dtype() + ", not F64");
         }
         return f64;
     }
@@ -478,7 +535,7 @@ public final class Tensor {
         }
         // A view may start inside a larger storage array (narrow, select): copy just its elements.
         float[] out = new float[numel()];
-        new Tensor(DType.F32, out, null, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
+        new Tensor(out, null, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
         return out;
     }
 
@@ -489,13 +546,13 @@ public final class Tensor {
             return f64.clone();
         }
         double[] out = new double[numel()];
-        new Tensor(DType.F64, null, out, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
+        new Tensor(null, out, shape.clone(), Shapes.contiguousStrides(shape), 0).copyFrom(this);
         return out;
     }
 
     /** This tensor in another dtype (itself when already of that dtype). */
     public Tensor to(DType target) {
-        if (target == dtype) {
+        if (target == dtype()) {
             return this;
         }
         Tensor out = empty(target, shape);
@@ -505,7 +562,7 @@ public final class Tensor {
 
     /** A contiguous copy that shares nothing with this tensor. */
     public Tensor copy() {
-        Tensor out = empty(dtype, shape);
+        Tensor out = empty(dtype(), shape);
         out.copyFrom(this);
         return out;
     }
@@ -561,7 +618,7 @@ public final class Tensor {
     public Tensor copyFrom(Tensor src) {
         checkLive();
         src.checkLive();
-        if (src.dtype == dtype && Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
+        if (src.dtype() == dtype() && Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
             // Both are one run of storage in the same order: a single array copy, the same values as the loop below.
             if (f32 != null) {
                 System.arraycopy(src.f32, src.offset, f32, offset, numel());
@@ -621,7 +678,8 @@ public final class Tensor {
      */
     private int transposedCopyDim(Tensor s) {
         int last = shape.length - 1;
-        if (last < 1 || s.dtype != dtype || numel() < COPY_TILE * COPY_TILE || s.strides[last] == 1 || shape[last] < COPY_TILE) {
+        if (last < 1 || s.dtype() != dtype() || numel() < COPY_TILE * COPY_TILE || s.strides[last] == 1
+                || shape[last] < COPY_TILE) {
             return -1;
         }
         for (int d = last - 1; d >= 0; d--) {
@@ -680,7 +738,7 @@ public final class Tensor {
     // ------------------------------------------------------------------------------------------ views
 
     private Tensor view(int[] newShape, int[] newStrides, int newOffset) {
-        return new Tensor(dtype, f32, f64, newShape, newStrides, newOffset, lender, generation);
+        return new Tensor(f32, f64, newShape, newStrides, newOffset, lender, generation);
     }
 
     private int[] inferShape(String op, int[] newShape) {

@@ -252,6 +252,21 @@ public final class Workspace implements AutoCloseable {
         return shapeCount++;
     }
 
+    /**
+     * The slot of the shape [d0, .., d(rank-1)] (rank 1 to 4) if it is in the table, else -1 (the caller then
+     * goes through {@link #shapeSlot}, which adds it). Compares in place: no array is built to look a shape up.
+     */
+    int findShape(int rank, int d0, int d1, int d2, int d3) {
+        for (int i = 0; i < shapeCount; i++) {
+            int[] s = shapes[i];
+            if (s.length == rank && s[0] == d0 && (rank < 2 || s[1] == d1) && (rank < 3 || s[2] == d2)
+                    && (rank < 4 || s[3] == d3)) {
+                return i;
+            }
+        }
+        return -1;
+    }
+
     int[] sharedShape(int slot) {
         return shapes[slot];
     }

@@ -145,7 +145,7 @@ class WorkspaceTest {
             }
         }
         // A steady-state step: storage from the free lists and shape and strides shared, so each tensor costs its
-        // own object (about 48 bytes) and nothing else; with two small arrays of its own it would be about 100.
+        // own object (40 bytes) and nothing else; with two small arrays of its own it would be about 100.
         assertTrue(bytes <= 64L * count, bytes + " bytes for " + count + " tensors");
 
         int[] shape = {2, 3};
@@ -163,6 +163,56 @@ class WorkspaceTest {
                 assertArrayEquals(new int[] {2, 1}, t.strides());
             }
         }
+        Workspace.current().trim();
+    }
+
+    @Test
+    void theOneByOneShapeFormsBuildNoShapeArrayInsideAScope() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        int count = 400;
+        long bytes = 0;
+        for (int step = 0; step < 20; step++) {   // enough for C2 to compile the loop
+            try (var scope = Workspace.open()) {
+                long before = threads.getCurrentThreadAllocatedBytes();
+                for (int i = 0; i < count; i += 8) {
+                    Tensor.empty(DType.F32, 384);
+                    Tensor.empty(DType.F32, 8, 128);
+                    Tensor.empty(DType.F32, 8, 128, 384);
+                    Tensor.empty(DType.F32, 8, 4, 128, 32);
+                    Tensor.zeros(DType.F32, 5);
+                    Tensor.zeros(DType.F32, 8, 5);
+                    Tensor.zeros(DType.F32, 8, 128, 5);
+                    Tensor.zeros(DType.F32, 8, 4, 128, 5);
+                }
+                bytes = threads.getCurrentThreadAllocatedBytes() - before;
+            }
+        }
+        // Each tensor costs its own object (40 bytes) and nothing else: the varargs forms cost a shape array
+        // of 24 to 32 bytes on top of it.
+        assertTrue(bytes <= 48L * count, bytes + " bytes for " + count + " tensors");
+
+        try (var scope = Workspace.open()) {
+            Tensor.full(DType.F32, 3.0, 2, 3, 4);
+        }
+        try (var scope = Workspace.open()) {
+            Tensor[] made = {Tensor.zeros(DType.F32, 24), Tensor.zeros(DType.F32, 4, 6), Tensor.zeros(DType.F32, 2, 3, 4),
+                    Tensor.zeros(DType.F64, 1, 2, 3, 4), Tensor.empty(DType.F64, 7), Tensor.empty(DType.F32, 3, 1),
+                    Tensor.empty(DType.F32, 2, 3, 4), Tensor.empty(DType.F32, 2, 3, 4, 1)};
+            int[][] shapes = {{24}, {4, 6}, {2, 3, 4}, {1, 2, 3, 4}, {7}, {3, 1}, {2, 3, 4}, {2, 3, 4, 1}};
+            for (int i = 0; i < made.length; i++) {
+                assertArrayEquals(shapes[i], made[i].shape());
+                assertArrayEquals(Shapes.contiguousStrides(shapes[i]), made[i].strides());
+            }
+            for (int i = 0; i < 4; i++) {
+                assertEquals(0.0, made[i].abs().sum().item(), "zeros in recycled storage");
+            }
+            assertTrue(made[2].isScoped());
+            var e = assertThrows(IllegalArgumentException.class, () -> Tensor.zeros(DType.F32, 2, -3));
+            assertTrue(e.getMessage().contains("[2, -3]"), e.getMessage());
+        }
+        Tensor outside = Tensor.zeros(DType.F64, 2, 3);
+        assertFalse(outside.isScoped());
+        assertArrayEquals(new int[] {2, 3}, outside.shape());
         Workspace.current().trim();
     }
 

@@ -2,6 +2,7 @@ package dev.jgrad.viz;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import tech.tablesaw.api.DoubleColumn;
@@ -33,6 +34,11 @@ public final class History {
 
     private final Table table;
     private final LongColumn steps = LongColumn.create(STEP);
+    /**
+     * Each metric's column under the exact name it was logged by. A training step logs dozens of metrics, and
+     * finding a column in the table (names compared one by one, through a stream) allocates on every call.
+     */
+    private final Map<String, DoubleColumn> columnsByName = new HashMap<>();
 
     public History() {
         this("history");
@@ -193,12 +199,19 @@ public final class History {
     }
 
     private DoubleColumn column(String metric) {
+        DoubleColumn known = columnsByName.get(metric);
+        if (known != null) return known;
         if (metric == null || metric.isBlank()) throw new IllegalArgumentException("History.log: metric name must not be blank");
-        if (table.containsColumn(metric)) return (DoubleColumn) table.column(metric);
-        DoubleColumn c = DoubleColumn.create(metric);
-        c.setPrintFormatter(new NumberColumnFormatter(new MetricFormat()));
-        for (int i = 0; i < steps.size(); i++) c.appendMissing();
-        table.addColumns(c);
+        DoubleColumn c;
+        if (table.containsColumn(metric)) {
+            c = (DoubleColumn) table.column(metric);
+        } else {
+            c = DoubleColumn.create(metric);
+            c.setPrintFormatter(new NumberColumnFormatter(new MetricFormat()));
+            for (int i = 0; i < steps.size(); i++) c.appendMissing();
+            table.addColumns(c);
+        }
+        columnsByName.put(metric, c);
         return c;
     }
 

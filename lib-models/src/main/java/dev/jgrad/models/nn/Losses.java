@@ -3,7 +3,6 @@ package dev.jgrad.models.nn;
 import dev.jgrad.autograd.Variable;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
-import java.util.Arrays;
 
 /** Training objectives, each a scalar {@link Variable} to call {@code backward()} on. */
 public final class Losses {
@@ -15,7 +14,7 @@ public final class Losses {
      * trains on the wrong thing, so it is an error here rather than a feature.
      */
     public static Variable mse(Variable pred, Variable target) {
-        if (!Arrays.equals(pred.shape(), target.shape())) {
+        if (!pred.value().sameShape(target.value())) {
             throw new ShapeException("Losses.mse: pred has shape " + Shapes.str(pred.shape()) + " but target has "
                     + Shapes.str(target.shape()) + "; they must match exactly");
         }

@@ -78,6 +78,8 @@ public final class Trainer {
     private final Rng sampler;
     private final Map<String, Variable> parameters;
     private final Map<String, List<String>> layers;
+    /** Each layer's history metric, {@code grad_norm/LAYER}, built once instead of on every step. */
+    private final Map<String, String> layerMetrics = new LinkedHashMap<>();
     private final History history = new History("training");
     private final List<Double> lossHistory = new ArrayList<>();
     private final List<List<Double>> valHistory = new ArrayList<>();
@@ -113,6 +115,7 @@ public final class Trainer {
                 config.minLr());
         this.sampler = new Rng(DataParallel.hash(config.seed(), SAMPLER_STREAM));
         this.layers = layersOf(parameters.keySet());
+        layers.keySet().forEach(layer -> layerMetrics.put(layer, "grad_norm/" + layer));
         this.parallel = new DataParallel(model, 1);
         model.module().train(true);
     }
@@ -229,7 +232,7 @@ public final class Trainer {
         headline.put(History.GRAD_NORM, gradNorm);
         headline.put(History.TOKENS_PER_S, tokensPerSecond);
         history.log(index, headline);
-        layerNorms.forEach((layer, norm) -> history.log(index, "grad_norm/" + layer, norm));
+        layerNorms.forEach((layer, norm) -> history.log(index, layerMetrics.get(layer), norm));
         if (config.evalEvery() > 0 && step % config.evalEvery() == 0) {
             Evaluation eval = evaluate();
             recordEvaluation(index, eval);

@@ -40,9 +40,22 @@ public final class NormRows {
         return axis == last ? lastAxisResult : lastAxisResult.transpose(axis, last).contiguous();
     }
 
+    /**
+     * True when {@link #forEachRowRange} would run all rows as one range on the calling thread (always so with one
+     * thread). The F32 kernels then run the range themselves: the closure for forEachRowRange is an allocation per
+     * call, which a training step would otherwise pay for every normalisation.
+     */
+    public static boolean isOneRowRange(int rows, int rowLength) {
+        return rowTasks(rows, rowLength) <= 1;
+    }
+
+    private static int rowTasks(int rows, int rowLength) {
+        return Math.min(rows, Parallel.chunks((long) rows * Math.max(rowLength, 1), MIN_ELEMENTS_PER_TASK));
+    }
+
     /** Runs {@code body} over [0, rows) in chunks spread over {@link Parallel}; each row goes to exactly one chunk. */
     public static void forEachRowRange(int rows, int rowLength, RowRange body) {
-        int tasks = Math.min(rows, Parallel.chunks((long) rows * Math.max(rowLength, 1), MIN_ELEMENTS_PER_TASK));
+        int tasks = rowTasks(rows, rowLength);
         if (tasks <= 1) {
             body.run(0, rows);
             return;
@@ -58,7 +71,7 @@ public final class NormRows {
      */
     public static void forEachColumnRange(int columns, int rows, int align, RowRange body) {
         int blocks = (columns + align - 1) / align;
-        int tasks = Math.min(blocks, Parallel.chunks((long) rows * Math.max(columns, 1), MIN_ELEMENTS_PER_TASK));
+        int tasks = columnTasks(columns, rows, align);
         if (tasks <= 1) {
             body.run(0, columns);
             return;
@@ -68,6 +81,16 @@ public final class NormRows {
             int to = Math.min(columns, (int) ((long) blocks * (t + 1) / tasks) * align);
             body.run(from, to);
         });
+    }
+
+    /** As {@link #isOneRowRange}, for {@link #forEachColumnRange}. */
+    public static boolean isOneColumnRange(int columns, int rows, int align) {
+        return columnTasks(columns, rows, align) <= 1;
+    }
+
+    private static int columnTasks(int columns, int rows, int align) {
+        int blocks = (columns + align - 1) / align;
+        return Math.min(blocks, Parallel.chunks((long) rows * Math.max(columns, 1), MIN_ELEMENTS_PER_TASK));
     }
 
     /** Throws unless both tensors have the same dtype. */
@@ -124,6 +147,19 @@ public final class NormRows {
     public static int[] rowShape(Tensor x) {
         int[] s = x.shape();
         return Arrays.copyOf(s, s.length - 1);
+    }
+
+    /**
+     * A new contiguous tensor for per-row statistics of x, shape x.shape[:-1], its values unspecified. The usual
+     * ranks pass the shape dimension by dimension, so a training step builds no shape array for it.
+     */
+    public static Tensor emptyRowStats(Tensor x) {
+        return switch (x.rank()) {
+            case 2 -> Tensor.empty(x.dtype(), x.size(0));
+            case 3 -> Tensor.empty(x.dtype(), x.size(0), x.size(1));
+            case 4 -> Tensor.empty(x.dtype(), x.size(0), x.size(1), x.size(2));
+            default -> Tensor.empty(x.dtype(), rowShape(x));
+        };
     }
 
     /**

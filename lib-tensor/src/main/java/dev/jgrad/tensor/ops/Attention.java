@@ -91,10 +91,12 @@ public final class Attention {
             return causal ? i + (keys - queries) + 1 : keys;
         }
 
+        /** The output's shape [B, Hq, T, D], for messages. */
         int[] outShape() {
             return new int[] {batch, qHeads, queries, headDim};
         }
 
+        /** The log-sum-exp's shape [B, Hq, T], for messages. */
         int[] rowShape() {
             return new int[] {batch, qHeads, queries};
         }
@@ -108,11 +110,20 @@ public final class Attention {
         Tensor qc = q.contiguous();
         Tensor kc = k.contiguous();
         Tensor vc = v.contiguous();
-        Tensor out = Tensor.zeros(q.dtype(), dims.outShape());
-        Tensor lse = Tensor.zeros(q.dtype(), dims.rowShape());
+        Tensor out = Tensor.zerosLike(q);   // [B, Hq, T, D]
+        Tensor lse = Tensor.zeros(q.dtype(), dims.batch, dims.qHeads, dims.queries);
         int heads = dims.batch * dims.qHeads;
         if (q.dtype() == DType.F32) {
-            Parallel.forEachTask(heads, bh -> forwardHeadF32(dims, bh, qc, kc, vc, out.f32Data(), lse.f32Data(), (float) scale));
+            float[] os = out.f32Data();
+            float[] ls = lse.f32Data();
+            float s = (float) scale;
+            if (Parallel.threads() == 1) {   // the heads in order, as forEachTask would, without a closure to allocate
+                for (int bh = 0; bh < heads; bh++) {
+                    forwardHeadF32(dims, bh, qc, kc, vc, os, ls, s);
+                }
+            } else {
+                Parallel.forEachTask(heads, bh -> forwardHeadF32(dims, bh, qc, kc, vc, os, ls, s));
+            }
         } else {
             Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, qc, kc, vc, out.f64Data(), lse.f64Data(), scale));
         }
@@ -255,9 +266,9 @@ public final class Attention {
             double scale) {
         String op = "Attention.backward";
         Dims dims = check(op, q, k, v, causal, scale);
-        checkSaved(op, "g", g, q, dims.outShape());
-        checkSaved(op, "out", out, q, dims.outShape());
-        checkSaved(op, "logSumExp", logSumExp, q, dims.rowShape());
+        checkSaved(op, "g", g, q, dims, false);
+        checkSaved(op, "out", out, q, dims, false);
+        checkSaved(op, "logSumExp", logSumExp, q, dims, true);
         Tensor gc = g.contiguous();
         Tensor qc = q.contiguous();
         Tensor kc = k.contiguous();
@@ -265,20 +276,25 @@ public final class Attention {
         Tensor oc = out.contiguous();
         Tensor lc = logSumExp.contiguous();
         // Each group zeroes the slices it accumulates into, so the zeroing is spread over the threads too.
-        Tensor dq = Tensor.empty(q.dtype(), q.shape());
-        Tensor dk = Tensor.empty(q.dtype(), k.shape());
-        Tensor dv = Tensor.empty(q.dtype(), v.shape());
+        Tensor dq = Tensor.emptyLike(q);
+        Tensor dk = Tensor.emptyLike(k);   // k and v have q's dtype (checked)
+        Tensor dv = Tensor.emptyLike(v);
         int groups = dims.batch * dims.kvHeads;
         int dqSlice = dims.group() * dims.queries * dims.headDim;
         int kvSlice = dims.keys * dims.headDim;
         if (q.dtype() == DType.F32) {
-            Parallel.forEachTask(groups, bkv -> {
-                Arrays.fill(dq.f32Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0f);
-                Arrays.fill(dk.f32Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
-                Arrays.fill(dv.f32Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
-                backwardGroupF32(dims, bkv, gc, qc, kc, vc, oc, lc, dq.f32Data(), dk.f32Data(), dv.f32Data(),
-                        (float) scale);
-            });
+            float[] dqs = dq.f32Data();
+            float[] dks = dk.f32Data();
+            float[] dvs = dv.f32Data();
+            float s = (float) scale;
+            if (Parallel.threads() == 1) {   // the groups in order, as forEachTask would, without a closure to allocate
+                for (int bkv = 0; bkv < groups; bkv++) {
+                    backwardGroupTaskF32(dims, bkv, gc, qc, kc, vc, oc, lc, dqs, dks, dvs, s);
+                }
+            } else {
+                Parallel.forEachTask(groups,
+                        bkv -> backwardGroupTaskF32(dims, bkv, gc, qc, kc, vc, oc, lc, dqs, dks, dvs, s));
+            }
         } else {
             Parallel.forEachTask(groups, bkv -> {
                 Arrays.fill(dq.f64Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0.0);
@@ -288,6 +304,17 @@ public final class Attention {
             });
         }
         return new Grads(dq, dk, dv);
+    }
+
+    /** One task of the F32 backward: zeroes the group's slices of dq, dk and dv, then accumulates into them. */
+    private static void backwardGroupTaskF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
+            Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
+        int dqSlice = dims.group() * dims.queries * dims.headDim;
+        int kvSlice = dims.keys * dims.headDim;
+        Arrays.fill(dq, bkv * dqSlice, (bkv + 1) * dqSlice, 0f);
+        Arrays.fill(dk, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
+        Arrays.fill(dv, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
+        backwardGroupF32(dims, bkv, g, q, k, v, out, lse, dq, dk, dv, scale);
     }
 
     /** Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head. */
@@ -458,42 +485,42 @@ public final class Attention {
 
     // ------------------------------------------------------------------------------------------ checks
 
+    /**
+     * Checks the arguments of an attention call and returns its sizes. Runs on every call, so it compares sizes
+     * in place and builds a message only when it throws.
+     */
     private static Dims check(String op, Tensor q, Tensor k, Tensor v, boolean causal, double scale) {
-        for (var named : new Object[][] {{"q", q}, {"k", k}, {"v", v}}) {
-            Tensor x = (Tensor) named[1];
-            if (x.rank() != 4) {
-                throw new ShapeException(op + ": " + named[0] + " must have rank 4 ([batch, heads, seq, headDim]), got "
-                        + Shapes.str(x.shape()));
-            }
-        }
+        checkRank4(op, "q", q);
+        checkRank4(op, "k", k);
+        checkRank4(op, "v", v);
         if (q.dtype() != k.dtype() || q.dtype() != v.dtype()) {
             throw new IllegalArgumentException(op + ": q, k and v must share a dtype, got " + q.dtype() + ", "
                     + k.dtype() + " and " + v.dtype());
         }
-        String shapes = " (q " + Shapes.str(q.shape()) + ", k " + Shapes.str(k.shape()) + ", v " + Shapes.str(v.shape()) + ")";
-        if (!Arrays.equals(k.shape(), v.shape())) {
-            throw new ShapeException(op + ": k and v must have the same shape" + shapes);
+        if (!k.sameShape(v)) {
+            throw new ShapeException(op + ": k and v must have the same shape" + shapes(q, k, v));
         }
         if (q.size(0) != k.size(0)) {
-            throw new ShapeException(op + ": q and k have different batch sizes" + shapes);
+            throw new ShapeException(op + ": q and k have different batch sizes" + shapes(q, k, v));
         }
         if (q.size(3) != k.size(3)) {
-            throw new ShapeException(op + ": q and k have different head dims " + q.size(3) + " and " + k.size(3) + shapes);
+            throw new ShapeException(op + ": q and k have different head dims " + q.size(3) + " and " + k.size(3)
+                    + shapes(q, k, v));
         }
         int qHeads = q.size(1);
         int kvHeads = k.size(1);
         if (kvHeads == 0 || qHeads % kvHeads != 0) {
             throw new ShapeException(op + ": query heads (" + qHeads + ") must be a multiple of key/value heads ("
-                    + kvHeads + ")" + shapes);
+                    + kvHeads + ")" + shapes(q, k, v));
         }
         int t = q.size(2);
         int s = k.size(2);
         if (s == 0 || q.size(3) == 0) {
-            throw new ShapeException(op + ": need at least one key and a non-empty head dim" + shapes);
+            throw new ShapeException(op + ": need at least one key and a non-empty head dim" + shapes(q, k, v));
         }
         if (causal && t > s) {
             throw new ShapeException(op + ": causal attention needs at least as many keys as queries (the queries are "
-                    + "the last T of the S key positions), got T = " + t + " > S = " + s + shapes);
+                    + "the last T of the S key positions), got T = " + t + " > S = " + s + shapes(q, k, v));
         }
         if (!Double.isFinite(scale)) {
             throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
@@ -501,13 +528,32 @@ public final class Attention {
         return new Dims(q.size(0), qHeads, kvHeads, t, s, q.size(3), causal);
     }
 
-    private static void checkSaved(String op, String name, Tensor x, Tensor q, int[] shape) {
+    private static void checkRank4(String op, String name, Tensor x) {
+        if (x.rank() != 4) {
+            throw new ShapeException(op + ": " + name + " must have rank 4 ([batch, heads, seq, headDim]), got "
+                    + Shapes.str(x.shape()));
+        }
+    }
+
+    /** The three shapes, for an error message. */
+    private static String shapes(Tensor q, Tensor k, Tensor v) {
+        return " (q " + Shapes.str(q.shape()) + ", k " + Shapes.str(k.shape()) + ", v " + Shapes.str(v.shape()) + ")";
+    }
+
+    /**
+     * Checks a tensor the backward is handed (g, or one the forward returned): q's dtype, and the output's shape
+     * [B, Hq, T, D], which is q's, or with {@code perRow} the log-sum-exp's [B, Hq, T].
+     */
+    private static void checkSaved(String op, String name, Tensor x, Tensor q, Dims dims, boolean perRow) {
         if (x.dtype() != q.dtype()) {
             throw new IllegalArgumentException(op + ": " + name + " is " + x.dtype() + " but q is " + q.dtype());
         }
-        if (!Arrays.equals(x.shape(), shape)) {
-            throw new ShapeException(op + ": " + name + " must have shape " + Shapes.str(shape) + ", got "
-                    + Shapes.str(x.shape()));
+        boolean fits = perRow
+                ? x.rank() == 3 && x.size(0) == dims.batch && x.size(1) == dims.qHeads && x.size(2) == dims.queries
+                : x.sameShape(q);
+        if (!fits) {
+            throw new ShapeException(op + ": " + name + " must have shape "
+                    + Shapes.str(perRow ? dims.rowShape() : dims.outShape()) + ", got " + Shapes.str(x.shape()));
         }
     }
 

@@ -106,7 +106,7 @@ public final class Binary {
         checkDtypes("powBackward", g, out);
         checkDtypes("powBackward", g, a);
         int[] shape = out.shape();
-        if (!Arrays.equals(g.shape(), shape)) {
+        if (!g.hasShape(shape)) {
             throw new ShapeException("powBackward: gradient shape " + Shapes.str(g.shape()) + " differs from output shape "
                     + Shapes.str(shape));
         }
@@ -224,7 +224,7 @@ public final class Binary {
     private static void checkMask(String op, Tensor x, Tensor mask) {
         checkDtypes(op, x, mask);
         int[] shape = Shapes.broadcast(op, x.shape(), mask.shape());
-        if (!Arrays.equals(shape, x.shape())) {
+        if (!x.hasShape(shape)) {
             throw new ShapeException(op + ": mask of shape " + Shapes.str(mask.shape())
                     + " does not broadcast to the input's shape " + Shapes.str(x.shape()));
         }
@@ -277,7 +277,12 @@ public final class Binary {
             float[] ad = a.f32Data();
             float[] bd = b.f32Data();
             float[] od = out.f32Data();
-            Unary.forChunks(n, (from, to) -> rowF32(op, ad, oa + from * sa, sa, bd, ob + from * sb, sb, od, from, to - from));
+            if (Unary.isOneChunk(n)) {
+                rowF32(op, ad, oa, sa, bd, ob, sb, od, 0, n);
+            } else {
+                Unary.forChunks(n, (from, to) -> rowF32(op, ad, oa + from * sa, sa, bd, ob + from * sb, sb, od, from,
+                        to - from));
+            }
         } else {
             rowF64(op, a.f64Data(), oa, sa, b.f64Data(), ob, sb, out.f64Data(), 0, n);
         }
@@ -327,7 +332,7 @@ public final class Binary {
 
     /** sumTo for a gradient this class just allocated: when no reduction is needed it is returned as is. */
     private static Tensor reduceFresh(Tensor fresh, int[] shape) {
-        return Arrays.equals(fresh.shape(), shape) ? fresh : Reduce.sumTo(fresh, shape);
+        return fresh.hasShape(shape) ? fresh : Reduce.sumTo(fresh, shape);
     }
 
     static void checkDtypes(String op, Tensor a, Tensor b) {

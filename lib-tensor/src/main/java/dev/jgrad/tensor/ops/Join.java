@@ -57,7 +57,7 @@ public final class Join {
         int a = Shapes.axis(op, axis, first.rank() + 1);
         for (int i = 0; i < xs.length; i++) {
             checkDType(op, first, xs[i], i);
-            if (!Arrays.equals(first.shape(), xs[i].shape())) {
+            if (!first.sameShape(xs[i])) {
                 throw new ShapeException(op + ": tensor " + i + " has shape " + Shapes.str(xs[i].shape())
                         + " but tensor 0 has shape " + Shapes.str(first.shape()) + "; stacked tensors must match");
             }
@@ -147,7 +147,7 @@ public final class Join {
             }
             int[] expected = inShape.clone();
             expected[a] = sizes[i];
-            if (!Arrays.equals(grads[i].shape(), expected)) {
+            if (!grads[i].hasShape(expected)) {
                 throw new ShapeException(op + ": gradient " + i + " has shape " + Shapes.str(grads[i].shape())
                         + " but piece " + i + " of " + Shapes.str(inShape) + " along axis " + a + " has shape "
                         + Shapes.str(expected));

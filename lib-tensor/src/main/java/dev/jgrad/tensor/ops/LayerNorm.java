@@ -37,7 +37,7 @@ public final class LayerNorm {
         int rows = in.numel() / d;
         int xo = in.offset();
         Tensor out = Tensor.emptyLike(x);   // every row and its statistics are written
-        Tensor mean = Tensor.empty(x.dtype(), NormRows.rowShape(x));
+        Tensor mean = NormRows.emptyRowStats(x);
         Tensor rstd = Tensor.emptyLike(mean);
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
@@ -46,11 +46,13 @@ public final class LayerNorm {
             float[] ys = out.f32Data();
             float[] ms = mean.f32Data();
             float[] rs = rstd.f32Data();
-            NormRows.forEachRowRange(rows, d, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    forwardRowF32(xs, xo + r * d, w, b, (float) eps, ys, r * d, ms, rs, r, d);
-                }
-            });
+            float e = (float) eps;
+            if (NormRows.isOneRowRange(rows, d)) {
+                forwardRowsF32(xs, xo, w, b, e, ys, ms, rs, d, 0, rows);
+            } else {
+                NormRows.forEachRowRange(rows, d,
+                        (from, to) -> forwardRowsF32(xs, xo, w, b, e, ys, ms, rs, d, from, to));
+            }
         } else {
             double[] xs = in.f64Data();
             double[] w = NormRows.featuresF64(weight, d, 1);
@@ -65,6 +67,14 @@ public final class LayerNorm {
             });
         }
         return new Result(out, mean, rstd);
+    }
+
+    /** Rows [from, to) of the F32 forward. */
+    private static void forwardRowsF32(float[] x, int xo, float[] w, float[] b, float eps, float[] y, float[] mean,
+            float[] rstd, int d, int from, int to) {
+        for (int r = from; r < to; r++) {
+            forwardRowF32(x, xo + r * d, w, b, eps, y, r * d, mean, rstd, r, d);
+        }
     }
 
     /** Two passes (mean, then the squared deviations from it) keep the float variance accurate. */
@@ -164,15 +174,20 @@ public final class LayerNorm {
             var rowArgs = new RowsF32(gs.f32Data(), gs.offset(), xs.f32Data(), xs.offset(), ms.f32Data(), ms.offset(),
                     rs.f32Data(), rs.offset(), d);
             float[] dxs = dx.f32Data();
-            NormRows.forEachRowRange(rows, d, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    backwardRowF32(rowArgs, r, w, dxs);
-                }
-            });
+            if (NormRows.isOneRowRange(rows, d)) {
+                backwardRowsF32(rowArgs, 0, rows, w, dxs);
+            } else {
+                NormRows.forEachRowRange(rows, d, (from, to) -> backwardRowsF32(rowArgs, from, to, w, dxs));
+            }
             // Parameter gradients sum over rows; each column is summed in row order by one thread.
             float[] dw = dweight == null ? null : dweight.f32Data();
             float[] db = dbias == null ? null : dbias.f32Data();
-            NormRows.forEachColumnRange(d, rows, F.length(), (c0, c1) -> paramGradsF32(rowArgs, rows, c0, c1, dw, db));
+            if (NormRows.isOneColumnRange(d, rows, F.length())) {
+                paramGradsF32(rowArgs, rows, 0, d, dw, db);
+            } else {
+                NormRows.forEachColumnRange(d, rows, F.length(),
+                        (c0, c1) -> paramGradsF32(rowArgs, rows, c0, c1, dw, db));
+            }
         } else {
             double[] w = NormRows.featuresF64(weight, d, 1);
             double[] gd = gs.f64Data();
@@ -208,6 +223,13 @@ public final class LayerNorm {
 
     /** The F32 backward's inputs: storage arrays with their offsets, and the row length. */
     private record RowsF32(float[] g, int go, float[] x, int xo, float[] mean, int mo, float[] rstd, int ro, int d) {}
+
+    /** Rows [from, to) of the F32 backward's dx. */
+    private static void backwardRowsF32(RowsF32 a, int from, int to, float[] w, float[] dx) {
+        for (int r = from; r < to; r++) {
+            backwardRowF32(a, r, w, dx);
+        }
+    }
 
     /**
      * llm.c's layernorm_backward for one row: with norm = (x - mean) * rstd and dnorm = weight * g,

@@ -51,7 +51,7 @@ public final class MatMul {
             throw new IllegalArgumentException("matmulBackward: gradient dtype " + g.dtype() + " does not match inputs' "
                     + a.dtype());
         }
-        if (!Arrays.equals(g.shape(), plan.resultShape())) {
+        if (!g.hasShape(plan.resultShape())) {
             throw new ShapeException("matmulBackward: gradient shape " + Shapes.str(g.shape()) + " does not match the "
                     + "output shape " + Shapes.str(plan.resultShape()) + " of matmul(" + Shapes.str(a.shape()) + ", "
                     + Shapes.str(b.shape()) + ")");
@@ -80,9 +80,24 @@ public final class MatMul {
                 || foldedRowStride(a) < 0) {
             return null;
         }
-        int[] outShape = a.shape();
-        outShape[rank - 1] = n;
-        return multiplyRows(a, b, bRowStride, bColStride, Tensor.empty(a.dtype(), outShape));
+        return multiplyRows(a, b, bRowStride, bColStride, emptyRows(a, n));
+    }
+
+    /**
+     * A new [..., n] tensor for a [..., k]: a's leading dimensions and a last dimension n, its values unspecified.
+     * The usual ranks pass the shape dimension by dimension, so a training step builds no shape array for it.
+     */
+    private static Tensor emptyRows(Tensor a, int n) {
+        return switch (a.rank()) {
+            case 1 -> Tensor.empty(a.dtype(), n);
+            case 2 -> Tensor.empty(a.dtype(), a.size(0), n);
+            case 3 -> Tensor.empty(a.dtype(), a.size(0), a.size(1), n);
+            default -> {
+                int[] shape = a.shape();
+                shape[shape.length - 1] = n;
+                yield Tensor.empty(a.dtype(), shape);
+            }
+        };
     }
 
     /**

@@ -44,8 +44,9 @@ public final class Reduce {
         if (!x.isContiguous() || x.numel() == 0) {
             return sum(x.reshape(-1, n), false, 0);
         }
-        int[] shape = {n};
-        return reduceSum(new Layout(x, x.offset(), 1, x.numel() / n, n, shape, shape), 1.0);
+        Tensor out = Tensor.zeros(x.dtype(), n);
+        sumBlock(x, x.offset(), 1, x.numel() / n, n, 1.0, out);
+        return out;
     }
 
     /** g (of the reduced shape) copied back along every reduced axis. */
@@ -99,7 +100,7 @@ public final class Reduce {
         if (x.dtype() == DType.F32) {
             float[] in = l.src.f32Data();
             float[] o = out.f32Data();
-            forOuter(l, (from, to) -> {
+            forOuter(l.outer, block, (from, to) -> {
                 for (int s = from; s < to; s++) {
                     ReductionF32.extreme(in, l.offset + s * block, l.rows, l.cols, max, o, s * l.cols);
                 }
@@ -107,7 +108,7 @@ public final class Reduce {
         } else {
             double[] in = l.src.f64Data();
             double[] o = out.f64Data();
-            forOuter(l, (from, to) -> {
+            forOuter(l.outer, block, (from, to) -> {
                 for (int s = from; s < to; s++) {
                     int base = l.offset + s * block;
                     System.arraycopy(in, base, o, s * l.cols, l.cols);
@@ -331,50 +332,67 @@ public final class Reduce {
 
     private static Tensor reduceSum(Layout l, double divisor) {
         Tensor out = Tensor.zeros(l.src.dtype(), l.keepShape);
-        int block = l.rows * l.cols;
-        if (l.src.dtype() == DType.F32) {
-            float[] in = l.src.f32Data();
-            float[] o = out.f32Data();
-            if (l.outer == 1 && l.cols > 1) {
-                // One slice (a bias gradient's column sums): split its columns instead.
-                NormRows.forEachColumnRange(l.cols, l.rows, FloatVector.SPECIES_PREFERRED.length(), (from, to) ->
-                        ReductionF32.sum(in, l.offset + from, l.rows, to - from, l.cols, divisor, o, from));
-                return out.hasShape(l.outShape) ? out : out.reshape(l.outShape);
-            }
-            forOuter(l, (from, to) -> {
-                for (int s = from; s < to; s++) {
-                    ReductionF32.sum(in, l.offset + s * block, l.rows, l.cols, divisor, o, s * l.cols);
-                }
-            });
-        } else {
-            double[] in = l.src.f64Data();
-            double[] o = out.f64Data();
-            forOuter(l, (from, to) -> {
-                for (int s = from; s < to; s++) {
-                    int base = l.offset + s * block;
-                    for (int r = 0; r < l.rows; r++) {
-                        for (int k = 0; k < l.cols; k++) {
-                            o[s * l.cols + k] += in[base + r * l.cols + k];
-                        }
-                    }
-                    for (int k = 0; k < l.cols; k++) {
-                        o[s * l.cols + k] /= divisor;
-                    }
-                }
-            });
-        }
+        sumBlock(l.src, l.offset, l.outer, l.rows, l.cols, divisor, out);
         return out.hasShape(l.outShape) ? out : out.reshape(l.outShape);
     }
 
-    /** Splits the outer slices over the pool; each output element is computed by exactly one task. */
-    private static void forOuter(Layout l, Unary.Range body) {
-        long work = (long) l.outer * l.rows * l.cols;
-        int chunks = (int) Math.min(l.outer, Parallel.chunks(work, PARALLEL_GRAIN));
+    /**
+     * out[s, k] = sum over r of src[offset + (s * rows + r) * cols + k], divided by divisor, for the contiguous
+     * [outer, rows, cols] block at {@code offset} and a zeroed contiguous out of outer * cols elements.
+     */
+    private static void sumBlock(Tensor src, int offset, int outer, int rows, int cols, double divisor, Tensor out) {
+        int block = rows * cols;
+        if (src.dtype() == DType.F32) {
+            float[] in = src.f32Data();
+            float[] o = out.f32Data();
+            if (outer == 1 && cols > 1) {
+                // One slice (a bias gradient's column sums): split its columns instead.
+                int align = FloatVector.SPECIES_PREFERRED.length();
+                if (NormRows.isOneColumnRange(cols, rows, align)) {
+                    ReductionF32.sum(in, offset, rows, cols, cols, divisor, o, 0);
+                } else {
+                    NormRows.forEachColumnRange(cols, rows, align, (from, to) ->
+                            ReductionF32.sum(in, offset + from, rows, to - from, cols, divisor, o, from));
+                }
+                return;
+            }
+            forOuter(outer, block, (from, to) -> {
+                for (int s = from; s < to; s++) {
+                    ReductionF32.sum(in, offset + s * block, rows, cols, divisor, o, s * cols);
+                }
+            });
+        } else {
+            double[] in = src.f64Data();
+            double[] o = out.f64Data();
+            forOuter(outer, block, (from, to) -> {
+                for (int s = from; s < to; s++) {
+                    int base = offset + s * block;
+                    for (int r = 0; r < rows; r++) {
+                        for (int k = 0; k < cols; k++) {
+                            o[s * cols + k] += in[base + r * cols + k];
+                        }
+                    }
+                    for (int k = 0; k < cols; k++) {
+                        o[s * cols + k] /= divisor;
+                    }
+                }
+            });
+        }
+    }
+
+    /**
+     * Splits {@code outer} slices of {@code block} elements each over the pool; each output element is computed
+     * by exactly one task.
+     */
+    private static void forOuter(int outer, int block, Unary.Range body) {
+        long work = (long) outer * block;
+        int chunks = (int) Math.min(outer, Parallel.chunks(work, PARALLEL_GRAIN));
         if (chunks <= 1) {
-            body.run(0, l.outer);
+            body.run(0, outer);
             return;
         }
-        Parallel.forEachTask(chunks, c -> body.run((int) ((long) l.outer * c / chunks), (int) ((long) l.outer * (c + 1) / chunks)));
+        Parallel.forEachTask(chunks,
+                c -> body.run((int) ((long) outer * c / chunks), (int) ((long) outer * (c + 1) / chunks)));
     }
 
     /**
@@ -390,7 +408,7 @@ public final class Reduce {
             keepShape[a] = 1;
         }
         int[] expected = keepDim ? keepShape : dropReduced(inShape, reduced);
-        if (!Arrays.equals(t.shape(), expected)) {
+        if (!t.hasShape(expected)) {
             throw new ShapeException(op + ": tensor of shape " + Shapes.str(t.shape()) + " is not the reduction of "
                     + Shapes.str(inShape) + " over axes " + Arrays.toString(axesIn) + " (expected " + Shapes.str(expected)
                     + ")");

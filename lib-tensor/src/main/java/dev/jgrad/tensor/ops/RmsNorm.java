@@ -36,17 +36,18 @@ public final class RmsNorm {
         int rows = in.numel() / d;
         int xo = in.offset();
         Tensor out = Tensor.zerosLike(x);
-        Tensor rstd = Tensor.zeros(x.dtype(), NormRows.rowShape(x));
+        Tensor rstd = NormRows.emptyRowStats(x);   // every row's statistic is written
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);
             float[] ys = out.f32Data();
             float[] rs = rstd.f32Data();
-            NormRows.forEachRowRange(rows, d, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    forwardRowF32(xs, xo + r * d, w, (float) eps, ys, r * d, rs, r, d);
-                }
-            });
+            float e = (float) eps;
+            if (NormRows.isOneRowRange(rows, d)) {
+                forwardRowsF32(xs, xo, w, e, ys, rs, d, 0, rows);
+            } else {
+                NormRows.forEachRowRange(rows, d, (from, to) -> forwardRowsF32(xs, xo, w, e, ys, rs, d, from, to));
+            }
         } else {
             double[] xs = in.f64Data();
             double[] w = NormRows.featuresF64(weight, d, 1);
@@ -59,6 +60,14 @@ public final class RmsNorm {
             });
         }
         return new Result(out, rstd);
+    }
+
+    /** Rows [from, to) of the F32 forward. */
+    private static void forwardRowsF32(float[] x, int xo, float[] w, float eps, float[] y, float[] rstd, int d,
+            int from, int to) {
+        for (int r = from; r < to; r++) {
+            forwardRowF32(x, xo + r * d, w, eps, y, r * d, rstd, r, d);
+        }
     }
 
     private static void forwardRowF32(float[] x, int xo, float[] w, float eps, float[] y, int yo, float[] rstd,
@@ -124,16 +133,21 @@ public final class RmsNorm {
             float[] rd = rs.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);
             float[] dxs = dx.f32Data();
-            NormRows.forEachRowRange(rows, d, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    backwardRowF32(gd, go + r * d, xd, xo + r * d, rd[ro + r], w, dxs, r * d, d);
-                }
-            });
+            if (NormRows.isOneRowRange(rows, d)) {
+                backwardRowsF32(gd, go, xd, xo, rd, ro, w, dxs, d, 0, rows);
+            } else {
+                NormRows.forEachRowRange(rows, d,
+                        (from, to) -> backwardRowsF32(gd, go, xd, xo, rd, ro, w, dxs, d, from, to));
+            }
             if (dweight != null) {
                 // Summed over rows in row order, each column by one thread: deterministic for any thread count.
                 float[] dw = dweight.f32Data();
-                NormRows.forEachColumnRange(d, rows, F.length(),
-                        (c0, c1) -> weightGradF32(gd, go, xd, xo, rd, ro, rows, d, c0, c1, dw));
+                if (NormRows.isOneColumnRange(d, rows, F.length())) {
+                    weightGradF32(gd, go, xd, xo, rd, ro, rows, d, 0, d, dw);
+                } else {
+                    NormRows.forEachColumnRange(d, rows, F.length(),
+                            (c0, c1) -> weightGradF32(gd, go, xd, xo, rd, ro, rows, d, c0, c1, dw));
+                }
             }
         } else {
             double[] gd = gs.f64Data();
@@ -156,6 +170,14 @@ public final class RmsNorm {
             }
         }
         return new Grads(dx, dweight);
+    }
+
+    /** Rows [from, to) of the F32 backward's dx. */
+    private static void backwardRowsF32(float[] g, int go, float[] x, int xo, float[] rstd, int ro, float[] w,
+            float[] dx, int d, int from, int to) {
+        for (int r = from; r < to; r++) {
+            backwardRowF32(g, go + r * d, x, xo + r * d, rstd[ro + r], w, dx, r * d, d);
+        }
     }
 
     private static void backwardRowF32(float[] g, int go, float[] x, int xo, float s, float[] w, float[] dx, int dxo,

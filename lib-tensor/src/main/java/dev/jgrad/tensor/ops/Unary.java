@@ -6,7 +6,6 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
-import java.util.Arrays;
 import java.util.function.DoubleBinaryOperator;
 import java.util.function.DoubleUnaryOperator;
 
@@ -358,7 +357,11 @@ public final class Unary {
         if (x.dtype() == DType.F32) {
             float[] in = src.f32Data();
             float[] o = out.f32Data();
-            forChunks(n, (from, to) -> f32.apply(in, so + from, o, from, to - from));
+            if (isOneChunk(n)) {
+                f32.apply(in, so, o, 0, n);
+            } else {
+                forChunks(n, (from, to) -> f32.apply(in, so + from, o, from, to - from));
+            }
         } else {
             double[] in = src.f64Data();
             double[] o = out.f64Data();
@@ -372,7 +375,7 @@ public final class Unary {
     }
 
     static Tensor zip(String op, Tensor a, Tensor b, F32Zip f32, DoubleBinaryOperator f64) {
-        if (!Arrays.equals(a.shape(), b.shape())) {
+        if (!a.sameShape(b)) {
             throw new ShapeException(op + ": gradient shape " + Shapes.str(a.shape()) + " differs from saved tensor shape "
                     + Shapes.str(b.shape()));
         }
@@ -389,7 +392,11 @@ public final class Unary {
             float[] av = ac.f32Data();
             float[] bv = bc.f32Data();
             float[] o = out.f32Data();
-            forChunks(n, (from, to) -> f32.apply(av, ao + from, bv, bo + from, o, from, to - from));
+            if (isOneChunk(n)) {
+                f32.apply(av, ao, bv, bo, o, 0, n);
+            } else {
+                forChunks(n, (from, to) -> f32.apply(av, ao + from, bv, bo + from, o, from, to - from));
+            }
         } else {
             double[] av = ac.f64Data();
             double[] bv = bc.f64Data();
@@ -406,6 +413,15 @@ public final class Unary {
     @FunctionalInterface
     interface Range {
         void run(int from, int to);
+    }
+
+    /**
+     * True when {@link #forChunks} would run all of [0, n) as one chunk on the calling thread (always so with one
+     * thread). The F32 paths then call their kernel directly: a closure for forChunks is an allocation per call,
+     * which a training step would otherwise pay for every elementwise op.
+     */
+    static boolean isOneChunk(int n) {
+        return Parallel.chunks(n, PARALLEL_GRAIN) <= 1;
     }
 
     /** Splits [0, n) into equal chunks over the pool; elementwise results do not depend on the split. */

@@ -336,6 +336,55 @@ class AttentionTest {
         assertTrue(lse.getMessage().contains("Attention.backward: logSumExp must have shape [1, 4, 3]"), lse.getMessage());
     }
 
+    /** The messages are built only when a check fails; every one still names the op, the argument and the shapes. */
+    @Test
+    void errorMessagesInFull() {
+        Tensor q = Tensor.zeros(1, 4, 3, 8);
+        Tensor k = Tensor.zeros(1, 4, 3, 8);
+        Tensor out = Tensor.zeros(1, 4, 3, 8);
+        Tensor lse = Tensor.zeros(1, 4, 3);
+        assertMessage("Attention.forward: k must have rank 4 ([batch, heads, seq, headDim]), got [4, 3, 8]",
+                () -> Attention.forward(q, Tensor.zeros(4, 3, 8), k, false, 1));
+        assertMessage("Attention.forward: v must have rank 4 ([batch, heads, seq, headDim]), got [8]",
+                () -> Attention.forward(q, k, Tensor.zeros(8), false, 1));
+        assertMessage("Attention.forward: k and v must have the same shape (q [1, 4, 3, 8], k [1, 4, 3, 8], "
+                + "v [1, 4, 2, 8])", () -> Attention.forward(q, k, Tensor.zeros(1, 4, 2, 8), false, 1));
+        assertMessage("Attention.forward: q and k have different batch sizes (q [1, 4, 3, 8], k [2, 4, 3, 8], "
+                + "v [2, 4, 3, 8])", () -> Attention.forward(q, Tensor.zeros(2, 4, 3, 8), Tensor.zeros(2, 4, 3, 8),
+                false, 1));
+        assertMessage("Attention.forward: q and k have different head dims 8 and 6 (q [1, 4, 3, 8], k [1, 4, 3, 6], "
+                + "v [1, 4, 3, 6])", () -> Attention.forward(q, Tensor.zeros(1, 4, 3, 6), Tensor.zeros(1, 4, 3, 6),
+                false, 1));
+        assertMessage("Attention.forward: query heads (4) must be a multiple of key/value heads (3) (q [1, 4, 3, 8], "
+                + "k [1, 3, 3, 8], v [1, 3, 3, 8])", () -> Attention.forward(q, Tensor.zeros(1, 3, 3, 8),
+                Tensor.zeros(1, 3, 3, 8), false, 1));
+        assertMessage("Attention.forward: need at least one key and a non-empty head dim (q [1, 4, 3, 8], "
+                + "k [1, 4, 0, 8], v [1, 4, 0, 8])", () -> Attention.forward(q, Tensor.zeros(1, 4, 0, 8),
+                Tensor.zeros(1, 4, 0, 8), false, 1));
+        assertMessage("Attention.forward: causal attention needs at least as many keys as queries (the queries are "
+                + "the last T of the S key positions), got T = 3 > S = 2 (q [1, 4, 3, 8], k [1, 4, 2, 8], "
+                + "v [1, 4, 2, 8])", () -> Attention.forward(q, Tensor.zeros(1, 4, 2, 8), Tensor.zeros(1, 4, 2, 8),
+                true, 1));
+        assertMessage("Attention.forward: q, k and v must share a dtype, got F32, F32 and F64",
+                () -> Attention.forward(q, k, Tensor.zeros(DType.F64, 1, 4, 3, 8), false, 1));
+        assertMessage("Attention.forward: scale must be finite, got NaN",
+                () -> Attention.forward(q, k, k, false, Double.NaN));
+        assertMessage("Attention.backward: g must have shape [1, 4, 3, 8], got [1, 4, 3, 7]",
+                () -> Attention.backward(Tensor.zeros(1, 4, 3, 7), q, k, k, out, lse, false, 1));
+        assertMessage("Attention.backward: out must have shape [1, 4, 3, 8], got [1, 4, 3]",
+                () -> Attention.backward(out, q, k, k, lse, lse, false, 1));
+        assertMessage("Attention.backward: logSumExp must have shape [1, 4, 3], got [1, 4, 3, 8]",
+                () -> Attention.backward(out, q, k, k, out, out, false, 1));
+        assertMessage("Attention.backward: out is F64 but q is F32",
+                () -> Attention.backward(out, q, k, k, Tensor.zeros(DType.F64, 1, 4, 3, 8), lse, false, 1));
+        assertMessage("Attention.probabilities: q must have rank 4 ([batch, heads, seq, headDim]), got [3, 8]",
+                () -> Attention.probabilities(Tensor.zeros(3, 8), k, false, 1));
+    }
+
+    private static void assertMessage(String expected, org.junit.jupiter.api.function.Executable call) {
+        assertEquals(expected, assertThrows(RuntimeException.class, call).getMessage());
+    }
+
     // ------------------------------------------------------------------------------------------ speed (printed)
 
     @Test
