@@ -303,6 +303,22 @@ public final class Sgemm {
                 }
                 continue;
             }
+            if (rs == 1) {
+                // Column-major B (a transposed weight Wᵀ read in place, the forward x.Wᵀ): copy each column, which
+                // is contiguous in b, down the strip. Both indices are linear in p with constant scales, so C2
+                // drops the range checks; walking p-major instead strides through b and checks every load.
+                for (int j = 0; j < w; j++) {
+                    int src = off + (j0 + j) * cs;
+                    for (int p = 0; p < kc; p++) {
+                        dst[d + p * NR + j] = b[src + p];
+                    }
+                }
+                for (int p = 0; p < kc && w < NR; p++) {
+                    java.util.Arrays.fill(dst, d + p * NR + w, d + (p + 1) * NR, 0f);
+                }
+                d += kc * NR;
+                continue;
+            }
             for (int p = 0; p < kc; p++) {
                 int src = off + p * rs + j0 * cs;
                 if (cs == 1) {
