@@ -879,15 +879,16 @@ public final class Attention {
     private static void rankOneUpdateRowsF32(float[][] w, int[] n, int rowCount, float[] x, int[] xo, float[] rows,
             int ro, int d) {
         int nMax = 0;
-        boolean uniform = rowCount == ROW_BLOCK;
+        int common = rowCount == ROW_BLOCK ? Integer.MAX_VALUE : 0;   // keys every one of the four rows sees
         for (int r = 0; r < rowCount; r++) {
             nMax = Math.max(nMax, n[r]);
-            uniform &= n[r] == n[0];
+            common = Math.min(common, n[r]);
         }
         int bound = F.loopBound(d);
         int c = 0;
-        if (uniform) {
-            // Every row sees the same keys (all blocks off the causal diagonal): four rows with no checks.
+        if (common > 0) {
+            // Keys all four rows see (every key of a block off the causal diagonal, all but the last few of a block
+            // on it): four rows with no checks.
             float[] w0 = w[0];
             float[] w1 = w[1];
             float[] w2 = w[2];
@@ -904,7 +905,7 @@ public final class Attention {
                 var x21 = FloatVector.fromArray(F, x, xo[2] + c + l);
                 var x30 = FloatVector.fromArray(F, x, xo[3] + c);
                 var x31 = FloatVector.fromArray(F, x, xo[3] + c + l);
-                for (int j = 0; j < nMax; j++) {
+                for (int j = 0; j < common; j++) {
                     int at = ro + j * d + c;
                     var y0 = FloatVector.broadcast(F, w0[j]);
                     var y1 = FloatVector.broadcast(F, w1[j]);
@@ -925,7 +926,7 @@ public final class Attention {
                 var x1 = FloatVector.fromArray(F, x, xo[1] + c);
                 var x2 = FloatVector.fromArray(F, x, xo[2] + c);
                 var x3 = FloatVector.fromArray(F, x, xo[3] + c);
-                for (int j = 0; j < nMax; j++) {
+                for (int j = 0; j < common; j++) {
                     int at = ro + j * d + c;
                     var acc = x0.fma(FloatVector.broadcast(F, w0[j]), FloatVector.fromArray(F, rows, at));
                     acc = x1.fma(FloatVector.broadcast(F, w1[j]), acc);
@@ -933,20 +934,22 @@ public final class Attention {
                     x3.fma(FloatVector.broadcast(F, w3[j]), acc).intoArray(rows, at);
                 }
             }
-        } else {
-            for (; c < bound; c += F.length()) {
-                for (int j = 0; j < nMax; j++) {
-                    int at = ro + j * d + c;
-                    var acc = FloatVector.fromArray(F, rows, at);
-                    for (int r = 0; r < rowCount; r++) {
-                        if (j < n[r]) {
-                            acc = FloatVector.fromArray(F, x, xo[r] + c).fma(FloatVector.broadcast(F, w[r][j]), acc);
-                        }
+        }
+        // The rest of the keys (a diagonal block's last few, or all of them for fewer than four rows) check each
+        // row. Every key's row still receives the rows' terms in ascending row order, in whichever loop it is.
+        for (int cv = 0; cv < bound; cv += F.length()) {
+            for (int j = Math.min(common, nMax); j < nMax; j++) {
+                int at = ro + j * d + cv;
+                var acc = FloatVector.fromArray(F, rows, at);
+                for (int r = 0; r < rowCount; r++) {
+                    if (j < n[r]) {
+                        acc = FloatVector.fromArray(F, x, xo[r] + cv).fma(FloatVector.broadcast(F, w[r][j]), acc);
                     }
-                    acc.intoArray(rows, at);
                 }
+                acc.intoArray(rows, at);
             }
         }
+        c = bound;
         for (; c < d; c++) {
             for (int j = 0; j < nMax; j++) {
                 int at = ro + j * d + c;
