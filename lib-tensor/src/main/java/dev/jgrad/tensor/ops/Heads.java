@@ -1,9 +1,12 @@
 package dev.jgrad.tensor.ops;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorSpecies;
 
 /**
  * Moves attention heads between the layout a fused projection produces, x [B, T, W] with each head's
@@ -26,13 +29,13 @@ public final class Heads {
         Object from = storage(src);
         Object to = storage(out);
         int base = src.offset() + start;
-        for (int b = 0; b < batch; b++) {
-            for (int h = 0; h < count; h++) {
-                for (int t = 0; t < time; t++) {
-                    System.arraycopy(from, base + (b * time + t) * width + h * headDim, to,
-                            ((b * count + h) * time + t) * headDim, headDim);
-                }
-            }
+        int planes = batch * count;
+        int tasks = tasks(planes, time * headDim);
+        if (tasks <= 1) {
+            splitPlanes(from, base, width, to, count, time, headDim, 0, planes);
+        } else {
+            Parallel.forEachTask(tasks, t -> splitPlanes(from, base, width, to, count, time, headDim,
+                    first(planes, tasks, t), first(planes, tasks, t + 1)));
         }
         return out;
     }
@@ -69,15 +72,72 @@ public final class Heads {
         Object to = storage(out);
         int srcBase = src.offset();
         int base = out.offset() + start;
-        for (int b = 0; b < batch; b++) {
-            for (int h = 0; h < count; h++) {
-                for (int t = 0; t < time; t++) {
-                    System.arraycopy(from, srcBase + ((b * count + h) * time + t) * headDim, to,
-                            base + (b * time + t) * width + h * headDim, headDim);
-                }
-            }
+        int planes = batch * count;
+        int tasks = tasks(planes, time * headDim);
+        if (tasks <= 1) {
+            mergePlanes(from, srcBase, to, base, width, count, time, headDim, 0, planes);
+        } else {
+            Parallel.forEachTask(tasks, t -> mergePlanes(from, srcBase, to, base, width, count, time, headDim,
+                    first(planes, tasks, t), first(planes, tasks, t + 1)));
         }
         return out;
+    }
+
+    /** Head planes [first, end) of a split: plane p = b·count + h is head h of sequence b. */
+    private static void splitPlanes(Object from, int base, int width, Object to, int count, int time, int headDim,
+                                    int first, int end) {
+        for (int plane = first; plane < end; plane++) {
+            int b = plane / count;
+            int h = plane % count;
+            for (int t = 0; t < time; t++) {
+                copyRow(from, base + (b * time + t) * width + h * headDim, to, (plane * time + t) * headDim, headDim);
+            }
+        }
+    }
+
+    /** Head planes [first, end) of a merge, the reverse of {@link #splitPlanes}. */
+    private static void mergePlanes(Object from, int srcBase, Object to, int base, int width, int count, int time,
+                                    int headDim, int first, int end) {
+        for (int plane = first; plane < end; plane++) {
+            int b = plane / count;
+            int h = plane % count;
+            for (int t = 0; t < time; t++) {
+                copyRow(from, srcBase + (plane * time + t) * headDim, to, base + (b * time + t) * width + h * headDim,
+                        headDim);
+            }
+        }
+    }
+
+    /**
+     * One head's row. An F32 row of whole vectors (head sizes 32, 64, 128) moves with vector loads and stores: a
+     * System.arraycopy call costs about as much as the copy itself at these lengths, and a step makes thousands.
+     */
+    private static void copyRow(Object from, int src, Object to, int dst, int n) {
+        if (from instanceof float[] f && to instanceof float[] t && n % F.length() == 0) {
+            for (int c = 0; c < n; c += F.length()) {
+                FloatVector.fromArray(F, f, src + c).intoArray(t, dst + c);
+            }
+        } else {
+            System.arraycopy(from, src, to, dst, n);
+        }
+    }
+
+    private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+
+    /** Copies of at least this many elements are split over threads. */
+    private static final long MIN_ELEMENTS_PER_TASK = 1 << 15;
+
+    /**
+     * How many disjoint plane ranges a copy runs as on the kernel threads. A training step moves every attention
+     * input and gradient between layouts, a few thousand short row copies per call; on one thread they were
+     * serial time at two. Small copies, or one thread, run as one range on the caller, with no closure.
+     */
+    private static int tasks(int planes, int planeSize) {
+        return Math.min(planes, Parallel.chunks((long) planes * planeSize, MIN_ELEMENTS_PER_TASK));
+    }
+
+    private static int first(int planes, int tasks, int t) {
+        return (int) ((long) planes * t / tasks);
     }
 
     private static void checkColumns(String op, Tensor x, int start, int count, int headDim) {

@@ -6,6 +6,7 @@ import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Rng;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Tensor;
@@ -19,27 +20,45 @@ class HeadsTest {
                 .transpose(1, 2);
     }
 
+    /**
+     * Every head size (5: the plain row copy; 32: whole vectors), small tensors (one range on the caller) and large
+     * ones (split over two threads), contiguous and not.
+     */
     @Test
     void splitAndMergeMoveTheSameValuesAsTheStridedView() {
         Rng rng = new Rng(3);
-        int headDim = 5;
-        for (DType dtype : DType.values()) {
-            Tensor packed = Tensor.randn(dtype, rng, 2, 3, 7 * headDim);                    // [B, T, W]
-            Tensor transposed = Tensor.randn(dtype, rng, 3, 2, 7 * headDim).transpose(0, 1); // not contiguous
-            for (Tensor x : new Tensor[] {packed, transposed}) {
-                for (int[] range : new int[][] {{0, 4}, {4 * headDim, 3}, {headDim, 1}}) {
-                    Tensor heads = Heads.split(x, range[0], range[1], headDim);
-                    assertArrayEquals(new int[] {2, range[1], 3, headDim}, heads.shape());
-                    assertTrue(heads.isContiguous());
-                    assertArrayEquals(headsView(x, range[0], range[1], headDim).toDoubleArray(), heads.toDoubleArray());
-
-                    Tensor out = Tensor.full(dtype, -7, 2, 3, 7 * headDim);
-                    assertSame(out, Heads.mergeInto(heads, out, range[0]));
-                    Tensor expected = Tensor.full(dtype, -7, 2, 3, 7 * headDim);
-                    expected.narrow(2, range[0], range[1] * headDim)
-                            .copyFrom(x.narrow(2, range[0], range[1] * headDim));
-                    assertArrayEquals(expected.toDoubleArray(), out.toDoubleArray(), "columns outside stay untouched");
+        int savedThreads = Parallel.threads();
+        try {
+            for (int threads : new int[] {1, 2}) {
+                Parallel.setThreads(threads);
+                for (int headDim : new int[] {5, 32}) {
+                    for (int[] bt : new int[][] {{2, 3}, {4, 300}}) {
+                        for (DType dtype : DType.values()) {
+                            checkSplitAndMerge(rng, dtype, bt[0], bt[1], headDim);
+                        }
+                    }
                 }
+            }
+        } finally {
+            Parallel.setThreads(savedThreads);
+        }
+    }
+
+    private static void checkSplitAndMerge(Rng rng, DType dtype, int batch, int time, int headDim) {
+        Tensor packed = Tensor.randn(dtype, rng, batch, time, 7 * headDim);                    // [B, T, W]
+        Tensor transposed = Tensor.randn(dtype, rng, time, batch, 7 * headDim).transpose(0, 1); // not contiguous
+        for (Tensor x : new Tensor[] {packed, transposed}) {
+            for (int[] range : new int[][] {{0, 4}, {4 * headDim, 3}, {headDim, 1}}) {
+                Tensor heads = Heads.split(x, range[0], range[1], headDim);
+                assertArrayEquals(new int[] {batch, range[1], time, headDim}, heads.shape());
+                assertTrue(heads.isContiguous());
+                assertArrayEquals(headsView(x, range[0], range[1], headDim).toDoubleArray(), heads.toDoubleArray());
+
+                Tensor out = Tensor.full(dtype, -7, batch, time, 7 * headDim);
+                assertSame(out, Heads.mergeInto(heads, out, range[0]));
+                Tensor expected = Tensor.full(dtype, -7, batch, time, 7 * headDim);
+                expected.narrow(2, range[0], range[1] * headDim).copyFrom(x.narrow(2, range[0], range[1] * headDim));
+                assertArrayEquals(expected.toDoubleArray(), out.toDoubleArray(), "columns outside stay untouched");
             }
         }
     }
