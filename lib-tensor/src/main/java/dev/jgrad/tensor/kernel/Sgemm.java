@@ -340,8 +340,8 @@ public final class Sgemm {
      * Packs an mc x kc block of A into MR-tall strips of MR x KC floats, row i of a strip at offset i*KC (whatever kc
      * is, so the micro-kernel's row offsets are constants), rows past the end of A zero-filled. Row-major A (the
      * activations of a forward x.Wᵀ, the gradient of dx = g.W: two thirds of a training step's A operands) packs with
-     * one arraycopy per row. Other layouts, chiefly the column-major gᵀ of a weight gradient gᵀx, are gathered
-     * element by element, reading the MR values of a step, which sit side by side in a column-major A, together.
+     * one arraycopy per row. Other layouts are gathered element by element, a step's MR values together (they sit
+     * side by side in a column-major A, which comes here only when B has a narrow last strip; see blocked).
      */
     private static void packA(int mc, int kc, float[] a, int off, int rs, int cs, float[] dst) {
         for (int i0 = 0, d = 0; i0 < mc; i0 += MR, d += MR * KC) {
@@ -366,8 +366,8 @@ public final class Sgemm {
     }
 
     /**
-     * Packs an mc x kc block of column-major A (A(i, p) at a[off + i + p*cs]) step-major: strip s holds A(6s + i, p)
-     * at s*MR*KC + p*MR + i, rows past the end of A zero-filled. Each step of a whole strip is one vector copy from a;
+     * Packs an mc x kc block of column-major A (A(i, p) at a[off + i + p*cs]) step-major: strip s holds
+     * A(s*MR + i, p) at s*MR*KC + p*MR + i, rows past the end of A zero-filled. Each step of a whole strip is one vector copy from a;
      * the next step's store overwrites all but its first MR lanes, and the buffer has a vector's slack past the last.
      */
     private static void packAStepMajor(int mc, int kc, float[] a, int off, int cs, float[] dst) {

@@ -943,7 +943,8 @@ public final class Attention {
                 var acc = FloatVector.fromArray(F, rows, at);
                 for (int r = 0; r < rowCount; r++) {
                     if (j < n[r]) {
-                        acc = FloatVector.fromArray(F, x, xo[r] + cv).fma(FloatVector.broadcast(F, w[r][j]), acc);
+                        var xr = FloatVector.fromArray(F, x, xo[r] + cv);
+                        acc = xr.fma(FloatVector.broadcast(F, w[r][j]), acc);
                     }
                 }
                 acc.intoArray(rows, at);
