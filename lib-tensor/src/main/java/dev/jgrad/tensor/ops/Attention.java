@@ -70,6 +70,21 @@ public final class Attention {
             }
             return acc;
         }
+
+        private int[] keyOffsets = new int[0];
+        private int keyOffsetsStride = -1;
+
+        /** 0, d, 2d, ...: where a vector's worth of consecutive keys' rows start, relative to the first. */
+        int[] keyOffsets(int d) {
+            if (keyOffsetsStride != d) {
+                keyOffsets = new int[F.length()];
+                for (int l = 0; l < keyOffsets.length; l++) {
+                    keyOffsets[l] = l * d;
+                }
+                keyOffsetsStride = d;
+            }
+            return keyOffsets;
+        }
     }
 
     private static final ThreadLocal<RowBuffers> ROW_BUFFERS = ThreadLocal.withInitial(RowBuffers::new);
@@ -574,16 +589,26 @@ public final class Attention {
      * are consecutive lanes and a block of keys never needs a scalar tail. Written into this thread's scratch
      * array {@code slot}, so a step does not allocate one per head.
      */
+    /**
+     * A head's keys (or values) [s, d] as [d, stride]: column c of every key side by side, padded with zeros to a
+     * whole number of vectors. A vector's worth of keys' column c is one gather (a key's row apart each), about
+     * twice as fast as copying element by element, since either way one side is read or written with a stride.
+     */
     private static float[] transposedHead(float[] x, int base, int s, int d, int slot) {
         int stride = paddedKeys(s);
         float[] t = Scratch.f32(slot, d * stride);
-        for (int j = 0; j < s; j++) {
-            for (int c = 0; c < d; c++) {
-                t[c * stride + j] = x[base + j * d + c];
-            }
-        }
+        int[] keyOffsets = ROW_BUFFERS.get().keyOffsets(d);
+        int wholeVectors = F.loopBound(s);
         for (int c = 0; c < d; c++) {
-            Arrays.fill(t, c * stride + s, (c + 1) * stride, 0f);   // the padding a previous use left
+            int row = c * stride;
+            int j = 0;
+            for (; j < wholeVectors; j += F.length()) {
+                FloatVector.fromArray(F, x, base + j * d + c, keyOffsets, 0).intoArray(t, row + j);
+            }
+            for (; j < s; j++) {
+                t[row + j] = x[base + j * d + c];
+            }
+            Arrays.fill(t, row + s, row + stride, 0f);   // the padding a previous use left
         }
         return t;
     }
