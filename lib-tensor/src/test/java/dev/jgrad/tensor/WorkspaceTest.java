@@ -48,12 +48,15 @@ class WorkspaceTest {
     /** Ops whose outputs come from {@link Tensor#empty}: each must write every element it returns. */
     private static Tensor[] opsWithUninitialisedOutputs(Tensor x, Tensor w, Tensor b) {
         var ln = dev.jgrad.tensor.ops.LayerNorm.forward(x, b, b, 1e-5);
+        Tensor heads = x.view(1, 1, x.size(0), x.size(1));
+        var causal = dev.jgrad.tensor.ops.Attention.forward(heads, heads, heads, true, 0.2);
+        var full = dev.jgrad.tensor.ops.Attention.forward(heads, heads, heads, false, 0.2);
         return new Tensor[] {
             x.matmul(w), x.t().matmul(x), w.t().matmul(x.t()), x.add(b), x.mul(2.0),
             dev.jgrad.tensor.ops.Binary.where(x.sub(b).relu(), x, b), x.tanh(), x.gelu(),
             dev.jgrad.tensor.ops.Unary.geluBackward(x, x.t().contiguous().t()), x.softmax(-1), x.softmax(0),
             ln.out(), ln.mean(), ln.rstd(), x.t().copy(), x.to(x.dtype() == DType.F32 ? DType.F64 : DType.F32),
-            Tensor.full(x.dtype(), 3, 5)
+            Tensor.full(x.dtype(), 3, 5), causal.out(), causal.logSumExp(), full.out(), full.logSumExp()
         };
     }
 

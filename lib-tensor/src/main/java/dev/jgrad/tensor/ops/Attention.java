@@ -125,10 +125,13 @@ public final class Attention {
         Tensor qc = q.contiguous();
         Tensor kc = k.contiguous();
         Tensor vc = v.contiguous();
-        Tensor out = Tensor.zerosLike(q);   // [B, Hq, T, D]
-        Tensor lse = Tensor.zeros(q.dtype(), dims.batch, dims.qHeads, dims.queries);
+        // The F32 kernel writes every output row and log-sum-exp; the F64 one accumulates into zeros.
+        boolean f32 = q.dtype() == DType.F32;
+        Tensor out = f32 ? Tensor.emptyLike(q) : Tensor.zerosLike(q);   // [B, Hq, T, D]
+        Tensor lse = f32 ? Tensor.empty(q.dtype(), dims.batch, dims.qHeads, dims.queries)
+                : Tensor.zeros(q.dtype(), dims.batch, dims.qHeads, dims.queries);
         int heads = dims.batch * dims.qHeads;
-        if (q.dtype() == DType.F32) {
+        if (f32) {
             float[] os = out.f32Data();
             float[] ls = lse.f32Data();
             float s = (float) scale;
