@@ -4,6 +4,7 @@ import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.Workspace;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Binary;
 import java.util.Arrays;
@@ -63,11 +64,15 @@ public final class Tape {
         void apply(Tensor gradOutput, Tensor[] grads);
     }
 
+    /** Tape entries a recycling {@link Workspace} scope hands out again, step after step. */
+    private static final Workspace.Kind<Node> RECYCLED = new Workspace.Kind<>("Tape.Node");
+
     /** One entry on the tape. */
     static final class Node {
-        final String op;
-        final long position;
-        final Variable[] inputs;
+        /** Set once, except when a recycling scope hands the node out again ({@link #of}). */
+        String op;
+        long position;
+        Variable[] inputs;
         private Backward backward;
         /**
          * During a backward pass: the gradient of this node's output summed over the consumers seen so far, and
@@ -84,6 +89,29 @@ public final class Tape {
             this.position = POSITION.getAndIncrement();
             this.inputs = inputs;
             this.backward = backward;
+        }
+
+        /**
+         * A node for op {@code op} at the next tape position, with room for {@code inputCount} inputs that the
+         * caller fills in: a new node, or in the recycling scope {@code w} (not null) the node the previous step
+         * recorded at this point, re-initialised (its inputs array kept when the count matches).
+         */
+        static Node of(Workspace w, String op, Backward backward, int inputCount) {
+            Node n = w == null ? null : w.reissue(RECYCLED);
+            if (n == null) {
+                n = new Node(op, new Variable[inputCount], backward);
+                return w == null ? n : w.issued(RECYCLED, n);
+            }
+            n.op = op;
+            n.position = POSITION.getAndIncrement();
+            if (n.inputs.length != inputCount) {
+                n.inputs = new Variable[inputCount];
+            }
+            n.backward = backward;
+            n.pendingGrad = null;
+            n.pendingIsOwnSum = false;
+            n.queued = false;
+            return n;
         }
 
         boolean released() {

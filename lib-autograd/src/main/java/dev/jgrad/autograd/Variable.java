@@ -36,9 +36,10 @@ import dev.jgrad.tensor.ops.Unary;
  * }</pre>
  */
 public final class Variable {
-    private final Tensor value;
-    private final boolean requiresGrad;
-    private final Node node;
+    /** Set once, except that a recycling {@link Workspace} scope hands an op's result out again (see result). */
+    private Tensor value;
+    private boolean requiresGrad;
+    private Node node;
     private Tensor grad;
     /** The buffer gradients of this leaf accumulate into, kept across zeroGrad so a training step reallocates none. */
     private Tensor gradStorage;
@@ -59,16 +60,77 @@ public final class Variable {
         return new Variable(value, false, null);
     }
 
-    /** Records op {@code op} if recording is on and any input requires grad; otherwise returns a constant. */
-    private static Variable record(String op, Tensor out, Backward backward, Variable... inputs) {
+    /** Op results a recycling {@link Workspace} scope hands out again, step after step. */
+    private static final Workspace.Kind<Variable> RESULTS = new Workspace.Kind<>("Variable");
+
+    /**
+     * The result of op {@code op} with input {@code a}: recorded if recording is on and the input requires grad,
+     * otherwise a constant. The forms for two, three and any number of inputs follow; they take their inputs one
+     * by one, so recording an op builds no inputs array (a recycled node keeps its own).
+     */
+    private static Variable record(String op, Tensor out, Backward backward, Variable a) {
+        Workspace w = Workspace.recycling();
+        if (!Tape.isRecording() || !a.requiresGrad) {
+            return result(w, out, null);
+        }
+        Node node = Node.of(w, op, backward, 1);
+        node.inputs[0] = a;
+        return result(w, out, node);
+    }
+
+    private static Variable record(String op, Tensor out, Backward backward, Variable a, Variable b) {
+        Workspace w = Workspace.recycling();
+        if (!Tape.isRecording() || !(a.requiresGrad || b.requiresGrad)) {
+            return result(w, out, null);
+        }
+        Node node = Node.of(w, op, backward, 2);
+        node.inputs[0] = a;
+        node.inputs[1] = b;
+        return result(w, out, node);
+    }
+
+    private static Variable record(String op, Tensor out, Backward backward, Variable a, Variable b, Variable c) {
+        Workspace w = Workspace.recycling();
+        if (!Tape.isRecording() || !(a.requiresGrad || b.requiresGrad || c.requiresGrad)) {
+            return result(w, out, null);
+        }
+        Node node = Node.of(w, op, backward, 3);
+        node.inputs[0] = a;
+        node.inputs[1] = b;
+        node.inputs[2] = c;
+        return result(w, out, node);
+    }
+
+    private static Variable record(String op, Tensor out, Backward backward, Variable[] inputs) {
+        Workspace w = Workspace.recycling();
         if (Tape.isRecording()) {
             for (Variable in : inputs) {
                 if (in.requiresGrad) {
-                    return new Variable(out, true, new Node(op, inputs, backward));
+                    Node node = Node.of(w, op, backward, inputs.length);
+                    System.arraycopy(inputs, 0, node.inputs, 0, inputs.length);
+                    return result(w, out, node);
                 }
             }
         }
-        return new Variable(out, false, null);
+        return result(w, out, null);
+    }
+
+    /**
+     * An op's result: recorded by {@code node}, or a constant when it is null. In a recycling scope ({@code w}
+     * not null) the variable the previous step made at this point, re-initialised, else a new one.
+     */
+    private static Variable result(Workspace w, Tensor value, Node node) {
+        Variable v = w == null ? null : w.reissue(RESULTS);
+        if (v == null) {
+            v = new Variable(value, node != null, node);
+            return w == null ? v : w.issued(RESULTS, v);
+        }
+        v.value = value;
+        v.requiresGrad = node != null;
+        v.node = node;
+        v.grad = null;
+        v.gradStorage = null;
+        return v;
     }
 
     // ------------------------------------------------------------------------------------------ state
