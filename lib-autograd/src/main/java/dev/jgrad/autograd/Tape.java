@@ -55,13 +55,15 @@ public final class Tape {
     }
 
     /**
-     * The backward kernel of one recorded op: given the upstream gradient, writes the gradient of input i into
-     * {@code grads[i]} (left null: none). The tape hands every node the same array, cleared, so a backward pass
-     * does not allocate one per node.
+     * The backward kernel of one recorded op: given the upstream gradient and the op's inputs, writes the gradient
+     * of input i into {@code grads[i]} (left null: none). The tape hands every node the same array, cleared, so a
+     * backward pass does not allocate one per node. A kernel that needs nothing but the inputs' values reads them
+     * from {@code inputs} rather than capturing them: a lambda that captures nothing is one shared object, where a
+     * capturing one is a new object for every op recorded.
      */
     @FunctionalInterface
     interface Backward {
-        void apply(Tensor gradOutput, Tensor[] grads);
+        void apply(Tensor gradOutput, Variable[] inputs, Tensor[] grads);
     }
 
     /** Tape entries a recycling {@link Workspace} scope hands out again, step after step. */
@@ -155,7 +157,7 @@ public final class Tape {
                             + "differentiated and its saved tensors freed; run the forward pass again");
                 }
                 Tensor[] inputGrads = queue.grads(node.inputs.length);
-                node.backward.apply(g, inputGrads);
+                node.backward.apply(g, node.inputs, inputGrads);
                 node.backward = null;
                 for (int i = 0; i < node.inputs.length; i++) {
                     Variable input = node.inputs[i];
