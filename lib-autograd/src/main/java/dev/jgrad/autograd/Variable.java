@@ -548,14 +548,11 @@ public final class Variable {
 
     /** RMS normalisation over the last dimension (LLaMA); weight may be null. */
     public static Variable rmsNorm(Variable x, Variable weight, double eps) {
-        Tensor xv = x.value;
-        Tensor w = weight == null ? null : weight.value;
-        var r = RmsNorm.forward(xv, w, eps);
-        return record("rms_norm", r.out(), (g, in, grads) -> {
-            var d = RmsNorm.backward(g, xv, w, r.rstd());
-            grads[0] = d.x();
-            grads[1] = d.weight();
-        }, x, orConstant(weight));
+        Tensor rstd = RmsNorm.rowStats(x.value);
+        Tensor out = RmsNorm.forward(x.value, valueOrNull(weight), eps, rstd);
+        return record("rms_norm", out,
+                (g, in, grads) -> RmsNorm.backward(g, in[0].value, valueOrNull(in[1]), rstd, grads),
+                x, orConstant(weight));
     }
 
     /**

@@ -648,12 +648,22 @@ public final class Tensor {
     public Tensor copyFrom(Tensor src) {
         checkLive();
         src.checkLive();
-        if (src.dtype() == dtype() && Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
-            // Both are one run of storage in the same order: a single array copy, the same values as the loop below.
-            if (f32 != null) {
-                System.arraycopy(src.f32, src.offset, f32, offset, numel());
+        if (Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
+            // Both are one run of storage in the same order: a single array copy or conversion, the same values as
+            // the loop below.
+            int n = numel();
+            if (f32 != null && src.f32 != null) {
+                System.arraycopy(src.f32, src.offset, f32, offset, n);
+            } else if (f64 != null && src.f64 != null) {
+                System.arraycopy(src.f64, src.offset, f64, offset, n);
+            } else if (f32 != null) {
+                for (int i = 0; i < n; i++) {
+                    f32[offset + i] = (float) src.f64[src.offset + i];
+                }
             } else {
-                System.arraycopy(src.f64, src.offset, f64, offset, numel());
+                for (int i = 0; i < n; i++) {
+                    f64[offset + i] = src.f32[src.offset + i];
+                }
             }
             return this;
         }
