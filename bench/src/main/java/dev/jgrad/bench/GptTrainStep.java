@@ -63,11 +63,12 @@ public final class GptTrainStep {
     }
 
     /**
-     * Runs one step and returns the loss before the update. The step runs in a {@link Workspace} scope, so from
-     * the second step on its tensors reuse the storage of the step before.
+     * Runs one step and returns the loss before the update. The step runs in a recycling {@link Workspace} scope,
+     * so from the second step on its tensors, tape nodes and variables are the objects of the step before, with
+     * their storage; nothing of the step is kept past it (the loss is read inside).
      */
     public double step() {
-        try (var scope = Workspace.open()) {
+        try (var scope = Workspace.openRecycling()) {
             var loss = model.loss(ids, targets, batch, time);
             loss.backward();
             optimizer.step();

@@ -4,6 +4,7 @@ import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.Workspace;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Binary;
 import java.util.Arrays;
@@ -54,20 +55,26 @@ public final class Tape {
     }
 
     /**
-     * The backward kernel of one recorded op: given the upstream gradient, writes the gradient of input i into
-     * {@code grads[i]} (left null: none). The tape hands every node the same array, cleared, so a backward pass
-     * does not allocate one per node.
+     * The backward kernel of one recorded op: given the upstream gradient and the op's inputs, writes the gradient
+     * of input i into {@code grads[i]} (left null: none). The tape hands every node the same array, cleared, so a
+     * backward pass does not allocate one per node. A kernel that needs nothing but the inputs' values reads them
+     * from {@code inputs} rather than capturing them: a lambda that captures nothing is one shared object, where a
+     * capturing one is a new object for every op recorded.
      */
     @FunctionalInterface
     interface Backward {
-        void apply(Tensor gradOutput, Tensor[] grads);
+        void apply(Tensor gradOutput, Variable[] inputs, Tensor[] grads);
     }
+
+    /** Tape entries a recycling {@link Workspace} scope hands out again, step after step. */
+    private static final Workspace.Kind<Node> RECYCLED = new Workspace.Kind<>("Tape.Node");
 
     /** One entry on the tape. */
     static final class Node {
-        final String op;
-        final long position;
-        final Variable[] inputs;
+        /** Set once, except when a recycling scope hands the node out again ({@link #of}). */
+        String op;
+        long position;
+        Variable[] inputs;
         private Backward backward;
         /**
          * During a backward pass: the gradient of this node's output summed over the consumers seen so far, and
@@ -84,6 +91,29 @@ public final class Tape {
             this.position = POSITION.getAndIncrement();
             this.inputs = inputs;
             this.backward = backward;
+        }
+
+        /**
+         * A node for op {@code op} at the next tape position, with room for {@code inputCount} inputs that the
+         * caller fills in: a new node, or in the recycling scope {@code w} (not null) the node the previous step
+         * recorded at this point, re-initialised (its inputs array kept when the count matches).
+         */
+        static Node of(Workspace w, String op, Backward backward, int inputCount) {
+            Node n = w == null ? null : w.reissue(RECYCLED);
+            if (n == null) {
+                n = new Node(op, new Variable[inputCount], backward);
+                return w == null ? n : w.issued(RECYCLED, n);
+            }
+            n.op = op;
+            n.position = POSITION.getAndIncrement();
+            if (n.inputs.length != inputCount) {
+                n.inputs = new Variable[inputCount];
+            }
+            n.backward = backward;
+            n.pendingGrad = null;
+            n.pendingIsOwnSum = false;
+            n.queued = false;
+            return n;
         }
 
         boolean released() {
@@ -127,7 +157,7 @@ public final class Tape {
                             + "differentiated and its saved tensors freed; run the forward pass again");
                 }
                 Tensor[] inputGrads = queue.grads(node.inputs.length);
-                node.backward.apply(g, inputGrads);
+                node.backward.apply(g, node.inputs, inputGrads);
                 node.backward = null;
                 for (int i = 0; i < node.inputs.length; i++) {
                     Variable input = node.inputs[i];

@@ -36,9 +36,10 @@ import dev.jgrad.tensor.ops.Unary;
  * }</pre>
  */
 public final class Variable {
-    private final Tensor value;
-    private final boolean requiresGrad;
-    private final Node node;
+    /** Set once, except that a recycling {@link Workspace} scope hands an op's result out again (see result). */
+    private Tensor value;
+    private boolean requiresGrad;
+    private Node node;
     private Tensor grad;
     /** The buffer gradients of this leaf accumulate into, kept across zeroGrad so a training step reallocates none. */
     private Tensor gradStorage;
@@ -59,16 +60,77 @@ public final class Variable {
         return new Variable(value, false, null);
     }
 
-    /** Records op {@code op} if recording is on and any input requires grad; otherwise returns a constant. */
-    private static Variable record(String op, Tensor out, Backward backward, Variable... inputs) {
+    /** Op results a recycling {@link Workspace} scope hands out again, step after step. */
+    private static final Workspace.Kind<Variable> RESULTS = new Workspace.Kind<>("Variable");
+
+    /**
+     * The result of op {@code op} with input {@code a}: recorded if recording is on and the input requires grad,
+     * otherwise a constant. The forms for two, three and any number of inputs follow; they take their inputs one
+     * by one, so recording an op builds no inputs array (a recycled node keeps its own).
+     */
+    private static Variable record(String op, Tensor out, Backward backward, Variable a) {
+        Workspace w = Workspace.recycling();
+        if (!Tape.isRecording() || !a.requiresGrad) {
+            return result(w, out, null);
+        }
+        Node node = Node.of(w, op, backward, 1);
+        node.inputs[0] = a;
+        return result(w, out, node);
+    }
+
+    private static Variable record(String op, Tensor out, Backward backward, Variable a, Variable b) {
+        Workspace w = Workspace.recycling();
+        if (!Tape.isRecording() || !(a.requiresGrad || b.requiresGrad)) {
+            return result(w, out, null);
+        }
+        Node node = Node.of(w, op, backward, 2);
+        node.inputs[0] = a;
+        node.inputs[1] = b;
+        return result(w, out, node);
+    }
+
+    private static Variable record(String op, Tensor out, Backward backward, Variable a, Variable b, Variable c) {
+        Workspace w = Workspace.recycling();
+        if (!Tape.isRecording() || !(a.requiresGrad || b.requiresGrad || c.requiresGrad)) {
+            return result(w, out, null);
+        }
+        Node node = Node.of(w, op, backward, 3);
+        node.inputs[0] = a;
+        node.inputs[1] = b;
+        node.inputs[2] = c;
+        return result(w, out, node);
+    }
+
+    private static Variable record(String op, Tensor out, Backward backward, Variable[] inputs) {
+        Workspace w = Workspace.recycling();
         if (Tape.isRecording()) {
             for (Variable in : inputs) {
                 if (in.requiresGrad) {
-                    return new Variable(out, true, new Node(op, inputs, backward));
+                    Node node = Node.of(w, op, backward, inputs.length);
+                    System.arraycopy(inputs, 0, node.inputs, 0, inputs.length);
+                    return result(w, out, node);
                 }
             }
         }
-        return new Variable(out, false, null);
+        return result(w, out, null);
+    }
+
+    /**
+     * An op's result: recorded by {@code node}, or a constant when it is null. In a recycling scope ({@code w}
+     * not null) the variable the previous step made at this point, re-initialised, else a new one.
+     */
+    private static Variable result(Workspace w, Tensor value, Node node) {
+        Variable v = w == null ? null : w.reissue(RESULTS);
+        if (v == null) {
+            v = new Variable(value, node != null, node);
+            return w == null ? v : w.issued(RESULTS, v);
+        }
+        v.value = value;
+        v.requiresGrad = node != null;
+        v.node = node;
+        v.grad = null;
+        v.gradStorage = null;
+        return v;
     }
 
     // ------------------------------------------------------------------------------------------ state
@@ -203,11 +265,9 @@ public final class Variable {
     // ------------------------------------------------------------------------------------------ arithmetic
 
     public Variable add(Variable b) {
-        Tensor a = value;
-        Tensor bv = b.value;
-        return record("add", Binary.add(a, bv), (g, grads) -> {
-            grads[0] = passOrSumTo(g, a);
-            grads[1] = passOrSumTo(g, bv);
+        return record("add", Binary.add(value, b.value), (g, in, grads) -> {
+            grads[0] = passOrSumTo(g, in[0].value);
+            grads[1] = passOrSumTo(g, in[1].value);
         }, this, b);
     }
 
@@ -223,7 +283,7 @@ public final class Variable {
     public Variable sub(Variable b) {
         int[] as = shape();
         int[] bs = b.shape();
-        return record("sub", Binary.sub(value, b.value), (g, grads) -> {
+        return record("sub", Binary.sub(value, b.value), (g, in, grads) -> {
             var d = Binary.subBackward(g, as, bs);
             grads[0] = d.a();
             grads[1] = d.b();
@@ -231,20 +291,16 @@ public final class Variable {
     }
 
     public Variable mul(Variable b) {
-        Tensor a = value;
-        Tensor bv = b.value;
-        return record("mul", Binary.mul(a, bv), (g, grads) -> {
-            var d = Binary.mulBackward(g, a, bv);
+        return record("mul", Binary.mul(value, b.value), (g, in, grads) -> {
+            var d = Binary.mulBackward(g, in[0].value, in[1].value);
             grads[0] = d.a();
             grads[1] = d.b();
         }, this, b);
     }
 
     public Variable div(Variable b) {
-        Tensor a = value;
-        Tensor bv = b.value;
-        return record("div", Binary.div(a, bv), (g, grads) -> {
-            var d = Binary.divBackward(g, a, bv);
+        return record("div", Binary.div(value, b.value), (g, in, grads) -> {
+            var d = Binary.divBackward(g, in[0].value, in[1].value);
             grads[0] = d.a();
             grads[1] = d.b();
         }, this, b);
@@ -254,7 +310,7 @@ public final class Variable {
         Tensor a = value;
         Tensor e = exponent.value;
         Tensor out = Binary.pow(a, e);
-        return record("pow", out, (g, grads) -> {
+        return record("pow", out, (g, in, grads) -> {
             var d = Binary.powBackward(g, a, e, out);
             grads[0] = d.a();
             grads[1] = d.b();
@@ -262,7 +318,7 @@ public final class Variable {
     }
 
     public Variable add(double s) {
-        return record("add", Binary.add(value, s), (g, grads) -> grads[0] = g, this);
+        return record("add", Binary.add(value, s), (g, in, grads) -> grads[0] = g, this);
     }
 
     public Variable sub(double s) {
@@ -270,7 +326,7 @@ public final class Variable {
     }
 
     public Variable mul(double s) {
-        return record("mul", Binary.mul(value, s), (g, grads) -> grads[0] = Binary.mul(g, s), this);
+        return record("mul", Binary.mul(value, s), (g, in, grads) -> grads[0] = Binary.mul(g, s), this);
     }
 
     public Variable div(double s) {
@@ -280,78 +336,73 @@ public final class Variable {
     public Variable pow(double exponent) {
         Tensor a = value;
         return record("pow", Binary.pow(a, exponent),
-                (g, grads) -> grads[0] = Binary.powScalarBackward(g, a, exponent), this);
+                (g, in, grads) -> grads[0] = Binary.powScalarBackward(g, a, exponent), this);
     }
 
     // ------------------------------------------------------------------------------------------ elementwise
 
     public Variable neg() {
-        return record("neg", Unary.neg(value), (g, grads) -> grads[0] = Unary.negBackward(g), this);
+        return record("neg", Unary.neg(value), (g, in, grads) -> grads[0] = Unary.negBackward(g), this);
     }
 
     public Variable exp() {
         Tensor y = Unary.exp(value);
-        return record("exp", y, (g, grads) -> grads[0] = Unary.expBackward(g, y), this);
+        return record("exp", y, (g, in, grads) -> grads[0] = Unary.expBackward(g, y), this);
     }
 
     public Variable log() {
-        Tensor x = value;
-        return record("log", Unary.log(x), (g, grads) -> grads[0] = Unary.logBackward(g, x), this);
+        return record("log", Unary.log(value), (g, in, grads) -> grads[0] = Unary.logBackward(g, in[0].value), this);
     }
 
     public Variable sqrt() {
         Tensor y = Unary.sqrt(value);
-        return record("sqrt", y, (g, grads) -> grads[0] = Unary.sqrtBackward(g, y), this);
+        return record("sqrt", y, (g, in, grads) -> grads[0] = Unary.sqrtBackward(g, y), this);
     }
 
     public Variable abs() {
-        Tensor x = value;
-        return record("abs", Unary.abs(x), (g, grads) -> grads[0] = Unary.absBackward(g, x), this);
+        return record("abs", Unary.abs(value), (g, in, grads) -> grads[0] = Unary.absBackward(g, in[0].value), this);
     }
 
     public Variable tanh() {
         Tensor y = Unary.tanh(value);
-        return record("tanh", y, (g, grads) -> grads[0] = Unary.tanhBackward(g, y), this);
+        return record("tanh", y, (g, in, grads) -> grads[0] = Unary.tanhBackward(g, y), this);
     }
 
     public Variable sigmoid() {
         Tensor y = Unary.sigmoid(value);
-        return record("sigmoid", y, (g, grads) -> grads[0] = Unary.sigmoidBackward(g, y), this);
+        return record("sigmoid", y, (g, in, grads) -> grads[0] = Unary.sigmoidBackward(g, y), this);
     }
 
     public Variable relu() {
-        Tensor x = value;
-        return record("relu", Unary.relu(x), (g, grads) -> grads[0] = Unary.reluBackward(g, x), this);
+        return record("relu", Unary.relu(value), (g, in, grads) -> grads[0] = Unary.reluBackward(g, in[0].value), this);
     }
 
     /** GELU with GPT-2's tanh approximation. */
     public Variable gelu() {
-        Tensor x = value;
-        return record("gelu", Unary.gelu(x), (g, grads) -> grads[0] = Unary.geluBackward(g, x), this);
+        return record("gelu", Unary.gelu(value), (g, in, grads) -> grads[0] = Unary.geluBackward(g, in[0].value), this);
     }
 
     /** GELU with the exact erf form. */
     public Variable geluExact() {
-        Tensor x = value;
-        return record("gelu_exact", Unary.geluExact(x), (g, grads) -> grads[0] = Unary.geluExactBackward(g, x), this);
+        return record("gelu_exact", Unary.geluExact(value),
+                (g, in, grads) -> grads[0] = Unary.geluExactBackward(g, in[0].value), this);
     }
 
     public Variable silu() {
-        Tensor x = value;
-        return record("silu", Unary.silu(x), (g, grads) -> grads[0] = Unary.siluBackward(g, x), this);
+        return record("silu", Unary.silu(value), (g, in, grads) -> grads[0] = Unary.siluBackward(g, in[0].value), this);
     }
 
     public Variable clamp(double min, double max) {
         Tensor x = value;
         return record("clamp", Unary.clamp(x, min, max),
-                (g, grads) -> grads[0] = Unary.clampBackward(g, x, min, max), this);
+                (g, in, grads) -> grads[0] = Unary.clampBackward(g, x, min, max), this);
     }
 
     /** Elementwise {@code cond ? a : b} with broadcasting; cond is data (nonzero = true). */
     public static Variable where(Tensor cond, Variable a, Variable b) {
         int[] as = a.shape();
         int[] bs = b.shape();
-        return record("where", Binary.where(cond, a.value, b.value), (g, grads) -> {
+        return record("where", Binary.where(cond, a.value, b.value), (g, in, grads) -> {
             var d = Binary.whereBackward(g, cond, as, bs);
             grads[0] = d.a();
             grads[1] = d.b();
@@ -361,16 +412,16 @@ public final class Variable {
     /** Sets positions where {@code mask} is nonzero to {@code value} (e.g. -inf before a softmax). */
     public Variable maskedFill(Tensor mask, double fill) {
         return record("masked_fill", Binary.maskedFill(value, mask, fill),
-                (g, grads) -> grads[0] = Binary.maskedFillBackward(g, mask), this);
+                (g, in, grads) -> grads[0] = Binary.maskedFillBackward(g, mask), this);
     }
 
     // ------------------------------------------------------------------------------------------ reductions
 
     /** Sum over the given axes (all axes when none are given). */
     public Variable sum(boolean keepDim, int... axes) {
-        int[] in = shape();
+        int[] inShape = shape();
         return record("sum", Reduce.sum(value, keepDim, axes),
-                (g, grads) -> grads[0] = Reduce.sumBackward(g, in, keepDim, axes), this);
+                (g, in, grads) -> grads[0] = Reduce.sumBackward(g, inShape, keepDim, axes), this);
     }
 
     /** Sum of all elements, a scalar. */
@@ -379,9 +430,9 @@ public final class Variable {
     }
 
     public Variable mean(boolean keepDim, int... axes) {
-        int[] in = shape();
+        int[] inShape = shape();
         return record("mean", Reduce.mean(value, keepDim, axes),
-                (g, grads) -> grads[0] = Reduce.meanBackward(g, in, keepDim, axes), this);
+                (g, in, grads) -> grads[0] = Reduce.meanBackward(g, inShape, keepDim, axes), this);
     }
 
     /** Mean of all elements, a scalar. */
@@ -392,39 +443,39 @@ public final class Variable {
     public Variable max(boolean keepDim, int... axes) {
         Tensor x = value;
         Tensor y = Reduce.max(x, keepDim, axes);
-        return record("max", y, (g, grads) -> grads[0] = Reduce.maxBackward(g, x, y, keepDim, axes), this);
+        return record("max", y, (g, in, grads) -> grads[0] = Reduce.maxBackward(g, x, y, keepDim, axes), this);
     }
 
     public Variable min(boolean keepDim, int... axes) {
         Tensor x = value;
         Tensor y = Reduce.min(x, keepDim, axes);
-        return record("min", y, (g, grads) -> grads[0] = Reduce.minBackward(g, x, y, keepDim, axes), this);
+        return record("min", y, (g, in, grads) -> grads[0] = Reduce.minBackward(g, x, y, keepDim, axes), this);
     }
 
     /** Variance with the given correction (1 = unbiased, torch's default). */
     public Variable var(int correction, boolean keepDim, int... axes) {
         Tensor x = value;
         return record("var", Reduce.var(x, correction, keepDim, axes),
-                (g, grads) -> grads[0] = Reduce.varBackward(g, x, correction, keepDim, axes), this);
+                (g, in, grads) -> grads[0] = Reduce.varBackward(g, x, correction, keepDim, axes), this);
     }
 
     // ------------------------------------------------------------------------------------------ nn kernels
 
     public Variable softmax(int axis) {
         Tensor y = Softmax.softmax(value, axis);
-        return record("softmax", y, (g, grads) -> grads[0] = Softmax.softmaxBackward(g, y, axis), this);
+        return record("softmax", y, (g, in, grads) -> grads[0] = Softmax.softmaxBackward(g, y, axis), this);
     }
 
     public Variable logSoftmax(int axis) {
         Tensor y = Softmax.logSoftmax(value, axis);
-        return record("log_softmax", y, (g, grads) -> grads[0] = Softmax.logSoftmaxBackward(g, y, axis), this);
+        return record("log_softmax", y, (g, in, grads) -> grads[0] = Softmax.logSoftmaxBackward(g, y, axis), this);
     }
 
     /** torch.matmul semantics, including batched and broadcast batch dimensions. */
     public Variable matmul(Variable b) {
         Tensor a = value;
         Tensor bv = b.value;
-        return record("matmul", MatMul.matmul(a, bv), (g, grads) -> {
+        return record("matmul", MatMul.matmul(a, bv), (g, in, grads) -> {
             var d = MatMul.matmulBackward(g, a, bv);
             grads[0] = d.a();
             grads[1] = d.b();
@@ -440,11 +491,12 @@ public final class Variable {
     public static Variable linear(Variable x, Variable weight, Variable bias) {
         Tensor xv = x.value;
         Tensor w = weight.value;
-        int in = w.size(1);
-        int out = w.size(0);
-        if (x.rank() < 1 || x.size(-1) != in || w.rank() != 2
-                || (bias != null && (bias.rank() != 1 || bias.size(0) != out))) {
-            throw new ShapeException("linear: expected x [..., " + in + "], weight [out, " + in + "] and bias [" + out
+        int inFeatures = w.size(1);
+        int outFeatures = w.size(0);
+        if (x.rank() < 1 || x.size(-1) != inFeatures || w.rank() != 2
+                || (bias != null && (bias.rank() != 1 || bias.size(0) != outFeatures))) {
+            throw new ShapeException("linear: expected x [..., " + inFeatures + "], weight [out, " + inFeatures
+                    + "] and bias [" + outFeatures
                     + "], got x " + Shapes.str(x.shape()) + ", weight " + Shapes.str(w.shape()) + ", bias "
                     + (bias == null ? "none" : Shapes.str(bias.shape())));
         }
@@ -452,13 +504,15 @@ public final class Variable {
         if (bias != null) {
             addRowsInPlace(y, bias.value);
         }
-        return record("linear", y, (g, grads) -> {
-            var d = MatMul.linearBackward(g, xv, w);
-            Tensor db = bias == null ? null : Reduce.columnSums(g);
-            grads[0] = d.a();
-            grads[1] = d.b();
-            grads[2] = db;
-        }, x, weight, orConstant(bias));
+        return record("linear", y, Variable::linearBackward, x, weight, orConstant(bias));
+    }
+
+    private static void linearBackward(Tensor g, Variable[] in, Tensor[] grads) {
+        Tensor x = in[0].value;
+        Tensor w = in[1].value;
+        grads[0] = MatMul.linearBackwardInput(g, x, w);
+        grads[1] = MatMul.linearBackwardWeight(g, x, w);
+        grads[2] = in[2] == ABSENT ? null : Reduce.columnSums(g);
     }
 
     /** y[r, :] += b for every row r of a contiguous y [..., n] and b [n]: the same sums as {@code y.add(b)}. */
@@ -485,28 +539,20 @@ public final class Variable {
 
     /** Layer normalisation over the last dimension; weight and bias may be null. */
     public static Variable layerNorm(Variable x, Variable weight, Variable bias, double eps) {
-        Tensor xv = x.value;
-        Tensor w = weight == null ? null : weight.value;
-        Tensor b = bias == null ? null : bias.value;
-        var r = LayerNorm.forward(xv, w, b, eps);
-        return record("layer_norm", r.out(), (g, grads) -> {
-            var d = LayerNorm.backward(g, xv, w, b, r.mean(), r.rstd());
-            grads[0] = d.x();
-            grads[1] = d.weight();
-            grads[2] = d.bias();
-        }, x, orConstant(weight), orConstant(bias));
+        Tensor mean = LayerNorm.rowStats(x.value);
+        Tensor rstd = LayerNorm.rowStats(x.value);
+        Tensor out = LayerNorm.forward(x.value, valueOrNull(weight), valueOrNull(bias), eps, mean, rstd);
+        return record("layer_norm", out, (g, in, grads) -> LayerNorm.backward(g, in[0].value, valueOrNull(in[1]),
+                valueOrNull(in[2]), mean, rstd, grads), x, orConstant(weight), orConstant(bias));
     }
 
     /** RMS normalisation over the last dimension (LLaMA); weight may be null. */
     public static Variable rmsNorm(Variable x, Variable weight, double eps) {
-        Tensor xv = x.value;
-        Tensor w = weight == null ? null : weight.value;
-        var r = RmsNorm.forward(xv, w, eps);
-        return record("rms_norm", r.out(), (g, grads) -> {
-            var d = RmsNorm.backward(g, xv, w, r.rstd());
-            grads[0] = d.x();
-            grads[1] = d.weight();
-        }, x, orConstant(weight));
+        Tensor rstd = RmsNorm.rowStats(x.value);
+        Tensor out = RmsNorm.forward(x.value, valueOrNull(weight), eps, rstd);
+        return record("rms_norm", out,
+                (g, in, grads) -> RmsNorm.backward(g, in[0].value, valueOrNull(in[1]), rstd, grads),
+                x, orConstant(weight));
     }
 
     /**
@@ -519,11 +565,16 @@ public final class Variable {
         return v != null ? v : ABSENT;
     }
 
+    /** The value of an optional input: null for null or {@link #ABSENT}. */
+    private static Tensor valueOrNull(Variable v) {
+        return v == null || v == ABSENT ? null : v.value;
+    }
+
     /** Rows of {@code weight} [V, D] picked by {@code ids}; result shape idsShape + [D]. */
     public static Variable embedding(Variable weight, int[] ids, int... idsShape) {
         int vocab = weight.size(0);
         return record("embedding", Index.embedding(weight.value, ids, idsShape),
-                (g, grads) -> grads[0] = Index.embeddingBackward(g, ids, vocab), weight);
+                (g, in, grads) -> grads[0] = Index.embeddingBackward(g, ids, vocab), weight);
     }
 
     public static Variable concat(int axis, Variable... xs) {
@@ -538,7 +589,7 @@ public final class Variable {
             sizes[i] = values[i].size(ax);
         }
         return record("concat", out,
-                (g, grads) -> System.arraycopy(Join.concatBackward(g, ax, sizes), 0, grads, 0, xs.length), xs);
+                (g, in, grads) -> System.arraycopy(Join.concatBackward(g, ax, sizes), 0, grads, 0, xs.length), xs);
     }
 
     public static Variable stack(int axis, Variable... xs) {
@@ -549,7 +600,7 @@ public final class Variable {
         Tensor out = Join.stack(axis, values);
         int ax = Shapes.axis("stack", axis, out.rank());
         return record("stack", out,
-                (g, grads) -> System.arraycopy(Join.stackBackward(g, ax, xs.length), 0, grads, 0, xs.length), xs);
+                (g, in, grads) -> System.arraycopy(Join.stackBackward(g, ax, xs.length), 0, grads, 0, xs.length), xs);
     }
 
     /** Consecutive pieces of the given sizes along {@code axis}; each piece is a narrow view with its own node. */
@@ -566,13 +617,13 @@ public final class Variable {
     // ------------------------------------------------------------------------------------------ views
 
     public Variable reshape(int... newShape) {
-        int[] in = shape();
-        return record("reshape", value.reshape(newShape), (g, grads) -> grads[0] = g.reshape(in), this);
+        int[] inShape = shape();
+        return record("reshape", value.reshape(newShape), (g, in, grads) -> grads[0] = g.reshape(inShape), this);
     }
 
     public Variable view(int... newShape) {
-        int[] in = shape();
-        return record("view", value.view(newShape), (g, grads) -> grads[0] = g.reshape(in), this);
+        int[] inShape = shape();
+        return record("view", value.view(newShape), (g, in, grads) -> grads[0] = g.reshape(inShape), this);
     }
 
     public Variable flatten() {
@@ -580,12 +631,13 @@ public final class Variable {
     }
 
     public Variable transpose(int dim0, int dim1) {
-        return record("transpose", value.transpose(dim0, dim1), (g, grads) -> grads[0] = g.transpose(dim0, dim1), this);
+        return record("transpose", value.transpose(dim0, dim1),
+                (g, in, grads) -> grads[0] = g.transpose(dim0, dim1), this);
     }
 
     /** Transpose of a 2-D variable. */
     public Variable t() {
-        return record("t", value.t(), (g, grads) -> grads[0] = g.t(), this);
+        return record("t", value.t(), (g, in, grads) -> grads[0] = g.t(), this);
     }
 
     public Variable permute(int... order) {
@@ -594,41 +646,41 @@ public final class Variable {
         for (int i = 0; i < order.length; i++) {
             inverse[Shapes.axis("permute", order[i], order.length)] = i;
         }
-        return record("permute", out, (g, grads) -> grads[0] = g.permute(inverse), this);
+        return record("permute", out, (g, in, grads) -> grads[0] = g.permute(inverse), this);
     }
 
     public Variable narrow(int dim, int start, int length) {
-        int[] in = shape();
+        int[] inShape = shape();
         return record("narrow", value.narrow(dim, start, length),
-                (g, grads) -> grads[0] = scatterInto(g, in, z -> z.narrow(dim, start, length)), this);
+                (g, in, grads) -> grads[0] = scatterInto(g, inShape, z -> z.narrow(dim, start, length)), this);
     }
 
     public Variable slice(int dim, int start, int end, int step) {
-        int[] in = shape();
+        int[] inShape = shape();
         return record("slice", value.slice(dim, start, end, step),
-                (g, grads) -> grads[0] = scatterInto(g, in, z -> z.slice(dim, start, end, step)), this);
+                (g, in, grads) -> grads[0] = scatterInto(g, inShape, z -> z.slice(dim, start, end, step)), this);
     }
 
     public Variable select(int dim, int index) {
-        int[] in = shape();
+        int[] inShape = shape();
         return record("select", value.select(dim, index),
-                (g, grads) -> grads[0] = scatterInto(g, in, z -> z.select(dim, index)), this);
+                (g, in, grads) -> grads[0] = scatterInto(g, inShape, z -> z.select(dim, index)), this);
     }
 
     /** Broadcasts to a larger shape without copying; the gradient is summed back. */
     public Variable expand(int... target) {
-        int[] in = shape();
-        return record("expand", value.expand(target), (g, grads) -> grads[0] = Reduce.sumTo(g, in), this);
+        int[] inShape = shape();
+        return record("expand", value.expand(target), (g, in, grads) -> grads[0] = Reduce.sumTo(g, inShape), this);
     }
 
     public Variable squeeze(int dim) {
-        int[] in = shape();
-        return record("squeeze", value.squeeze(dim), (g, grads) -> grads[0] = g.reshape(in), this);
+        int[] inShape = shape();
+        return record("squeeze", value.squeeze(dim), (g, in, grads) -> grads[0] = g.reshape(inShape), this);
     }
 
     public Variable unsqueeze(int dim) {
-        int[] in = shape();
-        return record("unsqueeze", value.unsqueeze(dim), (g, grads) -> grads[0] = g.reshape(in), this);
+        int[] inShape = shape();
+        return record("unsqueeze", value.unsqueeze(dim), (g, in, grads) -> grads[0] = g.reshape(inShape), this);
     }
 
     /** The gradient of a view: zeros of the input's shape with g written into the viewed region. */
@@ -650,7 +702,7 @@ public final class Variable {
         Tensor kv = k.value;
         Tensor vv = v.value;
         var r = Attention.forward(qv, kv, vv, causal, scale);
-        return record("attention", r.out(), (g, grads) -> {
+        return record("attention", r.out(), (g, in, grads) -> {
             var d = Attention.backward(g, qv, kv, vv, r.out(), r.logSumExp(), causal, scale);
             grads[0] = d.q();
             grads[1] = d.k();
@@ -684,7 +736,7 @@ public final class Variable {
         Tensor v = Heads.split(x, (heads + kvHeads) * headDim, kvHeads, headDim);
         var r = Attention.forward(q, k, v, causal, scale);
         Tensor y = Heads.mergeInto(r.out(), Tensor.empty(x.dtype(), batch, time, heads * headDim), 0);
-        return record("attention_packed", y, (g, grads) -> {
+        return record("attention_packed", y, (g, in, grads) -> {
             Tensor gHeads = Heads.split(g, 0, heads, headDim);
             var d = Attention.backward(gHeads, q, k, v, r.out(), r.logSumExp(), causal, scale);
             Tensor dx = Tensor.empty(g.dtype(), batch, time, width);
@@ -698,7 +750,7 @@ public final class Variable {
     /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */
     public Variable rope(int startPos, double theta) {
         return record("rope", Rope.forward(value, startPos, theta),
-                (g, grads) -> grads[0] = Rope.backward(g, startPos, theta), this);
+                (g, in, grads) -> grads[0] = Rope.backward(g, startPos, theta), this);
     }
 
     /**
@@ -709,7 +761,7 @@ public final class Variable {
         Tensor x = logits.value;
         int[] t = Workspace.copyOf(targets);   // kept for the backward, safe from later changes to targets
         var r = CrossEntropy.forward(x, t, ignoreIndex, labelSmoothing);
-        return record("cross_entropy", r.loss(), (g, grads) -> grads[0] =
+        return record("cross_entropy", r.loss(), (g, in, grads) -> grads[0] =
                 CrossEntropy.backward(g, x, t, r.logSumExp(), ignoreIndex, labelSmoothing, r.counted()), logits);
     }
 }

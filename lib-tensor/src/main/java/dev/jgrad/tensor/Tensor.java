@@ -17,17 +17,24 @@ import java.util.Arrays;
  * tests, and say so in their names.
  */
 public final class Tensor {
+    /*
+     * The fields are set once, when the tensor is made, except in a recycling Workspace scope: there the next
+     * step hands the same object out again (see reissue), and only then are they set again. The arrays a tensor
+     * points to are never modified, so views and new tensors may share them instead of copying.
+     */
     /** The storage: exactly one of the two is non-null, and which one is the dtype (not stored separately). */
-    private final float[] f32;
-    private final double[] f64;
-    /** Never modified after construction, so views and new tensors may share these arrays instead of copying. */
-    private final int[] shape;
-    private final int[] strides;
-    private final int offset;
+    private float[] f32;
+    private double[] f64;
+    private int[] shape;
+    private int[] strides;
+    private int offset;
     /** The workspace scope this tensor's storage was lent from, or null for storage of its own. */
-    private final Workspace lender;
+    private Workspace lender;
     /** The lender's generation when the storage was lent: any other generation means the scope has closed. */
-    private final int generation;
+    private int generation;
+
+    /** Tensor objects a recycling {@link Workspace} scope hands out again, step after step. */
+    private static final Workspace.Kind<Tensor> RECYCLED = new Workspace.Kind<>("Tensor");
 
     private Tensor(float[] f32, double[] f64, int[] shape, int[] strides, int offset) {
         this(f32, f64, shape, strides, offset, null, 0);
@@ -42,6 +49,29 @@ public final class Tensor {
         this.offset = offset;
         this.lender = lender;
         this.generation = generation;
+    }
+
+    /**
+     * A tensor of the workspace scope {@code w}'s generation {@code generation}: a new object, or in a recycling
+     * scope on this thread the object the previous step made at this point, re-initialised.
+     */
+    private static Tensor scoped(float[] f32, double[] f64, int[] shape, int[] strides, int offset, Workspace w,
+                                 int generation) {
+        if (!w.recyclesOnThisThread()) {
+            return new Tensor(f32, f64, shape, strides, offset, w, generation);
+        }
+        Tensor t = w.reissue(RECYCLED);
+        if (t == null) {
+            return w.issued(RECYCLED, new Tensor(f32, f64, shape, strides, offset, w, generation));
+        }
+        t.f32 = f32;
+        t.f64 = f64;
+        t.shape = shape;
+        t.strides = strides;
+        t.offset = offset;
+        t.lender = w;
+        t.generation = generation;
+        return t;
     }
 
     // ------------------------------------------------------------------------------------------ creation
@@ -166,8 +196,8 @@ public final class Tensor {
                     : new Tensor(null, new double[n], s, st, 0);
         }
         return dtype == DType.F32
-                ? new Tensor(w.takeF32(n), null, s, st, 0, w, w.generation())
-                : new Tensor(null, w.takeF64(n), s, st, 0, w, w.generation());
+                ? scoped(w.takeF32(n), null, s, st, 0, w, w.generation())
+                : scoped(null, w.takeF64(n), s, st, 0, w, w.generation());
     }
 
     /** A new F32 tensor of zeros. */
@@ -618,12 +648,22 @@ public final class Tensor {
     public Tensor copyFrom(Tensor src) {
         checkLive();
         src.checkLive();
-        if (src.dtype() == dtype() && Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
-            // Both are one run of storage in the same order: a single array copy, the same values as the loop below.
-            if (f32 != null) {
-                System.arraycopy(src.f32, src.offset, f32, offset, numel());
+        if (Arrays.equals(src.shape, shape) && isContiguous() && src.isContiguous()) {
+            // Both are one run of storage in the same order: a single array copy or conversion, the same values as
+            // the loop below.
+            int n = numel();
+            if (f32 != null && src.f32 != null) {
+                System.arraycopy(src.f32, src.offset, f32, offset, n);
+            } else if (f64 != null && src.f64 != null) {
+                System.arraycopy(src.f64, src.offset, f64, offset, n);
+            } else if (f32 != null) {
+                for (int i = 0; i < n; i++) {
+                    f32[offset + i] = (float) src.f64[src.offset + i];
+                }
             } else {
-                System.arraycopy(src.f64, src.offset, f64, offset, numel());
+                for (int i = 0; i < n; i++) {
+                    f64[offset + i] = src.f32[src.offset + i];
+                }
             }
             return this;
         }
@@ -738,7 +778,9 @@ public final class Tensor {
     // ------------------------------------------------------------------------------------------ views
 
     private Tensor view(int[] newShape, int[] newStrides, int newOffset) {
-        return new Tensor(f32, f64, newShape, newStrides, newOffset, lender, generation);
+        return lender == null
+                ? new Tensor(f32, f64, newShape, newStrides, newOffset)
+                : scoped(f32, f64, newShape, newStrides, newOffset, lender, generation);
     }
 
     private int[] inferShape(String op, int[] newShape) {

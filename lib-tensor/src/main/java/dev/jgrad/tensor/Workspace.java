@@ -2,6 +2,7 @@ package dev.jgrad.tensor;
 
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * Storage recycled from one training step to the next, per thread.
@@ -36,6 +37,20 @@ import java.util.Arrays;
  * <p>Scopes nest: opening a workspace where one is already open joins it, and storage goes back only when the
  * outermost scope closes. Each thread has its own workspace (data-parallel workers open their own); a tensor from
  * one thread's workspace may be read by kernel tasks on other threads while the scope is open.
+ *
+ * <p><b>Recycling scopes.</b> {@link #openRecycling()} opens a scope that also recycles the objects a step
+ * creates, not only their storage, much as a captured CUDA graph keeps static tensors: the k-th tensor object
+ * the step creates on this thread (an op's output, a copy, or a view of a tensor of the step) is the very object
+ * the previous recycling step created k-th, re-initialised with this creation's storage, shape, strides and
+ * offset. The tape does the same with its variables and nodes ({@link Kind}). A step that differs from the one
+ * before (more or fewer tensors, other shapes, another op order, a forward under {@code noGrad}) just hands each
+ * object whatever its new creation needs, so results never change; only a repeated step allocates nothing. The
+ * contract is stricter than that of {@link #open()}: nothing created inside a recycling step may be kept past
+ * it, not even a reference. Between the scope's close and the next recycling step such a reference throws as in
+ * a plain scope; once the next step has reissued the object, it silently shows that step's tensor. Read what you
+ * keep (a loss with {@code item()}) inside the scope, and create state that outlives the step under
+ * {@link #persistent()} (never recycled). Whether a scope recycles is decided by the outermost open on the
+ * thread; nested opens of either kind join it.
  */
 public final class Workspace implements AutoCloseable {
     private static final ThreadLocal<Workspace> CURRENT = ThreadLocal.withInitial(Workspace::new);
@@ -59,6 +74,10 @@ public final class Workspace implements AutoCloseable {
     static final int MAX_SHAPES = 64;
     /** Open scopes on this thread (nested opens join the outermost). */
     private int depth;
+    /** True while the open scope was opened by {@link #openRecycling()}. */
+    private boolean recycling;
+    /** Per {@link Kind}, the objects recycling steps have created, in creation order (null: none yet). */
+    private Reissued[] reissued = new Reissued[4];
     /** Scopes inside {@link #persistent()} on this thread: allocation bypasses the workspace there. */
     private int bypass;
     /** Bumped when the outermost scope closes; tensors lent under an older generation are stale. */
@@ -73,9 +92,46 @@ public final class Workspace implements AutoCloseable {
      * training step, on the thread that runs the step.
      */
     public static Workspace open() {
+        return open(false);
+    }
+
+    /**
+     * Opens this thread's workspace in recycling mode (or joins the scope already open, in its mode): besides
+     * storage, the step's tensor objects and tape entries are those of the previous recycling step, re-initialised.
+     * Nothing created inside the step may be kept past it (see the class comment).
+     */
+    public static Workspace openRecycling() {
+        return open(true);
+    }
+
+    private static Workspace open(boolean recycle) {
         Workspace w = CURRENT.get();
-        w.depth++;
+        if (w.depth++ == 0) {
+            w.recycling = recycle;
+        }
         return w;
+    }
+
+    /**
+     * This thread's workspace if a recycling scope is open on it (outside {@link #persistent()}), else null: where
+     * objects of a {@link Kind} should come from.
+     */
+    public static Workspace recycling() {
+        Workspace w = CURRENT.get();
+        return w.recycling && w.depth > 0 && w.bypass == 0 ? w : null;
+    }
+
+    /**
+     * True when the calling thread owns this workspace and a recycling scope is open on it, outside
+     * {@link #persistent()}: a tensor it creates from this workspace is recycled.
+     */
+    boolean recyclesOnThisThread() {
+        return Thread.currentThread() == owner && recycling && depth > 0 && bypass == 0;
+    }
+
+    /** True while a scope opened by {@link #openRecycling()} is open on this thread. */
+    public boolean isRecycling() {
+        return recycling && depth > 0;
     }
 
     /** This thread's workspace (open or not): its counters show how well storage is being reused. */
@@ -139,6 +195,7 @@ public final class Workspace implements AutoCloseable {
      * Arrays lent to an open scope stay lent.
      */
     public void trim() {
+        reissued = new Reissued[4];
         shapes = new int[16][];
         shapeStrides = new int[16][];
         shapeCount = 0;
@@ -161,6 +218,11 @@ public final class Workspace implements AutoCloseable {
             return;
         }
         generation++;
+        for (Reissued r : reissued) {
+            if (r != null) {
+                r.issued = 0;   // the next step starts again from the first object of each kind
+            }
+        }
         for (int i = 0; i < lentF32.size(); i++) {   // by index: no iterators, this runs every training step
             freeF32.put(lentF32.get(i).length, lentF32.get(i));
         }
@@ -286,6 +348,60 @@ public final class Workspace implements AutoCloseable {
     }
 
     /**
+     * A kind of object that recycling scopes hand out again from step to step in creation order: {@link Tensor}s
+     * here, the tape's variables and nodes in lib-autograd. One constant per kind.
+     */
+    public static final class Kind<T> {
+        private static final AtomicInteger COUNT = new AtomicInteger();
+        private final int index = COUNT.getAndIncrement();
+        private final String name;
+
+        public Kind(String name) {
+            this.name = name;
+        }
+
+        @Override
+        public String toString() {
+            return "Workspace.Kind[" + name + "]";
+        }
+    }
+
+    /**
+     * For a step's k-th request for an object of {@code kind}: the object the previous steps created at that
+     * point, for the caller to re-initialise completely, or null when there is none yet; the caller then creates
+     * the object and passes it to {@link #issued}. Call only on the workspace {@link #recycling()} returned.
+     */
+    @SuppressWarnings("unchecked")
+    public <T> T reissue(Kind<T> kind) {
+        Reissued r = kind.index < reissued.length ? reissued[kind.index] : null;
+        return r != null && r.issued < r.count ? (T) r.objects[r.issued++] : null;
+    }
+
+    /** Registers {@code object}, just created after {@link #reissue} returned null, for the next steps; returns it. */
+    public <T> T issued(Kind<T> kind, T object) {
+        if (kind.index >= reissued.length) {
+            reissued = Arrays.copyOf(reissued, Math.max(kind.index + 1, 2 * reissued.length));
+        }
+        Reissued r = reissued[kind.index];
+        if (r == null) {
+            r = reissued[kind.index] = new Reissued();
+        }
+        if (r.count == r.objects.length) {
+            r.objects = Arrays.copyOf(r.objects, 2 * r.count);
+        }
+        r.objects[r.count++] = object;   // reissue returned null, so every known object was issued: issued == count
+        r.issued = r.count;
+        return object;
+    }
+
+    /** The objects of one kind: {@code count} known, the first {@code issued} of them handed out this step. */
+    private static final class Reissued {
+        Object[] objects = new Object[64];
+        int count;
+        int issued;
+    }
+
+    /**
      * Fills every free array with NaN (integer ones with Integer.MIN_VALUE), so a kernel that reads an output it
      * was handed by {@link Tensor#empty} before writing it shows up in tests as NaNs rather than as plausible stale
      * values.
@@ -298,7 +414,8 @@ public final class Workspace implements AutoCloseable {
 
     @Override
     public String toString() {
-        return "Workspace[thread " + owner.getName() + ", " + (depth > 0 ? "open" : "closed") + ", hits " + hits
+        return "Workspace[thread " + owner.getName() + ", " + (depth == 0 ? "closed" : recycling ? "open, recycling"
+                : "open") + ", hits " + hits
                 + ", misses " + misses + ", " + retainedBytes() + " bytes retained]";
     }
 

@@ -4,10 +4,13 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotSame;
+import static org.junit.jupiter.api.Assertions.assertNull;
 import static org.junit.jupiter.api.Assertions.assertSame;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.Test;
 
@@ -346,5 +349,161 @@ class WorkspaceTest {
         Tensor t = Tensor.empty(DType.F64, 2, 3);
         assertArrayEquals(new int[] {2, 3}, t.shape());
         assertEquals(0.0, t.sum().item());
+    }
+
+    // ------------------------------------------------------------------------------------------ recycling scopes
+
+    /** A step creating outputs, copies and views: the tensor objects it returns, in creation order. */
+    private static List<Tensor> objectsOfAStep(Tensor x, Tensor w) {
+        List<Tensor> made = new ArrayList<>();
+        Tensor h = x.matmul(w);
+        made.add(h);
+        made.add(h.tanh());
+        made.add(h.t());
+        made.add(made.get(2).contiguous());
+        made.add(h.reshape(-1));
+        made.add(made.get(1).narrow(0, 1, 2));
+        return made;
+    }
+
+    @Test
+    void aRecyclingStepHandsOutThePreviousStepsObjectsWithTheSameValues() {
+        Rng rng = new Rng(4);
+        Tensor x = Tensor.randn(rng, 5, 7);
+        Tensor w = Tensor.randn(rng, 7, 3);
+        List<float[]> expected = new ArrayList<>();
+        for (Tensor t : objectsOfAStep(x, w)) {
+            expected.add(t.toFloatArray());
+        }
+        List<Tensor> first;
+        try (var scope = Workspace.openRecycling()) {
+            assertTrue(scope.isRecycling());
+            first = objectsOfAStep(x, w);
+        }
+        for (int step = 0; step < 3; step++) {
+            try (var scope = Workspace.openRecycling()) {
+                List<Tensor> again = objectsOfAStep(x, w);
+                for (int i = 0; i < again.size(); i++) {
+                    assertSame(first.get(i), again.get(i), "object " + i + " is reissued");
+                    assertArrayEquals(expected.get(i), again.get(i).toFloatArray(), "values of object " + i);
+                }
+            }
+        }
+        assertFalse(Workspace.current().isRecycling());
+    }
+
+    @Test
+    void betweenTheCloseAndTheReissueAKeptTensorThrows() {
+        Tensor kept;
+        Tensor keptView;
+        try (var scope = Workspace.openRecycling()) {
+            kept = Tensor.full(DType.F32, 2, 4, 4);   // the step's first tensor object
+            keptView = kept.t();                     // its second
+        }
+        var e = assertThrows(IllegalStateException.class, () -> kept.get(0, 0));
+        assertTrue(e.getMessage().contains("after the scope closed"), e.getMessage());
+        assertThrows(IllegalStateException.class, () -> keptView.get(0, 0));
+        try (var scope = Workspace.openRecycling()) {
+            Tensor first = Tensor.full(DType.F32, 7, 2);
+            assertSame(kept, first, "the contract: a reference kept past its step now shows this step's tensor");
+            assertEquals(7.0, kept.get(1));
+            assertThrows(IllegalStateException.class, () -> keptView.get(0, 0), "not reissued yet");
+        }
+        assertThrows(IllegalStateException.class, () -> kept.get(0));
+    }
+
+    @Test
+    void aStepOfOtherShapesOrMoreOrFewerTensorsStillComputesTheRightValues() {
+        Rng rng = new Rng(5);
+        Tensor x = Tensor.randn(rng, 5, 7);
+        Tensor w = Tensor.randn(rng, 7, 3);
+        Tensor x2 = Tensor.randn(rng, 2, 7);
+        double big = step(x, w);
+        double small = step(x2, w);
+        for (int round = 0; round < 2; round++) {
+            try (var scope = Workspace.openRecycling()) {
+                assertEquals(Double.doubleToRawLongBits(big), Double.doubleToRawLongBits(step(x, w)));
+            }
+            try (var scope = Workspace.openRecycling()) {   // other shapes
+                assertEquals(Double.doubleToRawLongBits(small), Double.doubleToRawLongBits(step(x2, w)));
+            }
+            try (var scope = Workspace.openRecycling()) {   // fewer tensors
+                assertEquals(6.0, Tensor.full(DType.F64, 2, 3).sum().item());
+            }
+            try (var scope = Workspace.openRecycling()) {   // more tensors than any step before
+                double sum = 0;
+                for (int i = 0; i < 200; i++) {
+                    sum += Tensor.full(DType.F32, i, 2).sum().item();
+                }
+                assertEquals(199 * 200, sum);
+                assertEquals(Double.doubleToRawLongBits(big), Double.doubleToRawLongBits(step(x, w)));
+            }
+        }
+    }
+
+    @Test
+    void persistentAllocationsInARecyclingStepAreNeverReissued() {
+        Tensor state;
+        try (var scope = Workspace.openRecycling()) {
+            try (var persistent = Workspace.persistent()) {
+                state = Tensor.ones(DType.F32, 8);
+                assertNull(Workspace.recycling());
+            }
+            assertSame(Workspace.current(), Workspace.recycling());
+        }
+        for (int s = 0; s < 2; s++) {
+            try (var scope = Workspace.openRecycling()) {
+                assertNotSame(state, Tensor.zeros(DType.F32, 8));
+            }
+        }
+        assertEquals(8.0, state.sum().item());
+    }
+
+    @Test
+    void thePlainScopeNeverReissuesAndAlwaysThrowsOnUseAfterClose() {
+        List<Tensor> kept = new ArrayList<>();
+        for (int s = 0; s < 3; s++) {
+            try (var scope = Workspace.open()) {
+                assertFalse(scope.isRecycling());
+                assertNull(Workspace.recycling());
+                Tensor t = Tensor.ones(3).mul(2.0);
+                for (Tensor old : kept) {
+                    assertNotSame(old, t);
+                }
+                kept.add(t);
+            }
+            for (Tensor old : kept) {
+                assertThrows(IllegalStateException.class, old::sum, "step " + s);
+            }
+        }
+    }
+
+    @Test
+    void theOutermostOpenDecidesWhetherAScopeRecycles() {
+        try (var outer = Workspace.open()) {
+            try (var inner = Workspace.openRecycling()) {
+                assertFalse(inner.isRecycling());
+            }
+        }
+        try (var outer = Workspace.openRecycling()) {
+            try (var inner = Workspace.open()) {
+                assertTrue(inner.isRecycling());
+            }
+            assertTrue(outer.isRecycling());
+        }
+        assertFalse(Workspace.current().isRecycling());
+    }
+
+    @Test
+    void tensorsMadeByOtherThreadsDuringARecyclingStepAreNotReissued() throws InterruptedException {
+        try (var scope = Workspace.openRecycling()) {
+            Tensor x = Tensor.ones(4, 4);
+            AtomicReference<Tensor> made = new AtomicReference<>();
+            Thread t = new Thread(() -> made.set(x.t()));   // a view of this thread's tensor, made elsewhere
+            t.start();
+            t.join();
+            assertNotSame(x, made.get());
+            assertEquals(16.0, made.get().sum().item());
+        }
     }
 }

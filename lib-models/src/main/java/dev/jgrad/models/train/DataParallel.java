@@ -88,9 +88,11 @@ final class DataParallel {
      * Runs every shard and returns the gradient of the mean shard loss. {@code values} are the trained
      * parameters' tensors by name; {@code dropoutSeed} derives each shard's dropout stream.
      *
-     * <p>Each worker runs its shards inside its own thread's {@link Workspace} scope, so steady-state steps reuse
-     * the storage of the step before. The returned gradients live in buffers this object owns and reuses: they
-     * are valid until the next call.
+     * <p>Each worker runs each shard inside a recycling scope of its own thread's {@link Workspace}
+     * ({@link Workspace#openRecycling()}), so a steady-state shard reuses the storage, tensor objects and tape
+     * entries of the shard that thread ran before; nothing of a shard is kept past its scope (the loss is read
+     * inside it, the gradients sit in the parameters' own buffers). The returned gradients live in buffers this
+     * object owns and reuses: they are valid until the next call.
      */
     Gradients run(List<Batch> shards, Map<String, Tensor> values, long dropoutSeed) {
         int n = shards.size();
@@ -107,7 +109,7 @@ final class DataParallel {
                 seedDropout(w, dropoutSeed, s);
                 Map<String, Variable> params = shardParams.get(s);
                 Batch shard = shards.get(s);
-                try (var scope = Workspace.open()) {
+                try (var scope = Workspace.openRecycling()) {
                     losses[s] = replica.module().withParameters(params, () -> {
                         Variable loss = replica.loss(shard);
                         loss.div(n).backward();

@@ -11,10 +11,11 @@ import java.lang.management.ManagementFactory;
 import org.junit.jupiter.api.Test;
 
 /**
- * Heap bytes a steady-state training step allocates on its thread (issue 4): a step inside a {@link Workspace}
- * reuses all tensor storage, so what it still allocates is the per-op bookkeeping (one tensor object per op output,
- * tape nodes, backward closures). The bounds fail when that creeps back up, e.g. a check building its message on
- * every call, a shape array or a closure per op.
+ * Heap bytes a steady-state training step allocates on its thread (issue 4): a step inside a recycling
+ * {@link Workspace} scope reuses all tensor storage and the step's tensor objects, op results and tape nodes, so
+ * what it still allocates is the little per-op bookkeeping left (result records, shape arrays, capturing backward
+ * closures). The bounds fail when that creeps back up, e.g. a check building its message on every call, a shape
+ * array or a closure per op.
  */
 class TrainingStepAllocationTest {
     private static final int BATCH = 2;
@@ -37,7 +38,7 @@ class TrainingStepAllocationTest {
         }
 
         double run() {
-            try (var scope = Workspace.open()) {
+            try (var scope = Workspace.openRecycling()) {
                 var loss = model.loss(ids, targets, BATCH, TIME);
                 loss.backward();
                 optimizer.step();
@@ -55,7 +56,7 @@ class TrainingStepAllocationTest {
      * allocate more once; so the test takes the minimum. Allocation that crept into the code shows up in every
      * step, so it shows in the minimum too, and the test fails.
      */
-    private static long fewestBytesPerStep(GptConfig config, long bound) {
+    static long fewestBytesPerStep(GptConfig config, long bound) {
         int savedThreads = Parallel.threads();
         Parallel.setThreads(1);
         try {
@@ -84,17 +85,19 @@ class TrainingStepAllocationTest {
     private static final int MAX_STEPS = 40_000;
 
     /**
-     * Measured 10,328 to 10,440 bytes (JDK 25, compressed oops and class pointers; GPT-2 with 2 layers: 27 ops
-     * recorded, 115 tensors): 40 bytes per tensor object, about 125 per recorded op (tape node, variable, inputs
-     * array, backward closure) and the ops' small result records. Before this bound was set, when checks built
-     * their messages and shape arrays on every call and one-thread kernels their closures, 16,500 to 18,700.
+     * Measured 1,144 bytes (JDK 25, compressed oops and class pointers; GPT-2 with 2 layers), in a recycling scope
+     * as the trainer and the benchmarks run steps: the tensor objects, op results and tape nodes are the previous
+     * step's, and most backward kernels capture nothing. What is left is itemised in BENCHMARKS.md. 10,328 to
+     * 10,440 in a plain scope, where each op made a tensor object, a tape node, a variable, an inputs array and a
+     * closure; 16,500 to 18,700 before that, when checks built their messages and shape arrays on every call.
      */
-    private static final long GPT2_BOUND = 12_000;
+    private static final long GPT2_BOUND = 1_400;
     /**
-     * Measured 19,792 to 20,504 bytes: the separate q/k/v projections, RoPE and SwiGLU record more ops than GPT-2,
-     * and splitting heads by reshape and transpose views makes shape and stride arrays. 28,000 to 29,500 before.
+     * Measured 9,080 bytes: splitting and merging heads by reshape and transpose views (shape and stride arrays,
+     * and a strided cursor per copy of a transposed view, forward and backward), capturing backward closures and
+     * the attention op's argument records remain. 19,792 to 20,504 in a plain scope.
      */
-    private static final long LLAMA_BOUND = 23_500;
+    private static final long LLAMA_BOUND = 10_000;
 
     @Test
     void gpt2StepAllocatesOnlyItsBookkeeping() {

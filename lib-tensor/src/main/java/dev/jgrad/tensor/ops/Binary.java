@@ -241,6 +241,29 @@ public final class Binary {
             applyRow(op, a, a.offset(), 1, b, b.offset(), 1, out, a.numel());
             return out;
         }
+        if (isTrailingBlockOf(b, a) && a.isContiguous() && b.isContiguous()) {
+            // b repeats over a's leading dimensions (a position embedding added to every sequence): each block of
+            // a is one row against all of b, the rows the cursor below would walk, with no cursor to build.
+            Tensor out = Tensor.emptyLike(a);   // every element is written
+            int n = b.numel();
+            int rows = a.numel() / n;
+            if (a.dtype() == DType.F32) {
+                float[] ad = a.f32Data();
+                float[] bd = b.f32Data();
+                float[] od = out.f32Data();
+                for (int r = 0; r < rows; r++) {
+                    rowF32(op, ad, a.offset() + r * n, 1, bd, b.offset(), 1, od, r * n, n);
+                }
+            } else {
+                double[] ad = a.f64Data();
+                double[] bd = b.f64Data();
+                double[] od = out.f64Data();
+                for (int r = 0; r < rows; r++) {
+                    rowF64(op, ad, a.offset() + r * n, 1, bd, b.offset(), 1, od, r * n, n);
+                }
+            }
+            return out;
+        }
         int[] shape = Shapes.broadcast(op.label, a.shape(), b.shape());
         Tensor av = a.broadcastTo(shape);
         Tensor bv = b.broadcastTo(shape);
@@ -269,6 +292,20 @@ public final class Binary {
             }
         }
         return out;
+    }
+
+    /** True when b has a's trailing dimensions, at least one, and some elements: a [..., b's shape]. */
+    private static boolean isTrailingBlockOf(Tensor b, Tensor a) {
+        int lead = a.rank() - b.rank();
+        if (b.rank() == 0 || lead < 0 || b.numel() == 0) {
+            return false;
+        }
+        for (int d = 0; d < b.rank(); d++) {
+            if (b.size(d) != a.size(lead + d)) {
+                return false;
+            }
+        }
+        return true;
     }
 
     /** out[0, n) = a op b along one row of each operand (F32 split over the pool), for a new contiguous out. */

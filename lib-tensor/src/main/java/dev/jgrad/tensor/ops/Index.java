@@ -27,9 +27,18 @@ public final class Index {
         }
         int vocab = weight.size(0);
         int d = weight.size(1);
-        int[] outShape = outShape(op, ids, idsShape, d);
+        checkIdsShape(op, ids, idsShape);
         checkIds(op, ids, vocab);
-        Tensor out = Tensor.zeros(weight.dtype(), outShape);
+        Tensor out = switch (idsShape.length) {   // idsShape + [D], built as an array only for many dimensions
+            case 0 -> Tensor.zeros(weight.dtype(), ids.length, d);
+            case 1 -> Tensor.zeros(weight.dtype(), idsShape[0], d);
+            case 2 -> Tensor.zeros(weight.dtype(), idsShape[0], idsShape[1], d);
+            default -> {
+                int[] outShape = Arrays.copyOf(idsShape, idsShape.length + 1);
+                outShape[idsShape.length] = d;
+                yield Tensor.zeros(weight.dtype(), outShape);
+            }
+        };
         int rowStride = weight.stride(0);
         int colStride = weight.stride(1);
         int wo = weight.offset();
@@ -112,15 +121,12 @@ public final class Index {
         }
     }
 
-    private static int[] outShape(String op, int[] ids, int[] idsShape, int d) {
-        int[] shape = idsShape.length == 0 ? new int[] {ids.length} : idsShape;
-        if (Shapes.numel(shape) != ids.length) {
-            throw new ShapeException(op + ": idsShape " + Shapes.str(idsShape) + " holds " + Shapes.numel(shape)
+    /** An empty idsShape stands for [ids.length]; any other must hold exactly the ids. */
+    private static void checkIdsShape(String op, int[] ids, int[] idsShape) {
+        if (idsShape.length > 0 && Shapes.numel(idsShape) != ids.length) {
+            throw new ShapeException(op + ": idsShape " + Shapes.str(idsShape) + " holds " + Shapes.numel(idsShape)
                     + " ids but " + ids.length + " were given");
         }
-        int[] out = Arrays.copyOf(shape, shape.length + 1);
-        out[shape.length] = d;
-        return out;
     }
 
     private static void checkIds(String op, int[] ids, int vocab) {

@@ -1,6 +1,7 @@
 package dev.jgrad.tensor.ops;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
 import dev.jgrad.tensor.kernel.Lanes;
@@ -26,10 +27,30 @@ public final class LayerNorm {
 
     /** Normalises each row of the last dimension; weight and bias are [D] or null (meaning 1 and 0). */
     public static Result forward(Tensor x, Tensor weight, Tensor bias, double eps) {
+        Tensor mean = rowStats(x);
+        Tensor rstd = rowStats(x);
+        return new Result(forward(x, weight, bias, eps, mean, rstd), mean, rstd);
+    }
+
+    /** A new tensor for one of the forward's row statistics: shape x.shape[:-1], x's dtype, values unspecified. */
+    public static Tensor rowStats(Tensor x) {
+        NormRows.lastDim("LayerNorm.forward", x);
+        return NormRows.emptyRowStats(x);
+    }
+
+    /**
+     * The output of {@link #forward(Tensor, Tensor, Tensor, double)}, with the row statistics written into
+     * {@code mean} and {@code rstd}: contiguous tensors of shape x.shape[:-1] and x's dtype starting at offset 0,
+     * e.g. from {@link #rowStats}, whose values are overwritten. The tape calls this form, so a
+     * recorded layer norm makes no result object.
+     */
+    public static Tensor forward(Tensor x, Tensor weight, Tensor bias, double eps, Tensor mean, Tensor rstd) {
         String op = "LayerNorm.forward";
         int d = NormRows.lastDim(op, x);
         NormRows.checkFeatureParam(op, "weight", weight, x, d);
         NormRows.checkFeatureParam(op, "bias", bias, x, d);
+        checkStatOutput(op, "mean", mean, x);
+        checkStatOutput(op, "rstd", rstd, x);
         if (!(eps >= 0)) {
             throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
         }
@@ -37,8 +58,6 @@ public final class LayerNorm {
         int rows = in.numel() / d;
         int xo = in.offset();
         Tensor out = Tensor.emptyLike(x);   // every row and its statistics are written
-        Tensor mean = NormRows.emptyRowStats(x);
-        Tensor rstd = Tensor.emptyLike(mean);
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);
@@ -66,7 +85,16 @@ public final class LayerNorm {
                 }
             });
         }
-        return new Result(out, mean, rstd);
+        return out;
+    }
+
+    /** A row statistic the forward writes must be x.shape[:-1], of x's dtype, and its storage from index 0 on. */
+    private static void checkStatOutput(String op, String name, Tensor stat, Tensor x) {
+        NormRows.checkRowStat(op, name, stat, x);
+        if (!stat.isContiguous() || stat.offset() != 0) {
+            throw new IllegalArgumentException(op + ": " + name + " must be contiguous from offset 0 (a new tensor), "
+                    + "got strides " + Shapes.str(stat.strides()) + " and offset " + stat.offset());
+        }
     }
 
     /** Rows [from, to) of the F32 forward. */
@@ -141,20 +169,34 @@ public final class LayerNorm {
      * for a forward without one.
      */
     public static Grads backward(Tensor g, Tensor x, Tensor weight, Tensor mean, Tensor rstd) {
-        return backward("LayerNorm.backward", g, x, weight, true, mean, rstd);
+        Tensor[] grads = new Tensor[3];
+        backward("LayerNorm.backward", g, x, weight, true, mean, rstd, grads);
+        return new Grads(grads[0], grads[1], grads[2]);
     }
 
     /** As {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor)}; the bias gradient is null when bias is null. */
     public static Grads backward(Tensor g, Tensor x, Tensor weight, Tensor bias, Tensor mean, Tensor rstd) {
+        Tensor[] grads = new Tensor[3];
+        backward(g, x, weight, bias, mean, rstd, grads);
+        return new Grads(grads[0], grads[1], grads[2]);
+    }
+
+    /**
+     * As {@link #backward(Tensor, Tensor, Tensor, Tensor, Tensor, Tensor)}, writing the gradients of x, weight and
+     * bias into {@code grads[0]}, {@code grads[1]} and {@code grads[2]} as the tape's backward kernels do, so a
+     * recorded layer norm makes no result object.
+     */
+    public static void backward(Tensor g, Tensor x, Tensor weight, Tensor bias, Tensor mean, Tensor rstd,
+            Tensor[] grads) {
         String op = "LayerNorm.backward";
         if (bias != null) {
             NormRows.checkFeatureParam(op, "bias", bias, x, NormRows.lastDim(op, x));
         }
-        return backward(op, g, x, weight, bias != null, mean, rstd);
+        backward(op, g, x, weight, bias != null, mean, rstd, grads);
     }
 
-    private static Grads backward(String op, Tensor g, Tensor x, Tensor weight, boolean wantBias, Tensor mean,
-            Tensor rstd) {
+    private static void backward(String op, Tensor g, Tensor x, Tensor weight, boolean wantBias, Tensor mean,
+            Tensor rstd, Tensor[] grads) {
         int d = NormRows.lastDim(op, x);
         NormRows.checkSameDType(op, "g", g, "x", x);
         NormRows.checkSameShape(op, "g", g, "x", x);
@@ -218,7 +260,9 @@ public final class LayerNorm {
                 }
             }
         }
-        return new Grads(dx, dweight, dbias);
+        grads[0] = dx;
+        grads[1] = dweight;
+        grads[2] = dbias;
     }
 
     /** The F32 backward's inputs: storage arrays with their offsets, and the row length. */

@@ -153,26 +153,47 @@ public final class MatMul {
      * {@link #matmul} on the two-dimensional views {@code g.reshape(-1, out)} and {@code x.reshape(-1, in)}.
      */
     public static Grads linearBackward(Tensor g, Tensor x, Tensor w) {
-        checkLinear("linearBackward", x, w);
+        return new Grads(linearBackwardInput(g, x, w), linearBackwardWeight(g, x, w));
+    }
+
+    /**
+     * The {@code dx = g w} [..., in] of {@link #linearBackward} alone: the tape asks for the two gradients one by
+     * one, so a recorded linear layer makes no result object per step.
+     */
+    public static Tensor linearBackwardInput(Tensor g, Tensor x, Tensor w) {
+        checkLinearGradient("linearBackward", g, x, w);
         int out = w.size(0);
-        int in = w.size(1);
-        if (g.dtype() != x.dtype() || g.rank() != x.rank() || g.size(-1) != out || !sameLeadingDims(g, x)) {
-            throw new ShapeException("linearBackward: gradient " + g.dtype() + " " + Shapes.str(g.shape())
-                    + " does not match the output of linear(x " + x.dtype() + " " + Shapes.str(x.shape())
-                    + ", w " + Shapes.str(w.shape()) + ")");
-        }
         if (x.numel() == 0 || w.numel() == 0) {   // nothing to multiply: the general path handles empty shapes
-            Tensor g2 = g.reshape(-1, out);
-            return new Grads(matmul(g2, w).view(x.shape()), matmul(g2.t(), x.reshape(-1, in)));
+            return matmul(g.reshape(-1, out), w).view(x.shape());
         }
         Tensor gRows = foldedRowStride(g) >= 0 ? g : g.contiguous();   // as reshape(-1, out): a view, else a copy
+        return multiplyRows(gRows, w, w.stride(0), w.stride(1), Tensor.emptyLike(x));
+    }
+
+    /** The {@code dw = gᵀ x} [out, in] of {@link #linearBackward} alone, summed over every row. */
+    public static Tensor linearBackwardWeight(Tensor g, Tensor x, Tensor w) {
+        checkLinearGradient("linearBackward", g, x, w);
+        int out = w.size(0);
+        int in = w.size(1);
+        if (x.numel() == 0 || w.numel() == 0) {
+            return matmul(g.reshape(-1, out).t(), x.reshape(-1, in));
+        }
+        Tensor gRows = foldedRowStride(g) >= 0 ? g : g.contiguous();
         Tensor xRows = foldedRowStride(x) >= 0 ? x : x.contiguous();
-        Tensor dx = multiplyRows(gRows, w, w.stride(0), w.stride(1), Tensor.emptyLike(x));
         int rows = x.numel() / in;
         Tensor dw = Tensor.emptyLike(w);   // the product with beta 0 writes every element
         gemm(out, in, rows, gRows, gRows.offset(), out == 1 ? 1 : gRows.stride(-1), (int) foldedRowStride(gRows),
                 xRows, xRows.offset(), (int) foldedRowStride(xRows), xRows.stride(-1), 0f, dw, 0, out == 1 ? 1 : in);
-        return new Grads(dx, dw);
+        return dw;
+    }
+
+    private static void checkLinearGradient(String op, Tensor g, Tensor x, Tensor w) {
+        checkLinear(op, x, w);
+        if (g.dtype() != x.dtype() || g.rank() != x.rank() || g.size(-1) != w.size(0) || !sameLeadingDims(g, x)) {
+            throw new ShapeException(op + ": gradient " + g.dtype() + " " + Shapes.str(g.shape())
+                    + " does not match the output of linear(x " + x.dtype() + " " + Shapes.str(x.shape())
+                    + ", w " + Shapes.str(w.shape()) + ")");
+        }
     }
 
     private static void checkLinear(String op, Tensor x, Tensor w) {

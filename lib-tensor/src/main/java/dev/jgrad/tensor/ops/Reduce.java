@@ -244,27 +244,35 @@ public final class Reduce {
      * dimensions and dimensions where {@code shape} has size 1 are summed. Always returns a new tensor.
      */
     public static Tensor sumTo(Tensor g, int[] shape) {
-        int[] gs = g.shape();
-        int lead = gs.length - shape.length;
+        int rank = g.rank();
+        int lead = rank - shape.length;
         if (lead < 0) {
-            throw new ShapeException("sumTo: cannot sum a gradient of shape " + Shapes.str(gs) + " to the larger rank of "
-                    + Shapes.str(shape));
+            throw new ShapeException("sumTo: cannot sum a gradient of shape " + Shapes.str(g.shape())
+                    + " to the larger rank of " + Shapes.str(shape));
         }
-        int[] axes = new int[gs.length];
+        int[] axes = new int[rank];
         int count = 0;
-        for (int d = 0; d < gs.length; d++) {
+        for (int d = 0; d < rank; d++) {
             if (d < lead) {
                 axes[count++] = d;
-            } else if (shape[d - lead] != gs[d]) {
+            } else if (shape[d - lead] != g.size(d)) {
                 if (shape[d - lead] != 1) {
-                    throw new ShapeException("sumTo: shape " + Shapes.str(shape) + " does not broadcast to the gradient's shape "
-                            + Shapes.str(gs));
+                    throw new ShapeException("sumTo: shape " + Shapes.str(shape) + " does not broadcast to the "
+                            + "gradient's shape " + Shapes.str(g.shape()));
                 }
                 axes[count++] = d;
             }
         }
         if (count == 0) {
             return g.copy();
+        }
+        if (count == lead && g.isContiguous() && g.numel() > 0) {
+            // Only leading dimensions are summed (a position embedding's gradient): the sum the general path
+            // computes for these axes, one [1, rows, cols] block, without its axis bookkeeping.
+            Tensor out = Tensor.zeros(g.dtype(), shape);
+            int cols = out.numel();
+            sumBlock(g, g.offset(), 1, g.numel() / cols, cols, 1.0, out);
+            return out;
         }
         return sum(g, true, Arrays.copyOf(axes, count)).reshape(shape);
     }

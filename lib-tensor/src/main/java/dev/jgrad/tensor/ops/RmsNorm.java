@@ -1,6 +1,7 @@
 package dev.jgrad.tensor.ops;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
 import dev.jgrad.tensor.kernel.Lanes;
@@ -26,9 +27,30 @@ public final class RmsNorm {
 
     /** Normalises each row of the last dimension; weight is [D] or null (meaning 1). */
     public static Result forward(Tensor x, Tensor weight, double eps) {
+        Tensor rstd = rowStats(x);
+        return new Result(forward(x, weight, eps, rstd), rstd);
+    }
+
+    /** A new tensor for the forward's row statistic: shape x.shape[:-1], x's dtype, values unspecified. */
+    public static Tensor rowStats(Tensor x) {
+        NormRows.lastDim("RmsNorm.forward", x);
+        return NormRows.emptyRowStats(x);
+    }
+
+    /**
+     * The output of {@link #forward(Tensor, Tensor, double)}, with the row statistic written into {@code rstd}: a
+     * contiguous tensor of shape x.shape[:-1] and x's dtype starting at offset 0, e.g. from {@link #rowStats},
+     * whose values are overwritten. The tape calls this form, so a recorded RMS norm makes no result object.
+     */
+    public static Tensor forward(Tensor x, Tensor weight, double eps, Tensor rstd) {
         String op = "RmsNorm.forward";
         int d = NormRows.lastDim(op, x);
         NormRows.checkFeatureParam(op, "weight", weight, x, d);
+        NormRows.checkRowStat(op, "rstd", rstd, x);
+        if (!rstd.isContiguous() || rstd.offset() != 0) {
+            throw new IllegalArgumentException(op + ": rstd must be contiguous from offset 0 (a new tensor), got "
+                    + "strides " + Shapes.str(rstd.strides()) + " and offset " + rstd.offset());
+        }
         if (!(eps >= 0)) {
             throw new IllegalArgumentException(op + ": eps must be >= 0, got " + eps);
         }
@@ -36,7 +58,6 @@ public final class RmsNorm {
         int rows = in.numel() / d;
         int xo = in.offset();
         Tensor out = Tensor.zerosLike(x);
-        Tensor rstd = NormRows.emptyRowStats(x);   // every row's statistic is written
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] w = NormRows.featuresF32(weight, d, 1f);
@@ -59,7 +80,7 @@ public final class RmsNorm {
                 }
             });
         }
-        return new Result(out, rstd);
+        return out;
     }
 
     /** Rows [from, to) of the F32 forward. */
@@ -112,6 +133,17 @@ public final class RmsNorm {
      * and dweight = sum over rows of g * norm.
      */
     public static Grads backward(Tensor g, Tensor x, Tensor weight, Tensor rstd) {
+        Tensor[] grads = new Tensor[2];
+        backward(g, x, weight, rstd, grads);
+        return new Grads(grads[0], grads[1]);
+    }
+
+    /**
+     * As {@link #backward(Tensor, Tensor, Tensor, Tensor)}, writing the gradients of x and weight into
+     * {@code grads[0]} and {@code grads[1]} as the tape's backward kernels do, so a recorded RMS norm makes no
+     * result object.
+     */
+    public static void backward(Tensor g, Tensor x, Tensor weight, Tensor rstd, Tensor[] grads) {
         String op = "RmsNorm.backward";
         int d = NormRows.lastDim(op, x);
         NormRows.checkSameDType(op, "g", g, "x", x);
@@ -169,7 +201,8 @@ public final class RmsNorm {
                 }
             }
         }
-        return new Grads(dx, dweight);
+        grads[0] = dx;
+        grads[1] = dweight;
     }
 
     /** Rows [from, to) of the F32 backward's dx. */

@@ -208,6 +208,22 @@ class BinaryTest {
         }
     }
 
+    /** [..., shape of b] op b, computed row by row without a cursor, has the bits of the cursor's broadcast. */
+    @Test
+    void anOperandRepeatedOverLeadingDimensionsGivesTheBroadcastsBits() {
+        var rng = new Rng(12);
+        for (DType dtype : DType.values()) {
+            Tensor a = Tensor.uniform(dtype, rng, 0.5, 2, 3, 5, 33);
+            Tensor[] repeated = {Tensor.uniform(dtype, rng, 0.5, 2, 5, 33), Tensor.uniform(dtype, rng, 0.5, 2, 33)};
+            for (Tensor b : repeated) {
+                for (var op : FORWARD.entrySet()) {
+                    Tensor expected = op.getValue().apply(a, b.expand(3, 5, 33));   // stride-0 rows: the cursor
+                    assertSameValues(expected, op.getValue().apply(a, b), op.getKey() + " " + dtype);
+                }
+            }
+        }
+    }
+
     @Test
     void inputsAreNotModified() {
         var rng = new Rng(3);

@@ -94,6 +94,20 @@ class ReduceTest {
         assertEquals(8, checked);
     }
 
+    /** Summing only leading dimensions (a position embedding's gradient) gives the bits of the general sum. */
+    @Test
+    void sumToOverLeadingDimensionsGivesTheBitsOfSum() {
+        var rng = new Rng(13);
+        for (DType dtype : DType.values()) {
+            Tensor g = Tensor.uniform(dtype, rng, -1, 1, 3, 5, 33);
+            Tensor toBlock = Reduce.sumTo(g, new int[] {5, 33});
+            assertArrayEquals(Reduce.sum(g, false, 0).toDoubleArray(), toBlock.toDoubleArray(), dtype + " [5, 33]");
+            assertArrayEquals(new int[] {5, 33}, toBlock.shape());
+            Tensor toRow = Reduce.sumTo(g, new int[] {33});
+            assertArrayEquals(Reduce.sum(g, false, 0, 1).toDoubleArray(), toRow.toDoubleArray(), dtype + " [33]");
+        }
+    }
+
     @Test
     void sumToReversesBroadcastingLikeTorch() {
         int checked = 0;
