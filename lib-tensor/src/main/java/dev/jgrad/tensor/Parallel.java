@@ -145,9 +145,10 @@ public final class Parallel {
 
     /**
      * A kernel's parallel loop body with its arguments in fields, so that it can be reused from call to call where
-     * a lambda would capture them into a new object each time. A subclass holds the arguments of one call (set by
-     * a method that returns {@code this}, so a call reads {@code forEachRange(n, parts, align, CACHE.take().set(...))}),
-     * runs a range of the loop in {@link #run} and drops its array references in {@link #clear}.
+     * a lambda would capture them into a new object each time. A subclass holds the arguments of one call, set by
+     * a method that returns {@code this} so that a call reads
+     * {@code Parallel.forEachRange(n, parts, align, CACHE.take().set(...))}; it runs a range of the loop in
+     * {@link #run} and drops its array references in {@link #clear}.
      */
     public abstract static class RangeTask {
         private int n;

@@ -168,7 +168,8 @@ public final class Sgemm {
                 }
                 case ROWS -> blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
                 case COLUMNS -> blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
-                case FEW_ROWS_COLUMNS -> fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+                case FEW_ROWS_COLUMNS ->
+                        fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
             }
         }
 

@@ -46,7 +46,8 @@ public final class CrossEntropy {
         if (logits.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] ls = lse.f32Data();
-            forEachRowRange(n, c, ROWS_F32.take().forward(xs, xo, c, targets, ignoreIndex, labelSmoothing, ls, rowLoss));
+            forEachRowRange(n, c,
+                    ROWS_F32.take().forward(xs, xo, c, targets, ignoreIndex, labelSmoothing, ls, rowLoss));
         } else {
             double[] xs = in.f64Data();
             double[] ls = lse.f64Data();
@@ -151,7 +152,8 @@ public final class CrossEntropy {
 
     /** Rows [from, to) of the F32 backward: dx of each row that is not ignored (ignored rows stay 0). */
     private static void backwardRowsF32(float[] xs, int xo, int c, int[] targets, int ignoreIndex, double[] lse,
-                                        double offTarget, double onTarget, double rowScale, float[] ds, int from, int to) {
+                                        double offTarget, double onTarget, double rowScale, float[] ds, int from,
+                                        int to) {
         for (int r = from; r < to; r++) {
             if (targets[r] != ignoreIndex) {
                 softmaxMinusConstF32(xs, xo + r * c, (float) lse[r], (float) offTarget, (float) rowScale, ds, r * c, c);

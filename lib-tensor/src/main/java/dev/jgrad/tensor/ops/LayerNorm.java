@@ -75,7 +75,8 @@ public final class LayerNorm {
         private int xo, d;
         private float eps;
 
-        ForwardF32 set(float[] x, int xo, float[] w, float[] b, float eps, float[] y, float[] mean, float[] rstd, int d) {
+        ForwardF32 set(float[] x, int xo, float[] w, float[] b, float eps, float[] y, float[] mean, float[] rstd,
+                       int d) {
             this.x = x;
             this.xo = xo;
             this.w = w;
@@ -217,7 +218,8 @@ public final class LayerNorm {
             if (NormRows.isOneColumnRange(d, rows, F.length())) {
                 paramGradsF32(rowArgs, rows, 0, d, dw, db);
             } else {
-                NormRows.forEachColumnRange(d, rows, F.length(), BACKWARD_F32.take().paramColumns(rowArgs, rows, dw, db));
+                NormRows.forEachColumnRange(d, rows, F.length(),
+                        BACKWARD_F32.take().paramColumns(rowArgs, rows, dw, db));
             }
         } else {
             double[] w = NormRows.featuresF64(weight, d, 1);

@@ -473,7 +473,7 @@ public final class Unary {
         return Parallel.chunks(n, PARALLEL_GRAIN) <= 1;
     }
 
-    /** Runs task over [0, n) split into equal chunks over the threads; elementwise results do not depend on the split. */
+    /** Runs task over [0, n) in equal chunks over the threads; elementwise results do not depend on the split. */
     static void forChunks(int n, Parallel.RangeTask task) {
         Parallel.forEachRange(n, Parallel.chunks(n, PARALLEL_GRAIN), 1, task);
     }

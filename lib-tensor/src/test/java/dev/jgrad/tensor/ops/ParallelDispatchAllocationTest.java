@@ -2,6 +2,7 @@ package dev.jgrad.tensor.ops;
 
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
+import dev.jgrad.tensor.DType;
 import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Rng;
 import dev.jgrad.tensor.Tensor;
@@ -41,19 +42,15 @@ class ParallelDispatchAllocationTest {
 
     private record Kernel(String name, Runnable call) {}
 
-    private static Tensor randn(Rng rng, int... shape) {
-        return Tensor.randn(rng, shape);
-    }
-
     /** Kernels of a training step, F32, each large enough to be split over two threads. */
     private static List<Kernel> kernels() {
         Rng rng = new Rng(11);
         int rows = 256;
         int d = 512;
-        Tensor x = randn(rng, rows, d);
-        Tensor g = randn(rng, rows, d);
-        Tensor w = randn(rng, d);
-        Tensor b = randn(rng, d);
+        Tensor x = Tensor.randn(rng, rows, d);
+        Tensor g = Tensor.randn(rng, rows, d);
+        Tensor w = Tensor.randn(rng, d);
+        Tensor b = Tensor.randn(rng, d);
         var ln = LayerNorm.forward(x, w, b, 1e-5);
         var rms = RmsNorm.forward(x, w, 1e-5);
         Tensor sm = Softmax.softmax(x, -1);
@@ -62,21 +59,22 @@ class ParallelDispatchAllocationTest {
             targets[r] = (r * 7) % d;
         }
         var ce = CrossEntropy.forward(x, targets, -100, 0.0);
-        Tensor one = Tensor.scalar(dev.jgrad.tensor.DType.F32, 1.0);
-        Tensor packed = randn(rng, 4, 64, 3 * 256);   // [B, T, 3·H·headDim] with 4 heads of 64
-        Tensor heads = randn(rng, 4, 4, 64, 64);     // [B, H, T, headDim]
-        Tensor merged = Tensor.zeros(dev.jgrad.tensor.DType.F32, 4, 64, 256);
-        // Products: rows split, columns split (few rows), and a batch of small products split by entry.
+        Tensor one = Tensor.scalar(DType.F32, 1.0);
+        Tensor packed = Tensor.randn(rng, 4, 64, 3 * 256);   // [B, T, 3·H·headDim] with 4 heads of 64
+        Tensor heads = Tensor.randn(rng, 4, 4, 64, 64);     // [B, H, T, headDim]
+        Tensor merged = Tensor.zeros(DType.F32, 4, 64, 256);
+        // Products split by rows, by columns (8 rows: too few row strips to go round), and a batch of small
+        // products split by entry.
         float[] a = x.f32Data();
         float[] bm = g.f32Data();
         float[] c = new float[rows * d];
-        float[] wide = randn(rng, d, 4 * d).f32Data();
-        float[] cube = randn(rng, 64, 64, 64).f32Data();
+        float[] wide = Tensor.randn(rng, d, 4 * d).f32Data();
+        float[] cube = Tensor.randn(rng, 64, 64, 64).f32Data();
         float[] smallC = new float[64 * 64 * 64];
-        // An AdamW and an Adam update of a 4-slice parameter.
+        // AdamW and Adam updates of a parameter of 4 minimum slices.
         int n = 1 << 17;
-        float[] p = randn(rng, n).f32Data();
-        float[] grad = randn(rng, n).f32Data();
+        float[] p = Tensor.randn(rng, n).f32Data();
+        float[] grad = Tensor.randn(rng, n).f32Data();
         float[] m = new float[n];
         float[] v = new float[n];
 
@@ -84,8 +82,8 @@ class ParallelDispatchAllocationTest {
         kernels.add(new Kernel("Sgemm rows", () -> Sgemm.gemm(rows, d, 128, a, 0, d, 1, bm, 0, d, 1, 0f, c, 0, d)));
         kernels.add(new Kernel("Sgemm columns", () -> Sgemm.gemm(8, 4 * d, d, a, 0, d, 1, wide, 0, 4 * d, 1, 0f, c, 0,
                 4 * d)));
-        kernels.add(new Kernel("Sgemm batched", () -> Sgemm.gemmBatched(64, 64, 64, 64, cube, 0, 64 * 64, 64, 1, cube, 0,
-                64 * 64, 64, 1, 0f, smallC, 0, 64 * 64, 64)));
+        kernels.add(new Kernel("Sgemm batched", () -> Sgemm.gemmBatched(64, 64, 64, 64, cube, 0, 64 * 64, 64, 1, cube,
+                0, 64 * 64, 64, 1, 0f, smallC, 0, 64 * 64, 64)));
         kernels.add(new Kernel("OptimizerKernels.adamw", () -> OptimizerKernels.adamw(p, 0, grad, 0, m, v, n, 0.9f,
                 0.999f, 1e-8f, 0.9999f, 1e-6f, 0.5f)));
         kernels.add(new Kernel("OptimizerKernels.adam", () -> OptimizerKernels.adam(p, 0, grad, 0, m, v, n, 0.9f,
