@@ -349,9 +349,42 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             matmulOutputs(x, xOff, rows, p, y, yOff, ldy, 0, p.out);
             return;
         }
-        Parallel.forEachTask(tasks, t -> matmulOutputs(x, xOff, rows, p, y, yOff, ldy,
-                (int) ((long) tiles * t / tasks) * TILE, Math.min(p.out, (int) ((long) tiles * (t + 1) / tasks) * TILE)));
+        Parallel.forEachRange(p.out, tasks, TILE, OUTPUTS.take().set(x, xOff, rows, p, y, yOff, ldy));
     }
+
+    /**
+     * Output ranges [from, to) of {@link #matmul}, whole tiles apart, as a reusable parallel task (see
+     * {@link Parallel.RangeTask}): decoding a token runs a few of these per layer, with no closure per call.
+     */
+    private static final class MatmulOutputs extends Parallel.RangeTask {
+        private float[] x, y;
+        private Linear p;
+        private int xOff, rows, yOff, ldy;
+
+        MatmulOutputs set(float[] x, int xOff, int rows, Linear p, float[] y, int yOff, int ldy) {
+            this.x = x;
+            this.xOff = xOff;
+            this.rows = rows;
+            this.p = p;
+            this.y = y;
+            this.yOff = yOff;
+            this.ldy = ldy;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            matmulOutputs(x, xOff, rows, p, y, yOff, ldy, from, to);
+        }
+
+        @Override
+        protected void clear() {
+            x = y = null;
+            p = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<MatmulOutputs> OUTPUTS = new Parallel.TaskCache<>(MatmulOutputs::new);
 
     /** Outputs [from, to) of every row. A tile of four weight rows stays in L1 while every x row passes it. */
     private static void matmulOutputs(float[] x, int xOff, int rows, Linear p, float[] y, int yOff, int ldy, int from,

@@ -287,6 +287,46 @@ class KvCacheDecoderTest {
         assertEquals(0, allocated, "bytes allocated by 100 steps");
     }
 
+    /**
+     * At two threads a batched step of the "large" model splits its bigger products (4 rows of the MLP are 2.4M
+     * multiply-adds, over ForwardF32.PARALLEL_MIN_MACS twice) over both, and handing them over allocates nothing
+     * either. Steps are repeated until one allocates nothing (until C2 has compiled the kernels the Vector API
+     * boxes its vectors); a closure per split product would show in every step.
+     */
+    @Test
+    void aBatchedStepSplitOverTwoThreadsAllocatesNothing() {
+        int savedThreads = Parallel.threads();
+        Parallel.setThreads(2);
+        try {
+            Gpt model = new Gpt(GptConfig.preset("large"), new Rng(42));
+            var decoder = new KvCacheDecoder(model);
+            var threads = (com.sun.management.ThreadMXBean) ManagementFactory.getThreadMXBean();
+            long id = Thread.currentThread().threadId();
+            int batch = 4;
+            var states = new Decoder.State[batch];
+            int[] tokens = new int[batch];
+            for (int i = 0; i < batch; i++) {
+                states[i] = decoder.newState();
+                tokens[i] = 7 * i;
+            }
+            float[][] logits = new float[batch][model.config().vocabSize()];
+            long fewest = Long.MAX_VALUE;
+            for (int step = 0; step < 3_000 && fewest > 0; step++) {
+                if (states[0].length() == decoder.contextLength()) {
+                    for (Decoder.State state : states) {
+                        state.reset();
+                    }
+                }
+                long before = threads.getThreadAllocatedBytes(id);
+                decoder.step(states, tokens, logits);
+                fewest = Math.min(fewest, threads.getThreadAllocatedBytes(id) - before);
+            }
+            assertEquals(0, fewest, "fewest bytes allocated by a batched step at 2 threads");
+        } finally {
+            Parallel.setThreads(savedThreads);
+        }
+    }
+
     @Test
     void badInputNamesTheOpAndTheValues() {
         Gpt model = randomModel(GPT2, DType.F32, 1);

@@ -7,6 +7,7 @@ import java.util.concurrent.atomic.AtomicReference;
 import java.util.concurrent.locks.LockSupport;
 import java.util.concurrent.locks.ReentrantLock;
 import java.util.function.IntConsumer;
+import java.util.function.Supplier;
 
 /**
  * jgrad's threads and the global thread-count setting (like {@code torch.set_num_threads}). Kernels split work
@@ -19,6 +20,10 @@ import java.util.function.IntConsumer;
  * sleeping fork-join workers cost a wake-up of 5 to 90 us per kernel, which made two threads slower than one for
  * GPT-small. {@link #pool()} is a separate fork-join pool for coarse work (data-parallel workers), inside which
  * kernels run inline.
+ *
+ * <p>Kernels that run every training step hand their work over as a {@link RangeTask} taken from a
+ * {@link TaskCache} rather than as a lambda: a lambda capturing a kernel's arrays and sizes is a new object on
+ * every call, a few hundred per step, while a cached task is reused and a steady-state call allocates nothing.
  */
 public final class Parallel {
     private static volatile int threads = defaultThreads();
@@ -114,6 +119,86 @@ public final class Parallel {
     private static void runInline(int tasks, IntConsumer body) {
         for (int i = 0; i < tasks; i++) {
             body.accept(i);
+        }
+    }
+
+    /**
+     * Runs {@code task} over [0, n) split into {@code parts} ranges, each handed to {@link #forEachTask} as one
+     * task, then clears the task and returns it to its {@link TaskCache}. Range t is [start(t), start(t + 1)) with
+     * {@code start(t) = min(n, blocks * t / parts * align)} and {@code blocks = ceil(n / align)}: boundaries fall on
+     * multiples of {@code align} (a vector length, say, so each element takes the same code path for any split)
+     * and the ranges differ in size by at most one block.
+     */
+    public static void forEachRange(int n, int parts, int align, RangeTask task) {
+        try {
+            if (n < 0 || parts < 1 || align < 1) {
+                throw new IllegalArgumentException("Parallel.forEachRange: need n >= 0, parts >= 1 and align >= 1, got"
+                        + " n=" + n + ", parts=" + parts + ", align=" + align);
+            }
+            task.split(n, parts, align);
+            forEachTask(parts, task.ranges);
+        } finally {
+            task.clear();
+            task.inUse = false;
+        }
+    }
+
+    /**
+     * A kernel's parallel loop body with its arguments in fields, so that it can be reused from call to call where
+     * a lambda would capture them into a new object each time. A subclass holds the arguments of one call, set by
+     * a method that returns {@code this} so that a call reads
+     * {@code Parallel.forEachRange(n, parts, align, CACHE.take().set(...))}; it runs a range of the loop in
+     * {@link #run} and drops its array references in {@link #clear}.
+     */
+    public abstract static class RangeTask {
+        private int n;
+        private int parts;
+        private int align;
+        /** Owned by the thread that took the task from its cache, until forEachRange returns. */
+        private boolean inUse;
+        /** Range t of the current split; made once with the task, not per call. */
+        private final IntConsumer ranges = t -> run(start(t), start(t + 1));
+
+        /** Runs the loop body for indices [from, to). */
+        protected abstract void run(int from, int to);
+
+        /** Drops references to the call's arrays, so that an idle cached task keeps nothing alive. */
+        protected abstract void clear();
+
+        private void split(int n, int parts, int align) {
+            this.n = n;
+            this.parts = parts;
+            this.align = align;
+        }
+
+        private int start(int t) {
+            long blocks = ((long) n + align - 1) / align;
+            return (int) Math.min(n, blocks * t / parts * align);
+        }
+    }
+
+    /**
+     * One reusable {@link RangeTask} per thread, for a kernel called often. {@link #take} hands out the calling
+     * thread's task, or a new one while that is in use (the same kernel called from inside one of its own tasks,
+     * which runs inline), so a task never serves two calls at once; {@link #forEachRange} gives it back.
+     */
+    public static final class TaskCache<T extends RangeTask> {
+        private final Supplier<T> factory;
+        private final ThreadLocal<T> own;
+
+        public TaskCache(Supplier<T> factory) {
+            this.factory = factory;
+            this.own = ThreadLocal.withInitial(factory);
+        }
+
+        /** This thread's task, or a new one if it is in use; either way owned by the caller until forEachRange. */
+        public T take() {
+            T task = own.get();
+            if (((RangeTask) task).inUse) {
+                task = factory.get();
+            }
+            ((RangeTask) task).inUse = true;
+            return task;
         }
     }
 

@@ -42,8 +42,9 @@ public final class NormRows {
 
     /**
      * True when {@link #forEachRowRange} would run all rows as one range on the calling thread (always so with one
-     * thread). The F32 kernels then run the range themselves: the closure for forEachRowRange is an allocation per
-     * call, which a training step would otherwise pay for every normalisation.
+     * thread). The F32 kernels then run the range themselves, and otherwise hand over a reusable
+     * {@link Parallel.RangeTask}: a closure would be an allocation per call, which a training step would pay for
+     * every normalisation.
      */
     public static boolean isOneRowRange(int rows, int rowLength) {
         return rowTasks(rows, rowLength) <= 1;
@@ -53,7 +54,12 @@ public final class NormRows {
         return Math.min(rows, Parallel.chunks((long) rows * Math.max(rowLength, 1), MIN_ELEMENTS_PER_TASK));
     }
 
-    /** Runs {@code body} over [0, rows) in chunks spread over {@link Parallel}; each row goes to exactly one chunk. */
+    /** Runs {@code task} over [0, rows) in chunks spread over {@link Parallel}; each row goes to exactly one chunk. */
+    public static void forEachRowRange(int rows, int rowLength, Parallel.RangeTask task) {
+        Parallel.forEachRange(rows, Math.max(1, rowTasks(rows, rowLength)), 1, task);
+    }
+
+    /** The same with a lambda, a new object per call: for the F64 reference paths. */
     public static void forEachRowRange(int rows, int rowLength, RowRange body) {
         int tasks = rowTasks(rows, rowLength);
         if (tasks <= 1) {
@@ -65,22 +71,12 @@ public final class NormRows {
     }
 
     /**
-     * Runs {@code body} over column ranges [from, to) of [0, columns), spread over threads. Boundaries fall on
+     * Runs {@code task} over column ranges [from, to) of [0, columns), spread over threads. Boundaries fall on
      * multiples of {@code align} (the vector length), so every column is handled by the same code path (vector
      * lane or scalar tail) whatever the thread count, and results are bit-identical.
      */
-    public static void forEachColumnRange(int columns, int rows, int align, RowRange body) {
-        int blocks = (columns + align - 1) / align;
-        int tasks = columnTasks(columns, rows, align);
-        if (tasks <= 1) {
-            body.run(0, columns);
-            return;
-        }
-        Parallel.forEachTask(tasks, t -> {
-            int from = (int) ((long) blocks * t / tasks) * align;
-            int to = Math.min(columns, (int) ((long) blocks * (t + 1) / tasks) * align);
-            body.run(from, to);
-        });
+    public static void forEachColumnRange(int columns, int rows, int align, Parallel.RangeTask task) {
+        Parallel.forEachRange(columns, Math.max(1, columnTasks(columns, rows, align)), align, task);
     }
 
     /** As {@link #isOneRowRange}, for {@link #forEachColumnRange}. */

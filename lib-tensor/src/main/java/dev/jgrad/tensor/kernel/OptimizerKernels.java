@@ -32,12 +32,6 @@ public final class OptimizerKernels {
 
     private OptimizerKernels() {}
 
-    /** Elements [from, from + length) of an update. */
-    @FunctionalInterface
-    private interface Slice {
-        void run(int from, int length);
-    }
-
     /** How many slices to split an update of n elements into: 1 means run it on the calling thread. */
     private static int sliceCount(int n) {
         int blocks = (n + S.length() - 1) / S.length();
@@ -45,18 +39,52 @@ public final class OptimizerKernels {
     }
 
     /**
-     * Runs {@code body} over [0, n) in {@code tasks} slices spread over threads, each starting on a multiple of
-     * the vector length. Callers run a single slice themselves, so the closure (an allocation) is made only for a
-     * parameter worth splitting.
+     * An Adam or AdamW update handed to threads in slices that start on multiples of the vector length: a
+     * reusable task (see {@link Parallel.RangeTask}), so that updating a large parameter allocates nothing.
      */
-    private static void forEachSlice(int n, int tasks, Slice body) {
-        int blocks = (n + S.length() - 1) / S.length();
-        Parallel.forEachTask(tasks, t -> {
-            int from = (int) ((long) blocks * t / tasks) * S.length();
-            int to = Math.min(n, (int) ((long) blocks * (t + 1) / tasks) * S.length());
-            body.run(from, to - from);
-        });
+    private static final class AdamSlices extends Parallel.RangeTask {
+        private boolean decoupled;
+        private float[] p, g, m, v;
+        private int pOff, gOff;
+        private float beta1, beta2, eps, decay, stepSize, sqrtBias2;
+
+        /** decay is the weight decay for Adam and the decay factor for AdamW (decoupled). */
+        AdamSlices set(boolean decoupled, float[] p, int pOff, float[] g, int gOff, float[] m, float[] v, float beta1,
+                       float beta2, float eps, float decay, float stepSize, float sqrtBias2) {
+            this.decoupled = decoupled;
+            this.p = p;
+            this.pOff = pOff;
+            this.g = g;
+            this.gOff = gOff;
+            this.m = m;
+            this.v = v;
+            this.beta1 = beta1;
+            this.beta2 = beta2;
+            this.eps = eps;
+            this.decay = decay;
+            this.stepSize = stepSize;
+            this.sqrtBias2 = sqrtBias2;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            if (decoupled) {
+                adamwSlice(p, pOff + from, g, gOff + from, m, v, from, to - from, beta1, beta2, eps, decay, stepSize,
+                        sqrtBias2);
+            } else {
+                adamSlice(p, pOff + from, g, gOff + from, m, v, from, to - from, beta1, beta2, eps, decay, stepSize,
+                        sqrtBias2);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            p = g = m = v = null;
+        }
     }
+
+    private static final Parallel.TaskCache<AdamSlices> ADAM_SLICES = new Parallel.TaskCache<>(AdamSlices::new);
 
     // ------------------------------------------------------------------------------------------ sgd
 
@@ -152,8 +180,8 @@ public final class OptimizerKernels {
             adamSlice(p, pOff, g, gOff, m, v, 0, n, beta1, beta2, eps, weightDecay, stepSize, sqrtBias2);
             return;
         }
-        forEachSlice(n, tasks, (from, length) -> adamSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1,
-                beta2, eps, weightDecay, stepSize, sqrtBias2));
+        Parallel.forEachRange(n, tasks, S.length(), ADAM_SLICES.take().set(false, p, pOff, g, gOff, m, v, beta1, beta2,
+                eps, weightDecay, stepSize, sqrtBias2));
     }
 
     /** {@link #adam} on n elements, the state arrays read and written from {@code mvOff}. */
@@ -218,8 +246,8 @@ public final class OptimizerKernels {
             adamwSlice(p, pOff, g, gOff, m, v, 0, n, beta1, beta2, eps, decayFactor, stepSize, sqrtBias2);
             return;
         }
-        forEachSlice(n, tasks, (from, length) -> adamwSlice(p, pOff + from, g, gOff + from, m, v, from, length, beta1,
-                beta2, eps, decayFactor, stepSize, sqrtBias2));
+        Parallel.forEachRange(n, tasks, S.length(), ADAM_SLICES.take().set(true, p, pOff, g, gOff, m, v, beta1, beta2,
+                eps, decayFactor, stepSize, sqrtBias2));
     }
 
     /** {@link #adamw} on n elements, the state arrays read and written from {@code mvOff}. */

@@ -108,15 +108,78 @@ public final class Sgemm {
         }
         // Many small products: hand whole products to threads, each computed exactly as it would be alone.
         int tasks = Math.min(batch, Parallel.chunks(macs * batch, PARALLEL_MIN_MACS));
-        Parallel.forEachTask(tasks, t -> {
-            int from = (int) ((long) batch * t / tasks);
-            int to = (int) ((long) batch * (t + 1) / tasks);
-            for (int i = from; i < to; i++) {
-                multiply(m, n, k, a, aOff + i * aBatchStride, aRowStride, aColStride, b, bOff + i * bBatchStride,
-                        bRowStride, bColStride, beta, c, cOff + i * cBatchStride, ldc, false);
-            }
-        });
+        Parallel.forEachRange(batch, tasks, 1, SPLITS.take().set(SplitBy.BATCH, m, n, k, a, aOff, aRowStride,
+                aColStride, b, bOff, bRowStride, bColStride, beta, c, cOff, ldc)
+                .batchStrides(aBatchStride, bBatchStride, cBatchStride));
     }
+
+    /** What the ranges of a {@link Split} index. */
+    private enum SplitBy { BATCH, ROWS, COLUMNS, FEW_ROWS_COLUMNS }
+
+    /**
+     * A product handed to threads in disjoint ranges: of batch entries (each product computed as it would be
+     * alone, without forking), of rows or columns of C, or of columns of a product with few rows. A reusable task
+     * (see {@link Parallel.RangeTask}), so that a parallel product allocates nothing.
+     */
+    private static final class Split extends Parallel.RangeTask {
+        private SplitBy by;
+        private int m, n, k, aOff, aBs, aRs, aCs, bOff, bBs, bRs, bCs, cOff, cBs, ldc;
+        private float[] a, b, c;
+        private float beta;
+
+        /** The arguments of {@link #multiply}, for one product or the first of a batch. */
+        Split set(SplitBy by, int m, int n, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs,
+                  int bCs, float beta, float[] c, int cOff, int ldc) {
+            this.by = by;
+            this.m = m;
+            this.n = n;
+            this.k = k;
+            this.a = a;
+            this.aOff = aOff;
+            this.aRs = aRs;
+            this.aCs = aCs;
+            this.b = b;
+            this.bOff = bOff;
+            this.bRs = bRs;
+            this.bCs = bCs;
+            this.beta = beta;
+            this.c = c;
+            this.cOff = cOff;
+            this.ldc = ldc;
+            return batchStrides(0, 0, 0);
+        }
+
+        /** How far apart the operands of consecutive batch entries start. */
+        Split batchStrides(int aBs, int bBs, int cBs) {
+            this.aBs = aBs;
+            this.bBs = bBs;
+            this.cBs = cBs;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            switch (by) {
+                case BATCH -> {
+                    for (int i = from; i < to; i++) {
+                        multiply(m, n, k, a, aOff + i * aBs, aRs, aCs, b, bOff + i * bBs, bRs, bCs, beta, c,
+                                cOff + i * cBs, ldc, false);
+                    }
+                }
+                case ROWS -> blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+                case COLUMNS -> blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+                case FEW_ROWS_COLUMNS ->
+                        fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            a = b = c = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<Split> SPLITS = new Parallel.TaskCache<>(Split::new);
 
     // ------------------------------------------------------------------------------------------ argument checks
 
@@ -171,11 +234,12 @@ public final class Sgemm {
             // A row or three (vector-matrix products, decoding one token): a micro-tile of MR rows would mostly
             // multiply padding, so stream B once per row instead. Threads take disjoint column ranges.
             int parts = Math.min(tasks, ceilDiv(n, L));
-            Parallel.forEachTask(parts, t -> {
-                int from = Math.min(n, ceilDiv(n, L) * t / parts * L);
-                int to = Math.min(n, ceilDiv(n, L) * (t + 1) / parts * L);
-                fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
-            });
+            if (parts <= 1) {
+                fewRows(m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            } else {
+                Parallel.forEachRange(n, parts, L, SPLITS.take().set(SplitBy.FEW_ROWS_COLUMNS, m, n, k, a, aOff,
+                        aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc));
+            }
             return;
         }
         if (tasks <= 1) {
@@ -187,20 +251,11 @@ public final class Sgemm {
         // split, in whole vectors, only when there are too few rows to go round.
         int rowStrips = ceilDiv(m, MR);
         if (rowStrips >= 2 * tasks || rowStrips * NR >= n) {
-            int parts = Math.min(tasks, rowStrips);
-            Parallel.forEachTask(parts, t -> {
-                int from = Math.min(m, rowStrips * t / parts * MR);
-                int to = Math.min(m, rowStrips * (t + 1) / parts * MR);
-                blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
-            });
+            Parallel.forEachRange(m, Math.min(tasks, rowStrips), MR, SPLITS.take().set(SplitBy.ROWS, m, n, k, a, aOff,
+                    aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc));
         } else {
-            int vectors = ceilDiv(n, L);
-            int parts = Math.min(tasks, vectors);
-            Parallel.forEachTask(parts, t -> {
-                int from = Math.min(n, vectors * t / parts * L);
-                int to = Math.min(n, vectors * (t + 1) / parts * L);
-                blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
-            });
+            Parallel.forEachRange(n, Math.min(tasks, ceilDiv(n, L)), L, SPLITS.take().set(SplitBy.COLUMNS, m, n, k, a,
+                    aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc));
         }
     }
 

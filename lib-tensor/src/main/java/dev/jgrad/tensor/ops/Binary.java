@@ -1,6 +1,7 @@
 package dev.jgrad.tensor.ops;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.StridedCursor;
@@ -317,13 +318,46 @@ public final class Binary {
             if (Unary.isOneChunk(n)) {
                 rowF32(op, ad, oa, sa, bd, ob, sb, od, 0, n);
             } else {
-                Unary.forChunks(n, (from, to) -> rowF32(op, ad, oa + from * sa, sa, bd, ob + from * sb, sb, od, from,
-                        to - from));
+                Unary.forChunks(n, ROW_F32.take().set(op, ad, oa, sa, bd, ob, sb, od));
             }
         } else {
             rowF64(op, a.f64Data(), oa, sa, b.f64Data(), ob, sb, out.f64Data(), 0, n);
         }
     }
+
+    /**
+     * Chunks [from, to) of {@link #applyRow}'s F32 row as a reusable parallel task (see {@link Parallel.RangeTask}):
+     * no closure per call.
+     */
+    private static final class RowF32 extends Parallel.RangeTask {
+        private Op op;
+        private float[] a, b, out;
+        private int ao, as, bo, bs;
+
+        RowF32 set(Op op, float[] a, int ao, int as, float[] b, int bo, int bs, float[] out) {
+            this.op = op;
+            this.a = a;
+            this.ao = ao;
+            this.as = as;
+            this.b = b;
+            this.bo = bo;
+            this.bs = bs;
+            this.out = out;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            rowF32(op, a, ao + from * as, as, b, bo + from * bs, bs, out, from, to - from);
+        }
+
+        @Override
+        protected void clear() {
+            a = b = out = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<RowF32> ROW_F32 = new Parallel.TaskCache<>(RowF32::new);
 
     private static void rowF32(Op op, float[] a, int ao, int as, float[] b, int bo, int bs, float[] out, int oo, int n) {
         switch (op) {

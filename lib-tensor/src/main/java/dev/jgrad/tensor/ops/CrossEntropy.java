@@ -46,17 +46,8 @@ public final class CrossEntropy {
         if (logits.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] ls = lse.f32Data();
-            forEachRowRange(n, c, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    int ro = xo + r * c;
-                    float max = maxF32(xs, ro, c);
-                    ls[r] = max + (float) Math.log(sumExpF32(xs, ro, c, max));
-                    if (targets[r] != ignoreIndex) {
-                        float smoothed = labelSmoothing == 0 ? 0f : sumF32(xs, ro, c) / c;
-                        rowLoss[r] = rowLoss(ls[r], xs[ro + targets[r]], smoothed, labelSmoothing);
-                    }
-                }
-            });
+            forEachRowRange(n, c,
+                    ROWS_F32.take().forward(xs, xo, c, targets, ignoreIndex, labelSmoothing, ls, rowLoss));
         } else {
             double[] xs = in.f64Data();
             double[] ls = lse.f64Data();
@@ -90,6 +81,20 @@ public final class CrossEntropy {
         }
         Tensor loss = Tensor.scalar(logits.dtype(), total / counted);
         return new Result(loss, lse, counted);
+    }
+
+    /** Rows [from, to) of the F32 forward: each row's log-sum-exp, and its loss unless ignored. */
+    private static void forwardRowsF32(float[] xs, int xo, int c, int[] targets, int ignoreIndex, double labelSmoothing,
+                                       float[] ls, double[] rowLoss, int from, int to) {
+        for (int r = from; r < to; r++) {
+            int ro = xo + r * c;
+            float max = maxF32(xs, ro, c);
+            ls[r] = max + (float) Math.log(sumExpF32(xs, ro, c, max));
+            if (targets[r] != ignoreIndex) {
+                float smoothed = labelSmoothing == 0 ? 0f : sumF32(xs, ro, c) / c;
+                rowLoss[r] = rowLoss(ls[r], xs[ro + targets[r]], smoothed, labelSmoothing);
+            }
+        }
     }
 
     private static double rowLoss(double lse, double targetLogit, double meanLogit, double smoothing) {
@@ -126,14 +131,8 @@ public final class CrossEntropy {
         if (logits.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] ds = dx.f32Data();
-            forEachRowRange(n, c, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    if (targets[r] != ignoreIndex) {
-                        softmaxMinusConstF32(xs, xo + r * c, (float) lse[r], (float) offTarget, (float) rowScale, ds, r * c, c);
-                        ds[r * c + targets[r]] -= (float) (rowScale * (onTarget - offTarget));
-                    }
-                }
-            });
+            forEachRowRange(n, c, ROWS_F32.take().backward(xs, xo, c, targets, ignoreIndex, lse, offTarget, onTarget,
+                    rowScale, ds));
         } else {
             double[] xs = in.f64Data();
             double[] ds = dx.f64Data();
@@ -149,6 +148,18 @@ public final class CrossEntropy {
             });
         }
         return dx;
+    }
+
+    /** Rows [from, to) of the F32 backward: dx of each row that is not ignored (ignored rows stay 0). */
+    private static void backwardRowsF32(float[] xs, int xo, int c, int[] targets, int ignoreIndex, double[] lse,
+                                        double offTarget, double onTarget, double rowScale, float[] ds, int from,
+                                        int to) {
+        for (int r = from; r < to; r++) {
+            if (targets[r] != ignoreIndex) {
+                softmaxMinusConstF32(xs, xo + r * c, (float) lse[r], (float) offTarget, (float) rowScale, ds, r * c, c);
+                ds[r * c + targets[r]] -= (float) (rowScale * (onTarget - offTarget));
+            }
+        }
     }
 
     // ------------------------------------------------------------------------------------------ checks and plumbing
@@ -184,9 +195,80 @@ public final class CrossEntropy {
         void run(int from, int to);
     }
 
-    /** Runs body over [0, rows) in chunks; every row is computed by exactly one task. */
+    /**
+     * The F32 forward's or backward's rows as a reusable parallel task (see {@link Parallel.RangeTask}): no
+     * closure per call.
+     */
+    private static final class RowsF32 extends Parallel.RangeTask {
+        private boolean backward;
+        private float[] xs, ls, ds;
+        private double[] rowLoss, lse;
+        private int[] targets;
+        private int xo, c, ignoreIndex;
+        private double labelSmoothing, offTarget, onTarget, rowScale;
+
+        RowsF32 forward(float[] xs, int xo, int c, int[] targets, int ignoreIndex, double labelSmoothing, float[] ls,
+                        double[] rowLoss) {
+            inputs(xs, xo, c, targets, ignoreIndex);
+            this.backward = false;
+            this.labelSmoothing = labelSmoothing;
+            this.ls = ls;
+            this.rowLoss = rowLoss;
+            return this;
+        }
+
+        RowsF32 backward(float[] xs, int xo, int c, int[] targets, int ignoreIndex, double[] lse, double offTarget,
+                         double onTarget, double rowScale, float[] ds) {
+            inputs(xs, xo, c, targets, ignoreIndex);
+            this.backward = true;
+            this.lse = lse;
+            this.offTarget = offTarget;
+            this.onTarget = onTarget;
+            this.rowScale = rowScale;
+            this.ds = ds;
+            return this;
+        }
+
+        private void inputs(float[] xs, int xo, int c, int[] targets, int ignoreIndex) {
+            this.xs = xs;
+            this.xo = xo;
+            this.c = c;
+            this.targets = targets;
+            this.ignoreIndex = ignoreIndex;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            if (backward) {
+                backwardRowsF32(xs, xo, c, targets, ignoreIndex, lse, offTarget, onTarget, rowScale, ds, from, to);
+            } else {
+                forwardRowsF32(xs, xo, c, targets, ignoreIndex, labelSmoothing, ls, rowLoss, from, to);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            xs = ls = ds = null;
+            rowLoss = lse = null;
+            targets = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<RowsF32> ROWS_F32 = new Parallel.TaskCache<>(RowsF32::new);
+
+    /** How many row ranges to split rows of rowLength logits into: 1 runs them on the calling thread. */
+    private static int rowTasks(int rows, int rowLength) {
+        return Math.max(1, Math.min(rows, Parallel.chunks((long) rows * rowLength, MIN_ELEMENTS_PER_TASK)));
+    }
+
+    /** Runs task over [0, rows) in chunks; every row is computed by exactly one task. */
+    private static void forEachRowRange(int rows, int rowLength, Parallel.RangeTask task) {
+        Parallel.forEachRange(rows, rowTasks(rows, rowLength), 1, task);
+    }
+
+    /** The same with a lambda (a new object per call), for the F64 reference. */
     private static void forEachRowRange(int rows, int rowLength, RowRange body) {
-        int tasks = Math.min(rows, Parallel.chunks((long) rows * rowLength, MIN_ELEMENTS_PER_TASK));
+        int tasks = rowTasks(rows, rowLength);
         if (tasks <= 1) {
             body.run(0, rows);
             return;

@@ -34,8 +34,7 @@ public final class Heads {
         if (tasks <= 1) {
             splitPlanes(from, base, width, to, count, time, headDim, 0, planes);
         } else {
-            Parallel.forEachTask(tasks, t -> splitPlanes(from, base, width, to, count, time, headDim,
-                    first(planes, tasks, t), first(planes, tasks, t + 1)));
+            Parallel.forEachRange(planes, tasks, 1, PLANES.take().split(from, base, width, to, count, time, headDim));
         }
         return out;
     }
@@ -77,11 +76,56 @@ public final class Heads {
         if (tasks <= 1) {
             mergePlanes(from, srcBase, to, base, width, count, time, headDim, 0, planes);
         } else {
-            Parallel.forEachTask(tasks, t -> mergePlanes(from, srcBase, to, base, width, count, time, headDim,
-                    first(planes, tasks, t), first(planes, tasks, t + 1)));
+            Parallel.forEachRange(planes, tasks, 1, PLANES.take().merge(from, srcBase, to, base, width, count, time,
+                    headDim));
         }
         return out;
     }
+
+    /** Head planes [from, to) of a split or a merge, as a reusable parallel task (see {@link Parallel.RangeTask}). */
+    private static final class Planes extends Parallel.RangeTask {
+        private boolean merge;
+        private Object from, to;
+        private int srcBase, base, width, count, time, headDim;
+
+        Planes split(Object from, int base, int width, Object to, int count, int time, int headDim) {
+            return set(false, from, 0, to, base, width, count, time, headDim);
+        }
+
+        Planes merge(Object from, int srcBase, Object to, int base, int width, int count, int time, int headDim) {
+            return set(true, from, srcBase, to, base, width, count, time, headDim);
+        }
+
+        private Planes set(boolean merge, Object from, int srcBase, Object to, int base, int width, int count, int time,
+                           int headDim) {
+            this.merge = merge;
+            this.from = from;
+            this.srcBase = srcBase;
+            this.to = to;
+            this.base = base;
+            this.width = width;
+            this.count = count;
+            this.time = time;
+            this.headDim = headDim;
+            return this;
+        }
+
+        @Override
+        protected void run(int first, int end) {
+            if (merge) {
+                mergePlanes(from, srcBase, to, base, width, count, time, headDim, first, end);
+            } else {
+                splitPlanes(from, base, width, to, count, time, headDim, first, end);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            from = to = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<Planes> PLANES = new Parallel.TaskCache<>(Planes::new);
 
     /** Head planes [first, end) of a split: plane p = b·count + h is head h of sequence b. */
     private static void splitPlanes(Object from, int base, int width, Object to, int count, int time, int headDim,
@@ -130,15 +174,12 @@ public final class Heads {
     /**
      * How many disjoint plane ranges a copy runs as on the kernel threads. A training step moves every attention
      * input and gradient between layouts, a few thousand short row copies per call; on one thread they were
-     * serial time at two. Small copies, or one thread, run as one range on the caller, with no closure.
+     * serial time at two. Small copies, or one thread, run as one range on the caller.
      */
     private static int tasks(int planes, int planeSize) {
         return Math.min(planes, Parallel.chunks((long) planes * planeSize, MIN_ELEMENTS_PER_TASK));
     }
 
-    private static int first(int planes, int tasks, int t) {
-        return (int) ((long) planes * t / tasks);
-    }
 
     private static void checkColumns(String op, Tensor x, int start, int count, int headDim) {
         if (x.rank() != 3) {

@@ -1,6 +1,7 @@
 package dev.jgrad.tensor.ops;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
@@ -69,8 +70,7 @@ public final class LayerNorm {
             if (NormRows.isOneRowRange(rows, d)) {
                 forwardRowsF32(xs, xo, w, b, e, ys, ms, rs, d, 0, rows);
             } else {
-                NormRows.forEachRowRange(rows, d,
-                        (from, to) -> forwardRowsF32(xs, xo, w, b, e, ys, ms, rs, d, from, to));
+                NormRows.forEachRowRange(rows, d, FORWARD_F32.take().set(xs, xo, w, b, e, ys, ms, rs, d));
             }
         } else {
             double[] xs = in.f64Data();
@@ -96,6 +96,39 @@ public final class LayerNorm {
                     + "got strides " + Shapes.str(stat.strides()) + " and offset " + stat.offset());
         }
     }
+
+    /** {@link #forwardRowsF32} as a reusable parallel task (see {@link Parallel.RangeTask}): no closure per call. */
+    private static final class ForwardF32 extends Parallel.RangeTask {
+        private float[] x, w, b, y, mean, rstd;
+        private int xo, d;
+        private float eps;
+
+        ForwardF32 set(float[] x, int xo, float[] w, float[] b, float eps, float[] y, float[] mean, float[] rstd,
+                       int d) {
+            this.x = x;
+            this.xo = xo;
+            this.w = w;
+            this.b = b;
+            this.eps = eps;
+            this.y = y;
+            this.mean = mean;
+            this.rstd = rstd;
+            this.d = d;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            forwardRowsF32(x, xo, w, b, eps, y, mean, rstd, d, from, to);
+        }
+
+        @Override
+        protected void clear() {
+            x = w = b = y = mean = rstd = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<ForwardF32> FORWARD_F32 = new Parallel.TaskCache<>(ForwardF32::new);
 
     /** Rows [from, to) of the F32 forward. */
     private static void forwardRowsF32(float[] x, int xo, float[] w, float[] b, float eps, float[] y, float[] mean,
@@ -219,7 +252,7 @@ public final class LayerNorm {
             if (NormRows.isOneRowRange(rows, d)) {
                 backwardRowsF32(rowArgs, 0, rows, w, dxs);
             } else {
-                NormRows.forEachRowRange(rows, d, (from, to) -> backwardRowsF32(rowArgs, from, to, w, dxs));
+                NormRows.forEachRowRange(rows, d, BACKWARD_F32.take().dxRows(rowArgs, w, dxs));
             }
             // Parameter gradients sum over rows; each column is summed in row order by one thread.
             float[] dw = dweight == null ? null : dweight.f32Data();
@@ -228,7 +261,7 @@ public final class LayerNorm {
                 paramGradsF32(rowArgs, rows, 0, d, dw, db);
             } else {
                 NormRows.forEachColumnRange(d, rows, F.length(),
-                        (c0, c1) -> paramGradsF32(rowArgs, rows, c0, c1, dw, db));
+                        BACKWARD_F32.take().paramColumns(rowArgs, rows, dw, db));
             }
         } else {
             double[] w = NormRows.featuresF64(weight, d, 1);
@@ -267,6 +300,51 @@ public final class LayerNorm {
 
     /** The F32 backward's inputs: storage arrays with their offsets, and the row length. */
     private record RowsF32(float[] g, int go, float[] x, int xo, float[] mean, int mo, float[] rstd, int ro, int d) {}
+
+    /**
+     * The F32 backward's parallel parts as a reusable task (see {@link Parallel.RangeTask}): ranges of rows of dx,
+     * or ranges of columns of the parameter gradients.
+     */
+    private static final class BackwardF32 extends Parallel.RangeTask {
+        private boolean paramColumns;
+        private RowsF32 args;
+        private float[] w, dx, dw, db;
+        private int rows;
+
+        BackwardF32 dxRows(RowsF32 args, float[] w, float[] dx) {
+            this.paramColumns = false;
+            this.args = args;
+            this.w = w;
+            this.dx = dx;
+            return this;
+        }
+
+        BackwardF32 paramColumns(RowsF32 args, int rows, float[] dw, float[] db) {
+            this.paramColumns = true;
+            this.args = args;
+            this.rows = rows;
+            this.dw = dw;
+            this.db = db;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            if (paramColumns) {
+                paramGradsF32(args, rows, from, to, dw, db);
+            } else {
+                backwardRowsF32(args, from, to, w, dx);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            args = null;
+            w = dx = dw = db = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<BackwardF32> BACKWARD_F32 = new Parallel.TaskCache<>(BackwardF32::new);
 
     /** Rows [from, to) of the F32 backward's dx. */
     private static void backwardRowsF32(RowsF32 a, int from, int to, float[] w, float[] dx) {

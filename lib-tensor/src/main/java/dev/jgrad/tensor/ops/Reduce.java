@@ -100,11 +100,7 @@ public final class Reduce {
         if (x.dtype() == DType.F32) {
             float[] in = l.src.f32Data();
             float[] o = out.f32Data();
-            forOuter(l.outer, block, (from, to) -> {
-                for (int s = from; s < to; s++) {
-                    ReductionF32.extreme(in, l.offset + s * block, l.rows, l.cols, max, o, s * l.cols);
-                }
-            });
+            forOuter(l.outer, block, BLOCKS_F32.take().extremes(in, l.offset, l.rows, l.cols, max, o));
         } else {
             double[] in = l.src.f64Data();
             double[] o = out.f64Data();
@@ -359,16 +355,12 @@ public final class Reduce {
                 if (NormRows.isOneColumnRange(cols, rows, align)) {
                     ReductionF32.sum(in, offset, rows, cols, cols, divisor, o, 0);
                 } else {
-                    NormRows.forEachColumnRange(cols, rows, align, (from, to) ->
-                            ReductionF32.sum(in, offset + from, rows, to - from, cols, divisor, o, from));
+                    NormRows.forEachColumnRange(cols, rows, align, BLOCKS_F32.take().columnSums(in, offset, rows, cols,
+                            divisor, o));
                 }
                 return;
             }
-            forOuter(outer, block, (from, to) -> {
-                for (int s = from; s < to; s++) {
-                    ReductionF32.sum(in, offset + s * block, rows, cols, divisor, o, s * cols);
-                }
-            });
+            forOuter(outer, block, BLOCKS_F32.take().sums(in, offset, rows, cols, divisor, o));
         } else {
             double[] in = src.f64Data();
             double[] o = out.f64Data();
@@ -389,12 +381,85 @@ public final class Reduce {
     }
 
     /**
-     * Splits {@code outer} slices of {@code block} elements each over the pool; each output element is computed
+     * An F32 reduction of a contiguous [outer, rows, cols] block as a reusable parallel task (see
+     * {@link Parallel.RangeTask}), with no closure per call: the sums or extremes of slices [from, to), or the
+     * sums of columns [from, to) of the one slice.
+     */
+    private static final class BlocksF32 extends Parallel.RangeTask {
+        private enum Kind { SUMS, COLUMN_SUMS, EXTREMES }
+
+        private Kind kind;
+        private float[] in, out;
+        private int offset, rows, cols;
+        private double divisor;
+        private boolean max;
+
+        BlocksF32 sums(float[] in, int offset, int rows, int cols, double divisor, float[] out) {
+            this.divisor = divisor;
+            return set(Kind.SUMS, in, offset, rows, cols, out);
+        }
+
+        BlocksF32 columnSums(float[] in, int offset, int rows, int cols, double divisor, float[] out) {
+            this.divisor = divisor;
+            return set(Kind.COLUMN_SUMS, in, offset, rows, cols, out);
+        }
+
+        BlocksF32 extremes(float[] in, int offset, int rows, int cols, boolean max, float[] out) {
+            this.max = max;
+            return set(Kind.EXTREMES, in, offset, rows, cols, out);
+        }
+
+        private BlocksF32 set(Kind kind, float[] in, int offset, int rows, int cols, float[] out) {
+            this.kind = kind;
+            this.in = in;
+            this.offset = offset;
+            this.rows = rows;
+            this.cols = cols;
+            this.out = out;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            int block = rows * cols;
+            switch (kind) {
+                case SUMS -> {
+                    for (int s = from; s < to; s++) {
+                        ReductionF32.sum(in, offset + s * block, rows, cols, divisor, out, s * cols);
+                    }
+                }
+                case COLUMN_SUMS -> ReductionF32.sum(in, offset + from, rows, to - from, cols, divisor, out, from);
+                case EXTREMES -> {
+                    for (int s = from; s < to; s++) {
+                        ReductionF32.extreme(in, offset + s * block, rows, cols, max, out, s * cols);
+                    }
+                }
+            }
+        }
+
+        @Override
+        protected void clear() {
+            in = out = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<BlocksF32> BLOCKS_F32 = new Parallel.TaskCache<>(BlocksF32::new);
+
+    /**
+     * Splits {@code outer} slices of {@code block} elements each over the threads; each output element is computed
      * by exactly one task.
      */
+    private static void forOuter(int outer, int block, Parallel.RangeTask task) {
+        Parallel.forEachRange(outer, outerTasks(outer, block), 1, task);
+    }
+
+    private static int outerTasks(int outer, int block) {
+        return (int) Math.max(1, Math.min(outer, Parallel.chunks((long) outer * block, PARALLEL_GRAIN)));
+    }
+
+    /** The same with a lambda, a new object per call: for the F64 reference paths. */
     private static void forOuter(int outer, int block, Unary.Range body) {
-        long work = (long) outer * block;
-        int chunks = (int) Math.min(outer, Parallel.chunks(work, PARALLEL_GRAIN));
+        int chunks = outerTasks(outer, block);
         if (chunks <= 1) {
             body.run(0, outer);
             return;

@@ -1,6 +1,7 @@
 package dev.jgrad.tensor.ops;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
@@ -67,7 +68,7 @@ public final class RmsNorm {
             if (NormRows.isOneRowRange(rows, d)) {
                 forwardRowsF32(xs, xo, w, e, ys, rs, d, 0, rows);
             } else {
-                NormRows.forEachRowRange(rows, d, (from, to) -> forwardRowsF32(xs, xo, w, e, ys, rs, d, from, to));
+                NormRows.forEachRowRange(rows, d, FORWARD_F32.take().set(xs, xo, w, e, ys, rs, d));
             }
         } else {
             double[] xs = in.f64Data();
@@ -82,6 +83,36 @@ public final class RmsNorm {
         }
         return out;
     }
+
+    /** {@link #forwardRowsF32} as a reusable parallel task (see {@link Parallel.RangeTask}): no closure per call. */
+    private static final class ForwardF32 extends Parallel.RangeTask {
+        private float[] x, w, y, rstd;
+        private int xo, d;
+        private float eps;
+
+        ForwardF32 set(float[] x, int xo, float[] w, float eps, float[] y, float[] rstd, int d) {
+            this.x = x;
+            this.xo = xo;
+            this.w = w;
+            this.eps = eps;
+            this.y = y;
+            this.rstd = rstd;
+            this.d = d;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            forwardRowsF32(x, xo, w, eps, y, rstd, d, from, to);
+        }
+
+        @Override
+        protected void clear() {
+            x = w = y = rstd = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<ForwardF32> FORWARD_F32 = new Parallel.TaskCache<>(ForwardF32::new);
 
     /** Rows [from, to) of the F32 forward. */
     private static void forwardRowsF32(float[] x, int xo, float[] w, float eps, float[] y, float[] rstd, int d,
@@ -168,8 +199,7 @@ public final class RmsNorm {
             if (NormRows.isOneRowRange(rows, d)) {
                 backwardRowsF32(gd, go, xd, xo, rd, ro, w, dxs, d, 0, rows);
             } else {
-                NormRows.forEachRowRange(rows, d,
-                        (from, to) -> backwardRowsF32(gd, go, xd, xo, rd, ro, w, dxs, d, from, to));
+                NormRows.forEachRowRange(rows, d, BACKWARD_F32.take().dxRows(gd, go, xd, xo, rd, ro, w, dxs, d));
             }
             if (dweight != null) {
                 // Summed over rows in row order, each column by one thread: deterministic for any thread count.
@@ -178,7 +208,7 @@ public final class RmsNorm {
                     weightGradF32(gd, go, xd, xo, rd, ro, rows, d, 0, d, dw);
                 } else {
                     NormRows.forEachColumnRange(d, rows, F.length(),
-                            (c0, c1) -> weightGradF32(gd, go, xd, xo, rd, ro, rows, d, c0, c1, dw));
+                            BACKWARD_F32.take().weightColumns(gd, go, xd, xo, rd, ro, rows, d, dw));
                 }
             }
         } else {
@@ -204,6 +234,59 @@ public final class RmsNorm {
         grads[0] = dx;
         grads[1] = dweight;
     }
+
+    /**
+     * The F32 backward's parallel parts as a reusable task (see {@link Parallel.RangeTask}): ranges of rows of dx,
+     * or ranges of columns of the weight gradient.
+     */
+    private static final class BackwardF32 extends Parallel.RangeTask {
+        private boolean weightColumns;
+        private float[] g, x, rstd, w, dx, dw;
+        private int go, xo, ro, rows, d;
+
+        BackwardF32 dxRows(float[] g, int go, float[] x, int xo, float[] rstd, int ro, float[] w, float[] dx, int d) {
+            inputs(g, go, x, xo, rstd, ro, d);
+            this.weightColumns = false;
+            this.w = w;
+            this.dx = dx;
+            return this;
+        }
+
+        BackwardF32 weightColumns(float[] g, int go, float[] x, int xo, float[] rstd, int ro, int rows, int d,
+                                  float[] dw) {
+            inputs(g, go, x, xo, rstd, ro, d);
+            this.weightColumns = true;
+            this.rows = rows;
+            this.dw = dw;
+            return this;
+        }
+
+        private void inputs(float[] g, int go, float[] x, int xo, float[] rstd, int ro, int d) {
+            this.g = g;
+            this.go = go;
+            this.x = x;
+            this.xo = xo;
+            this.rstd = rstd;
+            this.ro = ro;
+            this.d = d;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            if (weightColumns) {
+                weightGradF32(g, go, x, xo, rstd, ro, rows, d, from, to, dw);
+            } else {
+                backwardRowsF32(g, go, x, xo, rstd, ro, w, dx, d, from, to);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            g = x = rstd = w = dx = dw = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<BackwardF32> BACKWARD_F32 = new Parallel.TaskCache<>(BackwardF32::new);
 
     /** Rows [from, to) of the F32 backward's dx. */
     private static void backwardRowsF32(float[] g, int go, float[] x, int xo, float[] rstd, int ro, float[] w,

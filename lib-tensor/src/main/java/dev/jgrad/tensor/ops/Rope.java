@@ -109,12 +109,7 @@ public final class Rope {
             float[] ys = out.f32Data();
             float[] cos = table.cosF32();
             float[] sin = table.sinF32();
-            float sign = direction;
-            Parallel.forEachTask(tasks, task -> {
-                for (int r = rowStart(rows, tasks, task), end = rowStart(rows, tasks, task + 1); r < end; r++) {
-                    rotateRowF32(xs, xo + r * d, ys, r * d, cos, sin, (r % t) * (d / 2), sign, d / 2);
-                }
-            });
+            Parallel.forEachRange(rows, tasks, 1, ROWS_F32.take().set(xs, xo, ys, cos, sin, direction, t, d));
         } else {
             double[] xs = in.f64Data();
             double[] ys = out.f64Data();
@@ -126,6 +121,42 @@ public final class Rope {
         }
         return out;
     }
+
+    /**
+     * Rows [from, to) of the F32 rotation as a reusable parallel task (see {@link Parallel.RangeTask}): no closure
+     * per call. Row r is position r % time of its sequence.
+     */
+    private static final class RowsF32 extends Parallel.RangeTask {
+        private float[] xs, ys, cos, sin;
+        private int xo, time, d;
+        private float sign;
+
+        RowsF32 set(float[] xs, int xo, float[] ys, float[] cos, float[] sin, float sign, int time, int d) {
+            this.xs = xs;
+            this.xo = xo;
+            this.ys = ys;
+            this.cos = cos;
+            this.sin = sin;
+            this.sign = sign;
+            this.time = time;
+            this.d = d;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            for (int r = from; r < to; r++) {
+                rotateRowF32(xs, xo + r * d, ys, r * d, cos, sin, (r % time) * (d / 2), sign, d / 2);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            xs = ys = cos = sin = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<RowsF32> ROWS_F32 = new Parallel.TaskCache<>(RowsF32::new);
 
     private static int rowStart(int rows, int tasks, int task) {
         return (int) ((long) rows * task / tasks);

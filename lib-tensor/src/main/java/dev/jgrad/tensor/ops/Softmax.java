@@ -1,6 +1,7 @@
 package dev.jgrad.tensor.ops;
 
 import dev.jgrad.tensor.DType;
+import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.NormRows;
@@ -99,6 +100,58 @@ public final class Softmax {
         }
     }
 
+    /**
+     * Rows [from, to) of an F32 forward (x to y) or backward (g and y to dx), of softmax or log-softmax, as a
+     * reusable parallel task (see {@link Parallel.RangeTask}): no closure per call.
+     */
+    private static final class RowsF32 extends Parallel.RangeTask {
+        private boolean backward, log;
+        private float[] g, in, out;
+        private int go, io, n;
+
+        RowsF32 forward(boolean log, float[] x, int xo, float[] y, int n) {
+            return set(false, log, null, 0, x, xo, y, n);
+        }
+
+        RowsF32 backward(boolean log, float[] g, int go, float[] y, int yo, float[] dx, int n) {
+            return set(true, log, g, go, y, yo, dx, n);
+        }
+
+        private RowsF32 set(boolean backward, boolean log, float[] g, int go, float[] in, int io, float[] out, int n) {
+            this.backward = backward;
+            this.log = log;
+            this.g = g;
+            this.go = go;
+            this.in = in;
+            this.io = io;
+            this.out = out;
+            this.n = n;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            for (int r = from; r < to; r++) {
+                if (backward && log) {
+                    logSoftmaxBackwardRowF32(g, go + r * n, in, io + r * n, out, r * n, n);
+                } else if (backward) {
+                    softmaxBackwardRowF32(g, go + r * n, in, io + r * n, out, r * n, n);
+                } else if (log) {
+                    logSoftmaxRowF32(in, io + r * n, out, r * n, n);
+                } else {
+                    softmaxRowF32(in, io + r * n, out, r * n, n);
+                }
+            }
+        }
+
+        @Override
+        protected void clear() {
+            g = in = out = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<RowsF32> ROWS_F32 = new Parallel.TaskCache<>(RowsF32::new);
+
     /** Row driver shared by softmax and log-softmax: the axis is moved last and rows split across threads. */
     private static Tensor forward(String op, Tensor x, int axis, boolean log) {
         int a = Shapes.axis(op, axis, x.rank());
@@ -113,15 +166,7 @@ public final class Softmax {
         if (x.dtype() == DType.F32) {
             float[] xs = in.f32Data();
             float[] ys = out.f32Data();
-            NormRows.forEachRowRange(rows, n, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    if (log) {
-                        logSoftmaxRowF32(xs, xo + r * n, ys, r * n, n);
-                    } else {
-                        softmaxRowF32(xs, xo + r * n, ys, r * n, n);
-                    }
-                }
-            });
+            NormRows.forEachRowRange(rows, n, ROWS_F32.take().forward(log, xs, xo, ys, n));
         } else {
             double[] xs = in.f64Data();
             double[] ys = out.f64Data();
@@ -261,15 +306,7 @@ public final class Softmax {
             float[] gd = gs.f32Data();
             float[] yd = ys.f32Data();
             float[] dd = dx.f32Data();
-            NormRows.forEachRowRange(rows, n, (from, to) -> {
-                for (int r = from; r < to; r++) {
-                    if (log) {
-                        logSoftmaxBackwardRowF32(gd, go + r * n, yd, yo + r * n, dd, r * n, n);
-                    } else {
-                        softmaxBackwardRowF32(gd, go + r * n, yd, yo + r * n, dd, r * n, n);
-                    }
-                }
-            });
+            NormRows.forEachRowRange(rows, n, ROWS_F32.take().backward(log, gd, go, yd, yo, dd, n));
         } else {
             double[] gd = gs.f64Data();
             double[] yd = ys.f64Data();

@@ -360,7 +360,7 @@ public final class Unary {
             if (isOneChunk(n)) {
                 f32.apply(in, so, o, 0, n);
             } else {
-                forChunks(n, (from, to) -> f32.apply(in, so + from, o, from, to - from));
+                forChunks(n, CHUNKS_F32.take().map(f32, in, so, o));
             }
         } else {
             double[] in = src.f64Data();
@@ -395,7 +395,7 @@ public final class Unary {
             if (isOneChunk(n)) {
                 f32.apply(av, ao, bv, bo, o, 0, n);
             } else {
-                forChunks(n, (from, to) -> f32.apply(av, ao + from, bv, bo + from, o, from, to - from));
+                forChunks(n, CHUNKS_F32.take().zip(f32, av, ao, bv, bo, o));
             }
         } else {
             double[] av = ac.f64Data();
@@ -416,15 +416,69 @@ public final class Unary {
     }
 
     /**
+     * Chunks [from, to) of an F32 map (x to out) or zip (a and b to out), as a reusable parallel task (see
+     * {@link Parallel.RangeTask}): no closure per call.
+     */
+    private static final class ChunksF32 extends Parallel.RangeTask {
+        private F32Map map;
+        private F32Zip zip;
+        private float[] a, b, out;
+        private int ao, bo;
+
+        ChunksF32 map(F32Map f, float[] x, int xo, float[] out) {
+            return set(f, null, x, xo, null, 0, out);
+        }
+
+        ChunksF32 zip(F32Zip f, float[] a, int ao, float[] b, int bo, float[] out) {
+            return set(null, f, a, ao, b, bo, out);
+        }
+
+        private ChunksF32 set(F32Map map, F32Zip zip, float[] a, int ao, float[] b, int bo, float[] out) {
+            this.map = map;
+            this.zip = zip;
+            this.a = a;
+            this.ao = ao;
+            this.b = b;
+            this.bo = bo;
+            this.out = out;
+            return this;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            if (map != null) {
+                map.apply(a, ao + from, out, from, to - from);
+            } else {
+                zip.apply(a, ao + from, b, bo + from, out, from, to - from);
+            }
+        }
+
+        @Override
+        protected void clear() {
+            map = null;
+            zip = null;
+            a = b = out = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<ChunksF32> CHUNKS_F32 = new Parallel.TaskCache<>(ChunksF32::new);
+
+    /**
      * True when {@link #forChunks} would run all of [0, n) as one chunk on the calling thread (always so with one
-     * thread). The F32 paths then call their kernel directly: a closure for forChunks is an allocation per call,
-     * which a training step would otherwise pay for every elementwise op.
+     * thread). The F32 paths then call their kernel directly, and otherwise hand over a reusable
+     * {@link Parallel.RangeTask}: a closure is an allocation per call, which a training step would pay for every
+     * elementwise op.
      */
     static boolean isOneChunk(int n) {
         return Parallel.chunks(n, PARALLEL_GRAIN) <= 1;
     }
 
-    /** Splits [0, n) into equal chunks over the pool; elementwise results do not depend on the split. */
+    /** Runs task over [0, n) in equal chunks over the threads; elementwise results do not depend on the split. */
+    static void forChunks(int n, Parallel.RangeTask task) {
+        Parallel.forEachRange(n, Parallel.chunks(n, PARALLEL_GRAIN), 1, task);
+    }
+
+    /** The same with a lambda, a new object per call: for the F64 reference paths. */
     static void forChunks(int n, Range body) {
         int chunks = Parallel.chunks(n, PARALLEL_GRAIN);
         if (chunks <= 1) {
