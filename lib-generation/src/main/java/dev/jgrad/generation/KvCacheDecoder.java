@@ -23,9 +23,9 @@ import dev.jgrad.tensor.DType;
  *
  * <p><b>Allocation.</b> {@link #step(Decoder.State, int, float[])} allocates nothing: a state carries its own
  * caches and one row of scratch. The batched step uses scratch for B rows kept per thread and per decoder
- * (allocated again only when a larger batch comes). {@link #prefill} allocates scratch for its rows. When
- * {@code Parallel.threads() > 1} and a product is large enough to be split over threads (see
- * {@code ForwardF32.PARALLEL_MIN_MACS}), the fork-join tasks are small allocations of their own.
+ * (allocated again only when a larger batch comes). {@link #prefill} allocates scratch for its rows. Products
+ * large enough to be split over threads (see {@code ForwardF32.PARALLEL_MIN_MACS}) are handed over as reusable
+ * tasks, so a step allocates nothing at any thread count.
  *
  * <p>Results are bit-identical for any thread count, and a batched step gives bit-identical logits to stepping
  * each state alone (every row goes through the same operations in the same order whatever rows are beside it).
