@@ -34,8 +34,16 @@ public final class Attention {
      * multiple of every float vector length, so blocks start on whole vectors of a transposed head.
      */
     private static final int KEY_BLOCK = 64;
-    /** Query rows the backward takes together (see rankOneUpdateRowsF32); the uniform path is written for four. */
+    /** Query rows whose scores are computed together, sharing each load of a key slice (see scoresFourRowsF32). */
     private static final int ROW_BLOCK = 4;
+    /**
+     * Query rows the backward takes together: a tile of keys' dk and dv stays in registers while all of them are
+     * added (see outerProductsF32), so each slice of dk and dv is loaded and stored once per this many rows.
+     */
+    private static final int ROW_TILE = 16;
+    /** Keys whose dk (or dv) slices outerProductsF32 keeps in registers at once. */
+    private static final int KEY_TILE = 8;
+    private static final int LANES = F.length();
 
     private Attention() {}
 
@@ -45,22 +53,40 @@ public final class Attention {
      * entry is written before it is read.
      */
     private static final class RowBuffers {
-        final float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
-        final float[][] dS = new float[ROW_BLOCK][KEY_BLOCK];
-        final int[] qo = new int[ROW_BLOCK];
-        final int[] go = new int[ROW_BLOCK];
-        final int[] visible = new int[ROW_BLOCK];
-        final float[] max = new float[ROW_BLOCK];
-        final float[] sum = new float[ROW_BLOCK];
+        final float[][] p = new float[ROW_TILE][KEY_BLOCK];
+        final float[][] dS = new float[ROW_TILE][KEY_BLOCK];
+        final int[] qo = new int[ROW_TILE];
+        final int[] go = new int[ROW_TILE];
+        final int[] visible = new int[ROW_TILE];
+        final float[] max = new float[ROW_TILE];
+        final float[] sum = new float[ROW_TILE];
         private float[] qScaled = new float[0];
         private float[] acc = new float[0];
+        private float[] qPacked = new float[0];
+        private float[] gPacked = new float[0];
 
-        /** ROW_BLOCK rows of d scaled query values. */
+        /** ROW_TILE rows of d scaled query values. */
         float[] qScaled(int d) {
-            if (qScaled.length != ROW_BLOCK * d) {
-                qScaled = new float[ROW_BLOCK * d];
+            if (qScaled.length != ROW_TILE * d) {
+                qScaled = new float[ROW_TILE * d];
             }
             return qScaled;
+        }
+
+        /** ROW_TILE rows of d scaled query values, laid out by packRows. */
+        float[] qPacked(int d) {
+            if (qPacked.length != packedLength(d)) {
+                qPacked = new float[packedLength(d)];
+            }
+            return qPacked;
+        }
+
+        /** ROW_TILE rows of d upstream gradient values, laid out by packRows. */
+        float[] gPacked(int d) {
+            if (gPacked.length != packedLength(d)) {
+                gPacked = new float[packedLength(d)];
+            }
+            return gPacked;
         }
 
         /** ROW_BLOCK rows of d accumulated output values. */
@@ -191,7 +217,7 @@ public final class Attention {
                 }
                 if (rows == ROW_BLOCK) {
                     // Lanes past a row's own visible keys are computed too, and never read.
-                    scoresFourRowsF32(qScaled, qo, kT, stride, j0, maxLanes, d, p);
+                    scoresFourRowsF32(qScaled, qo, p, 0, kT, stride, j0, maxLanes, d);
                 } else {
                     for (int r = 0; r < rows; r++) {
                         scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
@@ -219,7 +245,7 @@ public final class Attention {
                 // row adds its values in ascending key order either way, so it gets the bits it would get alone.
                 int shared = rows == ROW_BLOCK ? common : 0;
                 if (shared > 0) {
-                    weightedFourRowSumsF32(p, shared, vs, vo + j0 * d, d, acc, 0);
+                    weightedFourRowSumsF32(p, 0, shared, vs, vo + j0 * d, d, acc, 0);
                 }
                 for (int r = 0; r < rows; r++) {
                     if (visible[r] > shared) {
@@ -351,11 +377,14 @@ public final class Attention {
         float[] kT = transposedHead(ks, ko, s, d, Scratch.ATTENTION_KEYS);
         float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d, Scratch.ATTENTION_VALUES);
         int stride = paddedKeys(s);
-        // Rows are taken ROW_BLOCK at a time so that the rank-one updates of dk and dv load and store each slice
-        // of a key's row once per block rather than once per query row. Every element still receives the rows'
-        // contributions one by one in ascending row order, so the result is the same as row by row.
+        // Rows are taken ROW_TILE at a time: their scores four rows at a time, then dk and dv updated once for the
+        // whole tile with a few keys' slices held in registers (outerProductsF32). Every element of dk and dv still
+        // receives the rows' contributions one by one in ascending row order, and every dq element its keys' in
+        // ascending key order, so the result is the same as row by row.
         RowBuffers buffers = ROW_BUFFERS.get();
         float[] qScaled = buffers.qScaled(d);
+        float[] qPacked = buffers.qPacked(d);
+        float[] gPacked = buffers.gPacked(d);
         float[][] p = buffers.p;
         float[][] dS = buffers.dS;
         int[] go = buffers.go;
@@ -365,8 +394,8 @@ public final class Attention {
         float[] gDotOut = buffers.sum;
         int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
-            for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
-                int rows = Math.min(ROW_BLOCK, t - i0);
+            for (int i0 = 0; i0 < t; i0 += ROW_TILE) {
+                int rows = Math.min(ROW_TILE, t - i0);
                 for (int r = 0; r < rows; r++) {
                     int row = h * t + i0 + r;
                     go[r] = g.offset() + row * d;
@@ -375,53 +404,72 @@ public final class Attention {
                     rowLse[r] = ls[lse.offset() + row];
                     gDotOut[r] = Lanes.dot(gs, go[r], os, out.offset() + row * d, d);
                 }
+                packRows(qScaled, 0, rows, d, qPacked);
+                packRows(gs, go[0], rows, d, gPacked);
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
-                    int maxLanes = 0;
-                    int common = KEY_BLOCK;
                     for (int r = 0; r < rows; r++) {
                         visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
-                        maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
-                        common = Math.min(common, visible[r]);
                     }
-                    if (rows == ROW_BLOCK) {
-                        // Lanes past a row's own visible keys are computed too, and never read.
-                        scoresFourRowsF32(qScaled, qo, kT, stride, j0, maxLanes, d, p);
-                        scoresFourRowsF32(gs, go, vT, stride, j0, maxLanes, d, dS);
-                    } else {
-                        for (int r = 0; r < rows; r++) {
-                            scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
-                            scoresF32(gs, go[r], vT, stride, j0, maxLanes, d, dS[r]);
-                        }
+                    for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
+                        backwardRowBlockF32(r0, Math.min(ROW_BLOCK, rows - r0), visible, qScaled, qo, gs, go, kT, vT,
+                                stride, j0, d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
                     }
-                    for (int r = 0; r < rows; r++) {
-                        int n = visible[r];
-                        if (n == 0) {
-                            continue;
-                        }
-                        int lanes = F.loopBound(n + F.length() - 1);
-                        Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
-                        VectorMath.expShiftedSum(p[r], lanes, rowLse[r]);
-                        softmaxGradF32(p[r], dS[r], gDotOut[r], lanes);
-                    }
-                    // dq = dS k as in the forward's weighted sums: shared keys four rows at a time, then each
-                    // row's own, in ascending key order per row.
-                    int shared = rows == ROW_BLOCK ? common : 0;
-                    int dqRow = (h * t + i0) * d;
-                    if (shared > 0) {
-                        weightedFourRowSumsF32(dS, shared, ks, ko + j0 * d, d, dq, dqRow);
-                    }
-                    for (int r = 0; r < rows; r++) {
-                        if (visible[r] > shared) {
-                            weightedRowSumF32(dS[r], shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
-                        }
-                    }
-                    rankOneUpdateRowsF32(dS, visible, rows, qScaled, qo, dk, kvBase + j0 * d, d);
-                    rankOneUpdateRowsF32(p, visible, rows, gs, go, dv, kvBase + j0 * d, d);
+                    outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
+                    outerProductsF32(p, visible, rows, gPacked, dv, kvBase + j0 * d, d);
                 }
                 for (int r = 0; r < rows; r++) {
                     scaleInPlace(dq, (h * t + i0 + r) * d, scale, d);
                 }
+            }
+        }
+    }
+
+    /**
+     * For the rows [r0, r0 + rows) of a tile (rows <= ROW_BLOCK) and the key block at j0: the probabilities p and
+     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
+     */
+    private static void backwardRowBlockF32(int r0, int rows, int[] visible, float[] qScaled, int[] qo, float[] gs,
+            int[] go, float[] kT, float[] vT, int stride, int j0, int d, float[] rowLse, float[] gDotOut, float[][] p,
+            float[][] dS, float[] ks, int ko, float[] dq, int dqRow) {
+        int maxLanes = 0;
+        int common = KEY_BLOCK;   // keys every row of the block sees
+        for (int r = r0; r < r0 + rows; r++) {
+            maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
+            common = Math.min(common, visible[r]);
+        }
+        if (maxLanes == 0) {
+            return;
+        }
+        if (rows == ROW_BLOCK) {
+            // Lanes past a row's own visible keys are computed too, and never read.
+            scoresFourRowsF32(qScaled, qo, p, r0, kT, stride, j0, maxLanes, d);
+            scoresFourRowsF32(gs, go, dS, r0, vT, stride, j0, maxLanes, d);
+        } else {
+            for (int r = r0; r < r0 + rows; r++) {
+                scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
+                scoresF32(gs, go[r], vT, stride, j0, maxLanes, d, dS[r]);
+            }
+        }
+        for (int r = r0; r < r0 + rows; r++) {
+            int n = visible[r];
+            if (n == 0) {
+                continue;
+            }
+            int lanes = F.loopBound(n + F.length() - 1);
+            Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
+            VectorMath.expShiftedSum(p[r], lanes, rowLse[r]);
+            softmaxGradF32(p[r], dS[r], gDotOut[r], lanes);
+        }
+        // dq = dS k as in the forward's weighted sums: shared keys four rows at a time, then each row's own, in
+        // ascending key order per row.
+        int shared = rows == ROW_BLOCK ? common : 0;
+        if (shared > 0) {
+            weightedFourRowSumsF32(dS, r0, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
+        }
+        for (int r = r0; r < r0 + rows; r++) {
+            if (visible[r] > shared) {
+                weightedRowSumF32(dS[r], shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
             }
         }
     }
@@ -632,21 +680,22 @@ public final class Attention {
     }
 
     /**
-     * {@link #scoresF32} for four rows at once (row r at {@code ro[r]} of {@code rows}); every score is the same
+     * {@link #scoresF32} for the four rows first..first+3 at once (row r at {@code ro[r]} of {@code rows}, its scores
+     * into {@code scores[r]}); every score is the same
      * sum, in the same order, as scoresF32 computes. Keys are taken four vectors at a time where the block allows,
      * then two, then one: sixteen independent accumulators keep both FMA units busy where four would leave them
      * waiting on the FMA latency, and each broadcast query value and each loaded key slice serves several products.
      */
-    private static void scoresFourRowsF32(float[] rows, int[] ro, float[] kT, int stride, int j0, int lanes, int d,
-            float[][] scores) {
-        int r0 = ro[0];
-        int r1 = ro[1];
-        int r2 = ro[2];
-        int r3 = ro[3];
-        float[] s0 = scores[0];
-        float[] s1 = scores[1];
-        float[] s2 = scores[2];
-        float[] s3 = scores[3];
+    private static void scoresFourRowsF32(float[] rows, int[] ro, float[][] scores, int first, float[] kT, int stride,
+            int j0, int lanes, int d) {
+        int r0 = ro[first];
+        int r1 = ro[first + 1];
+        int r2 = ro[first + 2];
+        int r3 = ro[first + 3];
+        float[] s0 = scores[first];
+        float[] s1 = scores[first + 1];
+        float[] s2 = scores[first + 2];
+        float[] s3 = scores[first + 3];
         int l = F.length();
         int j = 0;
         for (; j + 4 * l <= lanes; j += 4 * l) {
@@ -790,16 +839,17 @@ public final class Attention {
     }
 
     /**
-     * {@link #weightedRowSumF32} over j in [0, n) for four rows of weights w[r] into the four consecutive rows
-     * acc[ao + r * d ..]; each accumulator receives the same fmas in the same order. The head dim is taken two
+     * {@link #weightedRowSumF32} over j in [0, n) for the four rows of weights w[first + r] into the four consecutive
+     * rows acc[ao + r * d ..]; each accumulator receives the same fmas in the same order. The head dim is taken two
      * vectors at a time where it allows: eight independent accumulators hide the FMA latency that four leave
      * exposed, and each loaded value slice serves four products.
      */
-    private static void weightedFourRowSumsF32(float[][] w, int n, float[] rows, int ro, int d, float[] acc, int ao) {
-        float[] w0 = w[0];
-        float[] w1 = w[1];
-        float[] w2 = w[2];
-        float[] w3 = w[3];
+    private static void weightedFourRowSumsF32(float[][] w, int first, int n, float[] rows, int ro, int d, float[] acc,
+            int ao) {
+        float[] w0 = w[first];
+        float[] w1 = w[first + 1];
+        float[] w2 = w[first + 2];
+        float[] w3 = w[first + 3];
         int l = F.length();
         int a0 = ao;
         int a1 = ao + d;
@@ -863,7 +913,7 @@ public final class Attention {
             for (int cc = c; cc < d; cc++) {
                 float sum = acc[ao + r * d + cc];
                 for (int j = 0; j < n; j++) {
-                    sum = Math.fma(rows[ro + j * d + cc], w[r][j], sum);
+                    sum = Math.fma(rows[ro + j * d + cc], w[first + r][j], sum);
                 }
                 acc[ao + r * d + cc] = sum;
             }
@@ -899,96 +949,207 @@ public final class Attention {
         }
     }
 
+    /** Length of a packRows buffer for rows of d values: whole vectors of columns, ROW_TILE rows each. */
+    private static int packedLength(int d) {
+        return (d + LANES - 1) / LANES * ROW_TILE * LANES;
+    }
+
     /**
-     * For r in [0, rowCount), j in [0, n[r]), c in [0, d): rows[ro + j * d + c] += w[r][j] * x[xo[r] + c], the
-     * outer products of several rows' weights and vectors added one row after the other. Each slice of a target
-     * row is loaded and stored once for all the rows, which is what makes this faster than one row at a time.
+     * Copies rows [0, rows) of d values (row r at xo + r * d) into {@code packed} by vectors of columns: element
+     * (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop over rows then reads each
+     * row's slice of LANES columns at a constant stride, which the JIT addresses without a multiply or a range
+     * check per row.
      */
-    private static void rankOneUpdateRowsF32(float[][] w, int[] n, int rowCount, float[] x, int[] xo, float[] rows,
-            int ro, int d) {
-        int nMax = 0;
-        int common = rowCount == ROW_BLOCK ? Integer.MAX_VALUE : 0;   // keys every one of the four rows sees
-        for (int r = 0; r < rowCount; r++) {
-            nMax = Math.max(nMax, n[r]);
-            common = Math.min(common, n[r]);
+    private static void packRows(float[] x, int xo, int rows, int d, float[] packed) {
+        int bound = F.loopBound(d);
+        for (int r = 0; r < rows; r++) {
+            int c = 0;
+            for (; c < bound; c += LANES) {
+                FloatVector.fromArray(F, x, xo + r * d + c).intoArray(packed, c * ROW_TILE + r * LANES);
+            }
+            for (; c < d; c++) {
+                packed[bound * ROW_TILE + r * LANES + c - bound] = x[xo + r * d + c];
+            }
         }
+    }
+
+    /**
+     * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * d + c] +=
+     * w[r][j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and rows (scaled
+     * q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at least the keys
+     * earlier ones do). Every target element receives its rows' terms one by one in ascending row order.
+     *
+     * <p>Keys are taken KEY_TILE at a time with their target slices in registers for all the rows that see the
+     * whole tile; rows that see only part of it (on the causal diagonal) come first in row order, so they are
+     * added before, key by key.
+     */
+    private static void outerProductsF32(float[][] w, int[] visible, int rows, float[] x, float[] target, int to,
+            int d) {
+        int keys = visible[rows - 1];
+        for (int j = 0; j < keys; j += KEY_TILE) {
+            int tile = Math.min(KEY_TILE, keys - j);
+            int full = 0;   // the first row that sees every key of the tile
+            while (visible[full] < j + tile) {
+                full++;
+            }
+            int first = full;   // the first row that sees key j + m, for m from the tile's last key down
+            for (int m = tile - 1; m >= 0; m--) {
+                while (first > 0 && visible[first - 1] > j + m) {
+                    first--;
+                }
+                if (first < full) {
+                    oneKeyOuterProductsF32(w, j + m, first, full, x, target, to + (j + m) * d, d);
+                }
+            }
+            if (tile == KEY_TILE) {
+                eightKeyOuterProductsF32(w, j, full, rows, x, target, to + j * d, d);
+            } else {
+                for (int m = 0; m < tile; m++) {
+                    oneKeyOuterProductsF32(w, j + m, full, rows, x, target, to + (j + m) * d, d);
+                }
+            }
+        }
+    }
+
+    /** target[at + c] += w[r][j] * x(r, c) for rows r in [from, to), in that order (see outerProductsF32). */
+    private static void oneKeyOuterProductsF32(float[][] w, int j, int from, int to, float[] x, float[] target, int at,
+            int d) {
         int bound = F.loopBound(d);
         int c = 0;
-        if (common > 0) {
-            // Keys all four rows see (every key of a block off the causal diagonal, all but the last few of a block
-            // on it): four rows with no checks.
-            float[] w0 = w[0];
-            float[] w1 = w[1];
-            float[] w2 = w[2];
-            float[] w3 = w[3];
-            int l = F.length();
-            // Two head-dim vectors per pass: the four weights of a key are loaded once for both, and the two
-            // chains of fmas per key run side by side.
-            for (; c + 2 * l <= bound; c += 2 * l) {
-                var x00 = FloatVector.fromArray(F, x, xo[0] + c);
-                var x01 = FloatVector.fromArray(F, x, xo[0] + c + l);
-                var x10 = FloatVector.fromArray(F, x, xo[1] + c);
-                var x11 = FloatVector.fromArray(F, x, xo[1] + c + l);
-                var x20 = FloatVector.fromArray(F, x, xo[2] + c);
-                var x21 = FloatVector.fromArray(F, x, xo[2] + c + l);
-                var x30 = FloatVector.fromArray(F, x, xo[3] + c);
-                var x31 = FloatVector.fromArray(F, x, xo[3] + c + l);
-                for (int j = 0; j < common; j++) {
-                    int at = ro + j * d + c;
-                    var y0 = FloatVector.broadcast(F, w0[j]);
-                    var y1 = FloatVector.broadcast(F, w1[j]);
-                    var y2 = FloatVector.broadcast(F, w2[j]);
-                    var y3 = FloatVector.broadcast(F, w3[j]);
-                    var acc0 = x00.fma(y0, FloatVector.fromArray(F, rows, at));
-                    var acc1 = x01.fma(y0, FloatVector.fromArray(F, rows, at + l));
-                    acc0 = x10.fma(y1, acc0);
-                    acc1 = x11.fma(y1, acc1);
-                    acc0 = x20.fma(y2, acc0);
-                    acc1 = x21.fma(y2, acc1);
-                    x30.fma(y3, acc0).intoArray(rows, at);
-                    x31.fma(y3, acc1).intoArray(rows, at + l);
-                }
+        for (; c < bound; c += LANES) {
+            int xc = c * ROW_TILE;
+            var acc = FloatVector.fromArray(F, target, at + c);
+            for (int r = from; r < to; r++) {
+                acc = FloatVector.fromArray(F, x, xc + r * LANES).fma(FloatVector.broadcast(F, w[r][j]), acc);
             }
-            for (; c < bound; c += F.length()) {
-                var x0 = FloatVector.fromArray(F, x, xo[0] + c);
-                var x1 = FloatVector.fromArray(F, x, xo[1] + c);
-                var x2 = FloatVector.fromArray(F, x, xo[2] + c);
-                var x3 = FloatVector.fromArray(F, x, xo[3] + c);
-                for (int j = 0; j < common; j++) {
-                    int at = ro + j * d + c;
-                    var acc = x0.fma(FloatVector.broadcast(F, w0[j]), FloatVector.fromArray(F, rows, at));
-                    acc = x1.fma(FloatVector.broadcast(F, w1[j]), acc);
-                    acc = x2.fma(FloatVector.broadcast(F, w2[j]), acc);
-                    x3.fma(FloatVector.broadcast(F, w3[j]), acc).intoArray(rows, at);
-                }
-            }
+            acc.intoArray(target, at + c);
         }
-        // The rest of the keys (a diagonal block's last few, or all of them for fewer than four rows) check each
-        // row. Every key's row still receives the rows' terms in ascending row order, in whichever loop it is.
-        for (int cv = 0; cv < bound; cv += F.length()) {
-            for (int j = Math.min(common, nMax); j < nMax; j++) {
-                int at = ro + j * d + cv;
-                var acc = FloatVector.fromArray(F, rows, at);
-                for (int r = 0; r < rowCount; r++) {
-                    if (j < n[r]) {
-                        var xr = FloatVector.fromArray(F, x, xo[r] + cv);
-                        acc = xr.fma(FloatVector.broadcast(F, w[r][j]), acc);
-                    }
-                }
-                acc.intoArray(rows, at);
-            }
-        }
-        c = bound;
         for (; c < d; c++) {
-            for (int j = 0; j < nMax; j++) {
-                int at = ro + j * d + c;
-                float acc = rows[at];
-                for (int r = 0; r < rowCount; r++) {
-                    if (j < n[r]) {
-                        acc = Math.fma(w[r][j], x[xo[r] + c], acc);
-                    }
+            int xc = bound * ROW_TILE + c - bound;
+            float acc = target[at + c];
+            for (int r = from; r < to; r++) {
+                acc = Math.fma(x[xc + r * LANES], w[r][j], acc);
+            }
+            target[at + c] = acc;
+        }
+    }
+
+    /**
+     * target[at + m * d + c] += w[r][j + m] * x(r, c) for the KEY_TILE keys m and rows r in [from, to), in row
+     * order: two vectors of columns of eight keys (sixteen accumulators) stay in registers across the rows, so
+     * each costs one load and one store per call instead of one per row, and each loaded row slice serves eight
+     * products.
+     */
+    private static void eightKeyOuterProductsF32(float[][] w, int j, int from, int to, float[] x, float[] target,
+            int at, int d) {
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c + 2 * LANES <= bound; c += 2 * LANES) {
+            int x0 = c * ROW_TILE;
+            int x1 = x0 + ROW_TILE * LANES;
+            int t0 = at + c;
+            var a00 = FloatVector.fromArray(F, target, t0);
+            var a01 = FloatVector.fromArray(F, target, t0 + LANES);
+            var a10 = FloatVector.fromArray(F, target, t0 + d);
+            var a11 = FloatVector.fromArray(F, target, t0 + d + LANES);
+            var a20 = FloatVector.fromArray(F, target, t0 + 2 * d);
+            var a21 = FloatVector.fromArray(F, target, t0 + 2 * d + LANES);
+            var a30 = FloatVector.fromArray(F, target, t0 + 3 * d);
+            var a31 = FloatVector.fromArray(F, target, t0 + 3 * d + LANES);
+            var a40 = FloatVector.fromArray(F, target, t0 + 4 * d);
+            var a41 = FloatVector.fromArray(F, target, t0 + 4 * d + LANES);
+            var a50 = FloatVector.fromArray(F, target, t0 + 5 * d);
+            var a51 = FloatVector.fromArray(F, target, t0 + 5 * d + LANES);
+            var a60 = FloatVector.fromArray(F, target, t0 + 6 * d);
+            var a61 = FloatVector.fromArray(F, target, t0 + 6 * d + LANES);
+            var a70 = FloatVector.fromArray(F, target, t0 + 7 * d);
+            var a71 = FloatVector.fromArray(F, target, t0 + 7 * d + LANES);
+            for (int r = from; r < to; r++) {
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                var xb = FloatVector.fromArray(F, x, x1 + r * LANES);
+                float[] wr = w[r];
+                var y = FloatVector.broadcast(F, wr[j]);
+                a00 = xa.fma(y, a00);
+                a01 = xb.fma(y, a01);
+                y = FloatVector.broadcast(F, wr[j + 1]);
+                a10 = xa.fma(y, a10);
+                a11 = xb.fma(y, a11);
+                y = FloatVector.broadcast(F, wr[j + 2]);
+                a20 = xa.fma(y, a20);
+                a21 = xb.fma(y, a21);
+                y = FloatVector.broadcast(F, wr[j + 3]);
+                a30 = xa.fma(y, a30);
+                a31 = xb.fma(y, a31);
+                y = FloatVector.broadcast(F, wr[j + 4]);
+                a40 = xa.fma(y, a40);
+                a41 = xb.fma(y, a41);
+                y = FloatVector.broadcast(F, wr[j + 5]);
+                a50 = xa.fma(y, a50);
+                a51 = xb.fma(y, a51);
+                y = FloatVector.broadcast(F, wr[j + 6]);
+                a60 = xa.fma(y, a60);
+                a61 = xb.fma(y, a61);
+                y = FloatVector.broadcast(F, wr[j + 7]);
+                a70 = xa.fma(y, a70);
+                a71 = xb.fma(y, a71);
+            }
+            a00.intoArray(target, t0);
+            a01.intoArray(target, t0 + LANES);
+            a10.intoArray(target, t0 + d);
+            a11.intoArray(target, t0 + d + LANES);
+            a20.intoArray(target, t0 + 2 * d);
+            a21.intoArray(target, t0 + 2 * d + LANES);
+            a30.intoArray(target, t0 + 3 * d);
+            a31.intoArray(target, t0 + 3 * d + LANES);
+            a40.intoArray(target, t0 + 4 * d);
+            a41.intoArray(target, t0 + 4 * d + LANES);
+            a50.intoArray(target, t0 + 5 * d);
+            a51.intoArray(target, t0 + 5 * d + LANES);
+            a60.intoArray(target, t0 + 6 * d);
+            a61.intoArray(target, t0 + 6 * d + LANES);
+            a70.intoArray(target, t0 + 7 * d);
+            a71.intoArray(target, t0 + 7 * d + LANES);
+        }
+        for (; c < bound; c += LANES) {
+            int x0 = c * ROW_TILE;
+            int t0 = at + c;
+            var a0 = FloatVector.fromArray(F, target, t0);
+            var a1 = FloatVector.fromArray(F, target, t0 + d);
+            var a2 = FloatVector.fromArray(F, target, t0 + 2 * d);
+            var a3 = FloatVector.fromArray(F, target, t0 + 3 * d);
+            var a4 = FloatVector.fromArray(F, target, t0 + 4 * d);
+            var a5 = FloatVector.fromArray(F, target, t0 + 5 * d);
+            var a6 = FloatVector.fromArray(F, target, t0 + 6 * d);
+            var a7 = FloatVector.fromArray(F, target, t0 + 7 * d);
+            for (int r = from; r < to; r++) {
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                float[] wr = w[r];
+                a0 = xa.fma(FloatVector.broadcast(F, wr[j]), a0);
+                a1 = xa.fma(FloatVector.broadcast(F, wr[j + 1]), a1);
+                a2 = xa.fma(FloatVector.broadcast(F, wr[j + 2]), a2);
+                a3 = xa.fma(FloatVector.broadcast(F, wr[j + 3]), a3);
+                a4 = xa.fma(FloatVector.broadcast(F, wr[j + 4]), a4);
+                a5 = xa.fma(FloatVector.broadcast(F, wr[j + 5]), a5);
+                a6 = xa.fma(FloatVector.broadcast(F, wr[j + 6]), a6);
+                a7 = xa.fma(FloatVector.broadcast(F, wr[j + 7]), a7);
+            }
+            a0.intoArray(target, t0);
+            a1.intoArray(target, t0 + d);
+            a2.intoArray(target, t0 + 2 * d);
+            a3.intoArray(target, t0 + 3 * d);
+            a4.intoArray(target, t0 + 4 * d);
+            a5.intoArray(target, t0 + 5 * d);
+            a6.intoArray(target, t0 + 6 * d);
+            a7.intoArray(target, t0 + 7 * d);
+        }
+        for (; c < d; c++) {
+            int xc = bound * ROW_TILE + c - bound;
+            for (int m = 0; m < KEY_TILE; m++) {
+                float acc = target[at + m * d + c];
+                for (int r = from; r < to; r++) {
+                    acc = Math.fma(x[xc + r * LANES], w[r][j + m], acc);
                 }
-                rows[at] = acc;
+                target[at + m * d + c] = acc;
             }
         }
     }
