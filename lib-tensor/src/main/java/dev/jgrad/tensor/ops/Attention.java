@@ -40,7 +40,7 @@ public final class Attention {
      * Query rows the backward takes together: a tile of keys' dk and dv stays in registers while all of them are
      * added (see outerProductsF32), so each slice of dk and dv is loaded and stored once per this many rows.
      */
-    private static final int ROW_TILE = 16;
+    private static final int ROW_TILE = 32;
     /** Keys whose dk (or dv) slices outerProductsF32 keeps in registers at once. */
     private static final int KEY_TILE = 8;
     private static final int LANES = F.length();
@@ -185,7 +185,6 @@ public final class Attention {
         float[] vs = v.f32Data();
         int vo = v.offset() + kvBase;
         float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d, Scratch.ATTENTION_KEYS);
-        int stride = paddedKeys(s);
         // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
         // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
         // result does not depend on the rows computed beside it.
@@ -217,10 +216,10 @@ public final class Attention {
                 }
                 if (rows == ROW_BLOCK) {
                     // Lanes past a row's own visible keys are computed too, and never read.
-                    scoresFourRowsF32(qScaled, qo, p, 0, kT, stride, j0, maxLanes, d);
+                    scoresFourRowsF32(qScaled, qo, p, 0, kT, keyBlockStart(j0, d), maxLanes, d);
                 } else {
                     for (int r = 0; r < rows; r++) {
-                        scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
+                        scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r]);
                     }
                 }
                 for (int r = 0; r < rows; r++) {
@@ -376,7 +375,6 @@ public final class Attention {
         int ko = k.offset() + kvBase;
         float[] kT = transposedHead(ks, ko, s, d, Scratch.ATTENTION_KEYS);
         float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d, Scratch.ATTENTION_VALUES);
-        int stride = paddedKeys(s);
         // Rows are taken ROW_TILE at a time: their scores four rows at a time, then dk and dv updated once for the
         // whole tile with a few keys' slices held in registers (outerProductsF32). Every element of dk and dv still
         // receives the rows' contributions one by one in ascending row order, and every dq element its keys' in
@@ -413,7 +411,7 @@ public final class Attention {
                     }
                     for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
                         backwardRowBlockF32(r0, Math.min(ROW_BLOCK, rows - r0), visible, qScaled, qo, gs, go, kT, vT,
-                                stride, j0, d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
+                                j0, d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
                     }
                     outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
                     outerProductsF32(p, visible, rows, gPacked, dv, kvBase + j0 * d, d);
@@ -430,7 +428,7 @@ public final class Attention {
      * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
      */
     private static void backwardRowBlockF32(int r0, int rows, int[] visible, float[] qScaled, int[] qo, float[] gs,
-            int[] go, float[] kT, float[] vT, int stride, int j0, int d, float[] rowLse, float[] gDotOut, float[][] p,
+            int[] go, float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[][] p,
             float[][] dS, float[] ks, int ko, float[] dq, int dqRow) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
@@ -443,12 +441,12 @@ public final class Attention {
         }
         if (rows == ROW_BLOCK) {
             // Lanes past a row's own visible keys are computed too, and never read.
-            scoresFourRowsF32(qScaled, qo, p, r0, kT, stride, j0, maxLanes, d);
-            scoresFourRowsF32(gs, go, dS, r0, vT, stride, j0, maxLanes, d);
+            scoresFourRowsF32(qScaled, qo, p, r0, kT, keyBlockStart(j0, d), maxLanes, d);
+            scoresFourRowsF32(gs, go, dS, r0, vT, keyBlockStart(j0, d), maxLanes, d);
         } else {
             for (int r = r0; r < r0 + rows; r++) {
-                scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
-                scoresF32(gs, go[r], vT, stride, j0, maxLanes, d, dS[r]);
+                scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r]);
+                scoresF32(gs, go[r], vT, keyBlockStart(j0, d), maxLanes, d, dS[r]);
             }
         }
         for (int r = r0; r < r0 + rows; r++) {
@@ -456,10 +454,7 @@ public final class Attention {
             if (n == 0) {
                 continue;
             }
-            int lanes = F.loopBound(n + F.length() - 1);
-            Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
-            VectorMath.expShiftedSum(p[r], lanes, rowLse[r]);
-            softmaxGradF32(p[r], dS[r], gDotOut[r], lanes);
+            softmaxAndGradF32(p[r], dS[r], F.loopBound(n + F.length() - 1), rowLse[r], gDotOut[r]);
         }
         // dq = dS k as in the forward's weighted sums: shared keys four rows at a time, then each row's own, in
         // ascending key order per row.
@@ -630,50 +625,54 @@ public final class Attention {
 
     // ------------------------------------------------------------------------------------------ F32 row kernels
 
-    /** S rounded up to whole vectors: the row length of a transposed head. */
-    private static int paddedKeys(int s) {
-        return F.loopBound(s + F.length() - 1);
+    /** Where the transposed block of keys starting at key j0 (a multiple of KEY_BLOCK) starts in transposedHead. */
+    private static int keyBlockStart(int j0, int d) {
+        return j0 * d;
     }
 
     /**
-     * The [S, D] head at {@code base} as [D, paddedKeys(S)], zero-padded, so that the scores of consecutive keys
-     * are consecutive lanes and a block of keys never needs a scalar tail. Written into this thread's scratch
-     * array {@code slot}, so a step does not allocate one per head.
-     */
-    /**
-     * A head's keys (or values) [s, d] as [d, stride]: column c of every key side by side, padded with zeros to a
-     * whole number of vectors. A vector's worth of keys' column c is one gather (a key's row apart each), about
-     * twice as fast as copying element by element, since either way one side is read or written with a stride.
+     * A head's keys (or values) [s, d] at {@code base}, transposed block by block: for each block of KEY_BLOCK
+     * keys, column c of its keys side by side, [d, KEY_BLOCK], so element (j, c) lands at
+     * keyBlockStart(j - j % KEY_BLOCK, d) + c * KEY_BLOCK + j % KEY_BLOCK. The scores of consecutive keys are then
+     * consecutive lanes, and a kernel walking the columns of a block steps by the constant KEY_BLOCK, which the
+     * JIT addresses without a multiply or a range check per step. The last block is padded with zero keys, so a
+     * block never needs a scalar tail. Written into this thread's scratch array {@code slot}, so a step does not
+     * allocate one per head.
+     *
+     * <p>A vector's worth of keys' column c is one gather (a key's row apart each), about twice as fast as
+     * copying element by element, since either way one side is read or written with a stride.
      */
     private static float[] transposedHead(float[] x, int base, int s, int d, int slot) {
-        int stride = paddedKeys(s);
-        float[] t = Scratch.f32(slot, d * stride);
+        int blocks = (s + KEY_BLOCK - 1) / KEY_BLOCK;
+        float[] t = Scratch.f32(slot, blocks * KEY_BLOCK * d);
         int[] keyOffsets = ROW_BUFFERS.get().keyOffsets(d);
         int wholeVectors = F.loopBound(s);
-        for (int c = 0; c < d; c++) {
-            int row = c * stride;
-            int j = 0;
-            for (; j < wholeVectors; j += F.length()) {
-                FloatVector.fromArray(F, x, base + j * d + c, keyOffsets, 0).intoArray(t, row + j);
+        for (int j = 0; j < wholeVectors; j += LANES) {
+            int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
+            for (int c = 0; c < d; c++) {
+                FloatVector.fromArray(F, x, base + j * d + c, keyOffsets, 0).intoArray(t, to + c * KEY_BLOCK);
             }
-            for (; j < s; j++) {
-                t[row + j] = x[base + j * d + c];
+        }
+        for (int j = wholeVectors; j < blocks * KEY_BLOCK; j++) {   // the last keys, then the padding
+            int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
+            for (int c = 0; c < d; c++) {
+                t[to + c * KEY_BLOCK] = j < s ? x[base + j * d + c] : 0f;
             }
-            Arrays.fill(t, row + s, row + stride, 0f);   // the padding a previous use left
         }
         return t;
     }
 
     /**
-     * scores[j] = sum_c row[ro + c] * kT[c, j0 + j] for j in [0, lanes), lanes a multiple of the vector length:
-     * a block of dot products, vectorised over keys so no lane reduction is needed.
+     * scores[j] = sum_c row[ro + c] * kT(c, j0 + j) for j in [0, lanes), lanes a multiple of the vector length,
+     * the block of keys at j0 starting at kb = keyBlockStart(j0, d) in kT (see transposedHead): a block of dot
+     * products, vectorised over keys so no lane reduction is needed.
      */
-    private static void scoresF32(float[] row, int ro, float[] kT, int stride, int j0, int lanes, int d,
-            float[] scores) {
+    private static void scoresF32(float[] row, int ro, float[] kT, int kb, int lanes, int d, float[] scores) {
         for (int j = 0; j < lanes; j += F.length()) {
             var acc = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
-                acc = FloatVector.fromArray(F, kT, c * stride + j0 + j).fma(FloatVector.broadcast(F, row[ro + c]), acc);
+                acc = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j).fma(FloatVector.broadcast(F, row[ro + c]),
+                        acc);
             }
             acc.intoArray(scores, j);
         }
@@ -686,8 +685,8 @@ public final class Attention {
      * then two, then one: sixteen independent accumulators keep both FMA units busy where four would leave them
      * waiting on the FMA latency, and each broadcast query value and each loaded key slice serves several products.
      */
-    private static void scoresFourRowsF32(float[] rows, int[] ro, float[][] scores, int first, float[] kT, int stride,
-            int j0, int lanes, int d) {
+    private static void scoresFourRowsF32(float[] rows, int[] ro, float[][] scores, int first, float[] kT, int kb,
+            int lanes, int d) {
         int r0 = ro[first];
         int r1 = ro[first + 1];
         int r2 = ro[first + 2];
@@ -716,7 +715,7 @@ public final class Attention {
             var a32 = FloatVector.zero(F);
             var a33 = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
-                int at = c * stride + j0 + j;
+                int at = kb + c * KEY_BLOCK + j;
                 var k0 = FloatVector.fromArray(F, kT, at);
                 var k1 = FloatVector.fromArray(F, kT, at + l);
                 var k2 = FloatVector.fromArray(F, kT, at + 2 * l);
@@ -769,7 +768,7 @@ public final class Attention {
             var a30 = FloatVector.zero(F);
             var a31 = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
-                int at = c * stride + j0 + j;
+                int at = kb + c * KEY_BLOCK + j;
                 var k0 = FloatVector.fromArray(F, kT, at);
                 var k1 = FloatVector.fromArray(F, kT, at + l);
                 var x = FloatVector.broadcast(F, rows[r0 + c]);
@@ -800,7 +799,7 @@ public final class Attention {
             var a2 = FloatVector.zero(F);
             var a3 = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
-                var k = FloatVector.fromArray(F, kT, c * stride + j0 + j);
+                var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
                 a0 = k.fma(FloatVector.broadcast(F, rows[r0 + c]), a0);
                 a1 = k.fma(FloatVector.broadcast(F, rows[r1 + c]), a1);
                 a2 = k.fma(FloatVector.broadcast(F, rows[r2 + c]), a2);
@@ -937,15 +936,17 @@ public final class Attention {
         return max;
     }
 
-    /** dS[j] = p[j] * (dP[j] - gDotOut), in place over the dP buffer. */
-    private static void softmaxGradF32(float[] p, float[] dPThenDS, float gDotOut, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        for (; i < bound; i += F.length()) {
-            FloatVector.fromArray(F, dPThenDS, i).sub(gDotOut).mul(FloatVector.fromArray(F, p, i)).intoArray(dPThenDS, i);
-        }
-        for (; i < n; i++) {
-            dPThenDS[i] = p[i] * (dPThenDS[i] - gDotOut);
+    /**
+     * For j in [0, lanes), lanes a multiple of the vector length: p[j] = exp(p[j] - lse), a score turned into its
+     * probability, and dS[j] = p[j] * (dS[j] - gDotOut), the dP there turned into the score's gradient. Lanes past
+     * a row's visible keys get values nobody reads. Each p is the bits VectorMath.expShiftedSum gives (the same
+     * operations), without the sum the backward does not need.
+     */
+    private static void softmaxAndGradF32(float[] p, float[] dS, int lanes, float lse, float gDotOut) {
+        for (int j = 0; j < lanes; j += LANES) {
+            var e = VectorMath.exp(FloatVector.fromArray(F, p, j).sub(lse));
+            e.intoArray(p, j);
+            FloatVector.fromArray(F, dS, j).sub(gDotOut).mul(e).intoArray(dS, j);
         }
     }
 
