@@ -36,6 +36,8 @@ public final class Attention {
     private static final int KEY_BLOCK = 64;
     /** Query rows whose scores are computed together, sharing each load of a key slice (see scoresFourRowsF32). */
     private static final int ROW_BLOCK = 4;
+    /** The backward's ROW_BLOCK: rows whose scores and dq terms are computed together (see scoresEightRowsF32). */
+    private static final int ROW_GROUP = 8;
     /**
      * Query rows the backward takes together: a tile of keys' dk and dv stays in registers while all of them are
      * added (see outerProductsF32), so each slice of dk and dv is loaded and stored once per this many rows.
@@ -409,8 +411,8 @@ public final class Attention {
                     for (int r = 0; r < rows; r++) {
                         visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
                     }
-                    for (int r0 = 0; r0 < rows; r0 += ROW_BLOCK) {
-                        backwardRowBlockF32(r0, Math.min(ROW_BLOCK, rows - r0), visible, qScaled, qo, gs, go, kT, vT,
+                    for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
+                        backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qScaled, qo, gs, go, kT, vT,
                                 j0, d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
                     }
                     outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
@@ -424,10 +426,11 @@ public final class Attention {
     }
 
     /**
-     * For the rows [r0, r0 + rows) of a tile (rows <= ROW_BLOCK) and the key block at j0: the probabilities p and
+     * For the rows [r0, r0 + rows) of a tile (rows <= ROW_GROUP) and the key block at j0: the probabilities p and
      * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
+     * The tile's rows of scaled q and of g are d apart (qo[r] = r * d, go[r] = go[0] + r * d).
      */
-    private static void backwardRowBlockF32(int r0, int rows, int[] visible, float[] qScaled, int[] qo, float[] gs,
+    private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qScaled, int[] qo, float[] gs,
             int[] go, float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[][] p,
             float[][] dS, float[] ks, int ko, float[] dq, int dqRow) {
         int maxLanes = 0;
@@ -439,10 +442,10 @@ public final class Attention {
         if (maxLanes == 0) {
             return;
         }
-        if (rows == ROW_BLOCK) {
+        if (rows == ROW_GROUP) {
             // Lanes past a row's own visible keys are computed too, and never read.
-            scoresFourRowsF32(qScaled, qo, p, r0, kT, keyBlockStart(j0, d), maxLanes, d);
-            scoresFourRowsF32(gs, go, dS, r0, vT, keyBlockStart(j0, d), maxLanes, d);
+            scoresEightRowsF32(qScaled, qo[r0], d, p, r0, kT, keyBlockStart(j0, d), maxLanes);
+            scoresEightRowsF32(gs, go[r0], d, dS, r0, vT, keyBlockStart(j0, d), maxLanes);
         } else {
             for (int r = r0; r < r0 + rows; r++) {
                 scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r]);
@@ -456,11 +459,11 @@ public final class Attention {
             }
             softmaxAndGradF32(p[r], dS[r], F.loopBound(n + F.length() - 1), rowLse[r], gDotOut[r]);
         }
-        // dq = dS k as in the forward's weighted sums: shared keys four rows at a time, then each row's own, in
+        // dq = dS k as in the forward's weighted sums: shared keys eight rows at a time, then each row's own, in
         // ascending key order per row.
-        int shared = rows == ROW_BLOCK ? common : 0;
+        int shared = rows == ROW_GROUP ? common : 0;
         if (shared > 0) {
-            weightedFourRowSumsF32(dS, r0, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
+            weightedEightRowSumsF32(dS, r0, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
         }
         for (int r = r0; r < r0 + rows; r++) {
             if (visible[r] > shared) {
@@ -813,6 +816,248 @@ public final class Attention {
     }
 
     /**
+     * {@link #scoresF32} for the eight rows at xo, xo + d, ... (scores of row m into {@code scores[first + m]}):
+     * every score is the same sum, in the same order, as scoresF32 computes. Two vectors of keys at a time, then
+     * one: sixteen independent accumulators keep both FMA units busy, and each broadcast query value serves two
+     * products and each loaded key slice eight.
+     */
+    private static void scoresEightRowsF32(float[] x, int xo, int d, float[][] scores, int first, float[] kT, int kb,
+            int lanes) {
+        float[] s0 = scores[first];
+        float[] s1 = scores[first + 1];
+        float[] s2 = scores[first + 2];
+        float[] s3 = scores[first + 3];
+        float[] s4 = scores[first + 4];
+        float[] s5 = scores[first + 5];
+        float[] s6 = scores[first + 6];
+        float[] s7 = scores[first + 7];
+        int x0 = xo;
+        int x1 = xo + d;
+        int x2 = xo + 2 * d;
+        int x3 = xo + 3 * d;
+        int x4 = xo + 4 * d;
+        int x5 = xo + 5 * d;
+        int x6 = xo + 6 * d;
+        int x7 = xo + 7 * d;
+        int j = 0;
+        for (; j + 2 * LANES <= lanes; j += 2 * LANES) {
+            var a00 = FloatVector.zero(F);
+            var a01 = FloatVector.zero(F);
+            var a10 = FloatVector.zero(F);
+            var a11 = FloatVector.zero(F);
+            var a20 = FloatVector.zero(F);
+            var a21 = FloatVector.zero(F);
+            var a30 = FloatVector.zero(F);
+            var a31 = FloatVector.zero(F);
+            var a40 = FloatVector.zero(F);
+            var a41 = FloatVector.zero(F);
+            var a50 = FloatVector.zero(F);
+            var a51 = FloatVector.zero(F);
+            var a60 = FloatVector.zero(F);
+            var a61 = FloatVector.zero(F);
+            var a70 = FloatVector.zero(F);
+            var a71 = FloatVector.zero(F);
+            for (int c = 0; c < d; c++) {
+                int at = kb + c * KEY_BLOCK + j;
+                var k0 = FloatVector.fromArray(F, kT, at);
+                var k1 = FloatVector.fromArray(F, kT, at + LANES);
+                var y = FloatVector.broadcast(F, x[x0 + c]);
+                a00 = k0.fma(y, a00);
+                a01 = k1.fma(y, a01);
+                y = FloatVector.broadcast(F, x[x1 + c]);
+                a10 = k0.fma(y, a10);
+                a11 = k1.fma(y, a11);
+                y = FloatVector.broadcast(F, x[x2 + c]);
+                a20 = k0.fma(y, a20);
+                a21 = k1.fma(y, a21);
+                y = FloatVector.broadcast(F, x[x3 + c]);
+                a30 = k0.fma(y, a30);
+                a31 = k1.fma(y, a31);
+                y = FloatVector.broadcast(F, x[x4 + c]);
+                a40 = k0.fma(y, a40);
+                a41 = k1.fma(y, a41);
+                y = FloatVector.broadcast(F, x[x5 + c]);
+                a50 = k0.fma(y, a50);
+                a51 = k1.fma(y, a51);
+                y = FloatVector.broadcast(F, x[x6 + c]);
+                a60 = k0.fma(y, a60);
+                a61 = k1.fma(y, a61);
+                y = FloatVector.broadcast(F, x[x7 + c]);
+                a70 = k0.fma(y, a70);
+                a71 = k1.fma(y, a71);
+            }
+            a00.intoArray(s0, j);
+            a01.intoArray(s0, j + LANES);
+            a10.intoArray(s1, j);
+            a11.intoArray(s1, j + LANES);
+            a20.intoArray(s2, j);
+            a21.intoArray(s2, j + LANES);
+            a30.intoArray(s3, j);
+            a31.intoArray(s3, j + LANES);
+            a40.intoArray(s4, j);
+            a41.intoArray(s4, j + LANES);
+            a50.intoArray(s5, j);
+            a51.intoArray(s5, j + LANES);
+            a60.intoArray(s6, j);
+            a61.intoArray(s6, j + LANES);
+            a70.intoArray(s7, j);
+            a71.intoArray(s7, j + LANES);
+        }
+        if (j < lanes) {
+            var a0 = FloatVector.zero(F);
+            var a1 = FloatVector.zero(F);
+            var a2 = FloatVector.zero(F);
+            var a3 = FloatVector.zero(F);
+            var a4 = FloatVector.zero(F);
+            var a5 = FloatVector.zero(F);
+            var a6 = FloatVector.zero(F);
+            var a7 = FloatVector.zero(F);
+            for (int c = 0; c < d; c++) {
+                var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
+                a0 = k.fma(FloatVector.broadcast(F, x[x0 + c]), a0);
+                a1 = k.fma(FloatVector.broadcast(F, x[x1 + c]), a1);
+                a2 = k.fma(FloatVector.broadcast(F, x[x2 + c]), a2);
+                a3 = k.fma(FloatVector.broadcast(F, x[x3 + c]), a3);
+                a4 = k.fma(FloatVector.broadcast(F, x[x4 + c]), a4);
+                a5 = k.fma(FloatVector.broadcast(F, x[x5 + c]), a5);
+                a6 = k.fma(FloatVector.broadcast(F, x[x6 + c]), a6);
+                a7 = k.fma(FloatVector.broadcast(F, x[x7 + c]), a7);
+            }
+            a0.intoArray(s0, j);
+            a1.intoArray(s1, j);
+            a2.intoArray(s2, j);
+            a3.intoArray(s3, j);
+            a4.intoArray(s4, j);
+            a5.intoArray(s5, j);
+            a6.intoArray(s6, j);
+            a7.intoArray(s7, j);
+        }
+    }
+
+    /**
+     * {@link #weightedRowSumF32} over j in [0, n) for the eight rows of weights w[first + m] into the eight
+     * consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The head dim
+     * is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA units busy,
+     * and each loaded row slice serves eight products.
+     */
+    private static void weightedEightRowSumsF32(float[][] w, int first, int n, float[] rows, int ro, int d,
+            float[] acc, int ao) {
+        float[] w0 = w[first];
+        float[] w1 = w[first + 1];
+        float[] w2 = w[first + 2];
+        float[] w3 = w[first + 3];
+        float[] w4 = w[first + 4];
+        float[] w5 = w[first + 5];
+        float[] w6 = w[first + 6];
+        float[] w7 = w[first + 7];
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c + 2 * LANES <= bound; c += 2 * LANES) {
+            int t0 = ao + c;
+            var a00 = FloatVector.fromArray(F, acc, t0);
+            var a01 = FloatVector.fromArray(F, acc, t0 + LANES);
+            var a10 = FloatVector.fromArray(F, acc, t0 + d);
+            var a11 = FloatVector.fromArray(F, acc, t0 + d + LANES);
+            var a20 = FloatVector.fromArray(F, acc, t0 + 2 * d);
+            var a21 = FloatVector.fromArray(F, acc, t0 + 2 * d + LANES);
+            var a30 = FloatVector.fromArray(F, acc, t0 + 3 * d);
+            var a31 = FloatVector.fromArray(F, acc, t0 + 3 * d + LANES);
+            var a40 = FloatVector.fromArray(F, acc, t0 + 4 * d);
+            var a41 = FloatVector.fromArray(F, acc, t0 + 4 * d + LANES);
+            var a50 = FloatVector.fromArray(F, acc, t0 + 5 * d);
+            var a51 = FloatVector.fromArray(F, acc, t0 + 5 * d + LANES);
+            var a60 = FloatVector.fromArray(F, acc, t0 + 6 * d);
+            var a61 = FloatVector.fromArray(F, acc, t0 + 6 * d + LANES);
+            var a70 = FloatVector.fromArray(F, acc, t0 + 7 * d);
+            var a71 = FloatVector.fromArray(F, acc, t0 + 7 * d + LANES);
+            for (int j = 0; j < n; j++) {
+                int at = ro + j * d + c;
+                var xa = FloatVector.fromArray(F, rows, at);
+                var xb = FloatVector.fromArray(F, rows, at + LANES);
+                var y = FloatVector.broadcast(F, w0[j]);
+                a00 = xa.fma(y, a00);
+                a01 = xb.fma(y, a01);
+                y = FloatVector.broadcast(F, w1[j]);
+                a10 = xa.fma(y, a10);
+                a11 = xb.fma(y, a11);
+                y = FloatVector.broadcast(F, w2[j]);
+                a20 = xa.fma(y, a20);
+                a21 = xb.fma(y, a21);
+                y = FloatVector.broadcast(F, w3[j]);
+                a30 = xa.fma(y, a30);
+                a31 = xb.fma(y, a31);
+                y = FloatVector.broadcast(F, w4[j]);
+                a40 = xa.fma(y, a40);
+                a41 = xb.fma(y, a41);
+                y = FloatVector.broadcast(F, w5[j]);
+                a50 = xa.fma(y, a50);
+                a51 = xb.fma(y, a51);
+                y = FloatVector.broadcast(F, w6[j]);
+                a60 = xa.fma(y, a60);
+                a61 = xb.fma(y, a61);
+                y = FloatVector.broadcast(F, w7[j]);
+                a70 = xa.fma(y, a70);
+                a71 = xb.fma(y, a71);
+            }
+            a00.intoArray(acc, t0);
+            a01.intoArray(acc, t0 + LANES);
+            a10.intoArray(acc, t0 + d);
+            a11.intoArray(acc, t0 + d + LANES);
+            a20.intoArray(acc, t0 + 2 * d);
+            a21.intoArray(acc, t0 + 2 * d + LANES);
+            a30.intoArray(acc, t0 + 3 * d);
+            a31.intoArray(acc, t0 + 3 * d + LANES);
+            a40.intoArray(acc, t0 + 4 * d);
+            a41.intoArray(acc, t0 + 4 * d + LANES);
+            a50.intoArray(acc, t0 + 5 * d);
+            a51.intoArray(acc, t0 + 5 * d + LANES);
+            a60.intoArray(acc, t0 + 6 * d);
+            a61.intoArray(acc, t0 + 6 * d + LANES);
+            a70.intoArray(acc, t0 + 7 * d);
+            a71.intoArray(acc, t0 + 7 * d + LANES);
+        }
+        for (; c < bound; c += LANES) {
+            int t0 = ao + c;
+            var a0 = FloatVector.fromArray(F, acc, t0);
+            var a1 = FloatVector.fromArray(F, acc, t0 + d);
+            var a2 = FloatVector.fromArray(F, acc, t0 + 2 * d);
+            var a3 = FloatVector.fromArray(F, acc, t0 + 3 * d);
+            var a4 = FloatVector.fromArray(F, acc, t0 + 4 * d);
+            var a5 = FloatVector.fromArray(F, acc, t0 + 5 * d);
+            var a6 = FloatVector.fromArray(F, acc, t0 + 6 * d);
+            var a7 = FloatVector.fromArray(F, acc, t0 + 7 * d);
+            for (int j = 0; j < n; j++) {
+                var xa = FloatVector.fromArray(F, rows, ro + j * d + c);
+                a0 = xa.fma(FloatVector.broadcast(F, w0[j]), a0);
+                a1 = xa.fma(FloatVector.broadcast(F, w1[j]), a1);
+                a2 = xa.fma(FloatVector.broadcast(F, w2[j]), a2);
+                a3 = xa.fma(FloatVector.broadcast(F, w3[j]), a3);
+                a4 = xa.fma(FloatVector.broadcast(F, w4[j]), a4);
+                a5 = xa.fma(FloatVector.broadcast(F, w5[j]), a5);
+                a6 = xa.fma(FloatVector.broadcast(F, w6[j]), a6);
+                a7 = xa.fma(FloatVector.broadcast(F, w7[j]), a7);
+            }
+            a0.intoArray(acc, t0);
+            a1.intoArray(acc, t0 + d);
+            a2.intoArray(acc, t0 + 2 * d);
+            a3.intoArray(acc, t0 + 3 * d);
+            a4.intoArray(acc, t0 + 4 * d);
+            a5.intoArray(acc, t0 + 5 * d);
+            a6.intoArray(acc, t0 + 6 * d);
+            a7.intoArray(acc, t0 + 7 * d);
+        }
+        for (int m = 0; m < ROW_GROUP; m++) {
+            for (int cc = c; cc < d; cc++) {
+                float sum = acc[ao + m * d + cc];
+                for (int j = 0; j < n; j++) {
+                    sum = Math.fma(rows[ro + j * d + cc], w[first + m][j], sum);
+                }
+                acc[ao + m * d + cc] = sum;
+            }
+        }
+    }
+
+    /**
      * acc[ao + c] += sum_{j in [from, to)} w[j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
      * sum of value rows, vectorised over the head dim. Continuing a sum with a later range adds exactly what one
      * call over both ranges would.
@@ -980,36 +1225,29 @@ public final class Attention {
      * q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at least the keys
      * earlier ones do). Every target element receives its rows' terms one by one in ascending row order.
      *
-     * <p>Keys are taken KEY_TILE at a time with their target slices in registers for all the rows that see the
-     * whole tile; rows that see only part of it (on the causal diagonal) come first in row order, so they are
-     * added before, key by key.
+     * <p>Keys are taken KEY_TILE at a time with their target slices in registers across the rows; the last few
+     * keys of a block, if fewer, one at a time.
      */
     private static void outerProductsF32(float[][] w, int[] visible, int rows, float[] x, float[] target, int to,
             int d) {
         int keys = visible[rows - 1];
-        for (int j = 0; j < keys; j += KEY_TILE) {
-            int tile = Math.min(KEY_TILE, keys - j);
-            int full = 0;   // the first row that sees every key of the tile
-            while (visible[full] < j + tile) {
-                full++;
-            }
-            int first = full;   // the first row that sees key j + m, for m from the tile's last key down
-            for (int m = tile - 1; m >= 0; m--) {
-                while (first > 0 && visible[first - 1] > j + m) {
-                    first--;
-                }
-                if (first < full) {
-                    oneKeyOuterProductsF32(w, j + m, first, full, x, target, to + (j + m) * d, d);
-                }
-            }
-            if (tile == KEY_TILE) {
-                eightKeyOuterProductsF32(w, j, full, rows, x, target, to + j * d, d);
-            } else {
-                for (int m = 0; m < tile; m++) {
-                    oneKeyOuterProductsF32(w, j + m, full, rows, x, target, to + (j + m) * d, d);
-                }
-            }
+        int j = 0;
+        for (; j + KEY_TILE <= keys; j += KEY_TILE) {
+            eightKeyOuterProductsF32(w, visible, j, firstRowSeeing(visible, j), firstRowSeeing(visible, j + KEY_TILE - 1),
+                    rows, x, target, to + j * d, d);
         }
+        for (; j < keys; j++) {
+            oneKeyOuterProductsF32(w, j, firstRowSeeing(visible, j), rows, x, target, to + j * d, d);
+        }
+    }
+
+    /** The first row r with visible[r] > j, that is that sees key j; visible is non-decreasing and its last entry > j. */
+    private static int firstRowSeeing(int[] visible, int j) {
+        int r = 0;
+        while (visible[r] <= j) {
+            r++;
+        }
+        return r;
     }
 
     /** target[at + c] += w[r][j] * x(r, c) for rows r in [from, to), in that order (see outerProductsF32). */
@@ -1036,13 +1274,14 @@ public final class Attention {
     }
 
     /**
-     * target[at + m * d + c] += w[r][j + m] * x(r, c) for the KEY_TILE keys m and rows r in [from, to), in row
-     * order: two vectors of columns of eight keys (sixteen accumulators) stay in registers across the rows, so
-     * each costs one load and one store per call instead of one per row, and each loaded row slice serves eight
-     * products.
+     * target[at + m * d + c] += w[r][j + m] * x(r, c) for the KEY_TILE keys m and rows r in [from, to) that see
+     * them, in row order: two vectors of columns of eight keys (sixteen accumulators) stay in registers across the
+     * rows, so each costs one load and one store per call instead of one per row, and each loaded row slice serves
+     * eight products. Rows from {@code from} see key j; rows from {@code full} see all eight; the ones between (on
+     * the causal diagonal) see the first visible[r] - j and add only those.
      */
-    private static void eightKeyOuterProductsF32(float[][] w, int j, int from, int to, float[] x, float[] target,
-            int at, int d) {
+    private static void eightKeyOuterProductsF32(float[][] w, int[] visible, int j, int from, int full, int to,
+            float[] x, float[] target, int at, int d) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c + 2 * LANES <= bound; c += 2 * LANES) {
@@ -1065,7 +1304,46 @@ public final class Attention {
             var a61 = FloatVector.fromArray(F, target, t0 + 6 * d + LANES);
             var a70 = FloatVector.fromArray(F, target, t0 + 7 * d);
             var a71 = FloatVector.fromArray(F, target, t0 + 7 * d + LANES);
-            for (int r = from; r < to; r++) {
+            for (int r = from; r < full; r++) {
+                int n = visible[r] - j;   // 1 to 7
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                var xb = FloatVector.fromArray(F, x, x1 + r * LANES);
+                float[] wr = w[r];
+                var y = FloatVector.broadcast(F, wr[j]);
+                a00 = xa.fma(y, a00);
+                a01 = xb.fma(y, a01);
+                if (n > 1) {
+                    y = FloatVector.broadcast(F, wr[j + 1]);
+                    a10 = xa.fma(y, a10);
+                    a11 = xb.fma(y, a11);
+                }
+                if (n > 2) {
+                    y = FloatVector.broadcast(F, wr[j + 2]);
+                    a20 = xa.fma(y, a20);
+                    a21 = xb.fma(y, a21);
+                }
+                if (n > 3) {
+                    y = FloatVector.broadcast(F, wr[j + 3]);
+                    a30 = xa.fma(y, a30);
+                    a31 = xb.fma(y, a31);
+                }
+                if (n > 4) {
+                    y = FloatVector.broadcast(F, wr[j + 4]);
+                    a40 = xa.fma(y, a40);
+                    a41 = xb.fma(y, a41);
+                }
+                if (n > 5) {
+                    y = FloatVector.broadcast(F, wr[j + 5]);
+                    a50 = xa.fma(y, a50);
+                    a51 = xb.fma(y, a51);
+                }
+                if (n > 6) {
+                    y = FloatVector.broadcast(F, wr[j + 6]);
+                    a60 = xa.fma(y, a60);
+                    a61 = xb.fma(y, a61);
+                }
+            }
+            for (int r = full; r < to; r++) {
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
                 var xb = FloatVector.fromArray(F, x, x1 + r * LANES);
                 float[] wr = w[r];
@@ -1122,7 +1400,31 @@ public final class Attention {
             var a5 = FloatVector.fromArray(F, target, t0 + 5 * d);
             var a6 = FloatVector.fromArray(F, target, t0 + 6 * d);
             var a7 = FloatVector.fromArray(F, target, t0 + 7 * d);
-            for (int r = from; r < to; r++) {
+            for (int r = from; r < full; r++) {
+                int n = visible[r] - j;   // 1 to 7
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                float[] wr = w[r];
+                a0 = xa.fma(FloatVector.broadcast(F, wr[j]), a0);
+                if (n > 1) {
+                    a1 = xa.fma(FloatVector.broadcast(F, wr[j + 1]), a1);
+                }
+                if (n > 2) {
+                    a2 = xa.fma(FloatVector.broadcast(F, wr[j + 2]), a2);
+                }
+                if (n > 3) {
+                    a3 = xa.fma(FloatVector.broadcast(F, wr[j + 3]), a3);
+                }
+                if (n > 4) {
+                    a4 = xa.fma(FloatVector.broadcast(F, wr[j + 4]), a4);
+                }
+                if (n > 5) {
+                    a5 = xa.fma(FloatVector.broadcast(F, wr[j + 5]), a5);
+                }
+                if (n > 6) {
+                    a6 = xa.fma(FloatVector.broadcast(F, wr[j + 6]), a6);
+                }
+            }
+            for (int r = full; r < to; r++) {
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
                 float[] wr = w[r];
                 a0 = xa.fma(FloatVector.broadcast(F, wr[j]), a0);
@@ -1148,7 +1450,9 @@ public final class Attention {
             for (int m = 0; m < KEY_TILE; m++) {
                 float acc = target[at + m * d + c];
                 for (int r = from; r < to; r++) {
-                    acc = Math.fma(x[xc + r * LANES], w[r][j + m], acc);
+                    if (visible[r] > j + m) {
+                        acc = Math.fma(x[xc + r * LANES], w[r][j + m], acc);
+                    }
                 }
                 target[at + m * d + c] = acc;
             }
