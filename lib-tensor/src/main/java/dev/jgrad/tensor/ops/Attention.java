@@ -412,7 +412,8 @@ public final class Attention {
                         visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
                     }
                     for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
-                        backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qScaled, qo, gs, go, kT, vT,
+                        backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qScaled, qPacked, qo, gs,
+                                gPacked, go, kT, vT,
                                 j0, d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
                     }
                     outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
@@ -430,8 +431,8 @@ public final class Attention {
      * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
      * The tile's rows of scaled q and of g are d apart (qo[r] = r * d, go[r] = go[0] + r * d).
      */
-    private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qScaled, int[] qo, float[] gs,
-            int[] go, float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[][] p,
+    private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qScaled, float[] qPacked,
+            int[] qo, float[] gs, float[] gPacked, int[] go, float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[][] p,
             float[][] dS, float[] ks, int ko, float[] dq, int dqRow) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
@@ -444,8 +445,8 @@ public final class Attention {
         }
         if (rows == ROW_GROUP) {
             // Lanes past a row's own visible keys are computed too, and never read.
-            scoresEightRowsF32(qScaled, qo[r0], d, p, r0, kT, keyBlockStart(j0, d), maxLanes);
-            scoresEightRowsF32(gs, go[r0], d, dS, r0, vT, keyBlockStart(j0, d), maxLanes);
+            scoresEightRowsF32(qPacked, r0, d, p, kT, keyBlockStart(j0, d), maxLanes);
+            scoresEightRowsF32(gPacked, r0, d, dS, vT, keyBlockStart(j0, d), maxLanes);
         } else {
             for (int r = r0; r < r0 + rows; r++) {
                 scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r]);
@@ -816,12 +817,14 @@ public final class Attention {
     }
 
     /**
-     * {@link #scoresF32} for the eight rows at xo, xo + d, ... (scores of row m into {@code scores[first + m]}):
-     * every score is the same sum, in the same order, as scoresF32 computes. Two vectors of keys at a time, then
-     * one: sixteen independent accumulators keep both FMA units busy, and each broadcast query value serves two
-     * products and each loaded key slice eight.
+     * {@link #scoresF32} for the eight rows first..first+7 of a tile packed by packRows (scores of row r into
+     * {@code scores[r]}): every score is the same sum, in the same order, as scoresF32 computes. Two vectors of
+     * keys at a time, then one: sixteen independent accumulators keep both FMA units busy, and each broadcast query
+     * value serves two products and each loaded key slice eight. The columns are walked by vectors' worth, in which
+     * the eight rows' values sit at constant distances from one index, so the JIT needs one address register for
+     * them rather than eight.
      */
-    private static void scoresEightRowsF32(float[] x, int xo, int d, float[][] scores, int first, float[] kT, int kb,
+    private static void scoresEightRowsF32(float[] x, int first, int d, float[][] scores, float[] kT, int kb,
             int lanes) {
         float[] s0 = scores[first];
         float[] s1 = scores[first + 1];
@@ -831,14 +834,6 @@ public final class Attention {
         float[] s5 = scores[first + 5];
         float[] s6 = scores[first + 6];
         float[] s7 = scores[first + 7];
-        int x0 = xo;
-        int x1 = xo + d;
-        int x2 = xo + 2 * d;
-        int x3 = xo + 3 * d;
-        int x4 = xo + 4 * d;
-        int x5 = xo + 5 * d;
-        int x6 = xo + 6 * d;
-        int x7 = xo + 7 * d;
         int j = 0;
         for (; j + 2 * LANES <= lanes; j += 2 * LANES) {
             var a00 = FloatVector.zero(F);
@@ -857,34 +852,38 @@ public final class Attention {
             var a61 = FloatVector.zero(F);
             var a70 = FloatVector.zero(F);
             var a71 = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                int at = kb + c * KEY_BLOCK + j;
-                var k0 = FloatVector.fromArray(F, kT, at);
-                var k1 = FloatVector.fromArray(F, kT, at + LANES);
-                var y = FloatVector.broadcast(F, x[x0 + c]);
-                a00 = k0.fma(y, a00);
-                a01 = k1.fma(y, a01);
-                y = FloatVector.broadcast(F, x[x1 + c]);
-                a10 = k0.fma(y, a10);
-                a11 = k1.fma(y, a11);
-                y = FloatVector.broadcast(F, x[x2 + c]);
-                a20 = k0.fma(y, a20);
-                a21 = k1.fma(y, a21);
-                y = FloatVector.broadcast(F, x[x3 + c]);
-                a30 = k0.fma(y, a30);
-                a31 = k1.fma(y, a31);
-                y = FloatVector.broadcast(F, x[x4 + c]);
-                a40 = k0.fma(y, a40);
-                a41 = k1.fma(y, a41);
-                y = FloatVector.broadcast(F, x[x5 + c]);
-                a50 = k0.fma(y, a50);
-                a51 = k1.fma(y, a51);
-                y = FloatVector.broadcast(F, x[x6 + c]);
-                a60 = k0.fma(y, a60);
-                a61 = k1.fma(y, a61);
-                y = FloatVector.broadcast(F, x[x7 + c]);
-                a70 = k0.fma(y, a70);
-                a71 = k1.fma(y, a71);
+            for (int c0 = 0; c0 < d; c0 += LANES) {
+                int xc = c0 * ROW_TILE + first * LANES - c0;   // row first + m's column c at xc + m * LANES + c
+                int cEnd = Math.min(d, c0 + LANES);
+                for (int c = c0; c < cEnd; c++) {
+                    int at = kb + c * KEY_BLOCK + j;
+                    var k0 = FloatVector.fromArray(F, kT, at);
+                    var k1 = FloatVector.fromArray(F, kT, at + LANES);
+                    var y = FloatVector.broadcast(F, x[xc + c]);
+                    a00 = k0.fma(y, a00);
+                    a01 = k1.fma(y, a01);
+                    y = FloatVector.broadcast(F, x[xc + LANES + c]);
+                    a10 = k0.fma(y, a10);
+                    a11 = k1.fma(y, a11);
+                    y = FloatVector.broadcast(F, x[xc + 2 * LANES + c]);
+                    a20 = k0.fma(y, a20);
+                    a21 = k1.fma(y, a21);
+                    y = FloatVector.broadcast(F, x[xc + 3 * LANES + c]);
+                    a30 = k0.fma(y, a30);
+                    a31 = k1.fma(y, a31);
+                    y = FloatVector.broadcast(F, x[xc + 4 * LANES + c]);
+                    a40 = k0.fma(y, a40);
+                    a41 = k1.fma(y, a41);
+                    y = FloatVector.broadcast(F, x[xc + 5 * LANES + c]);
+                    a50 = k0.fma(y, a50);
+                    a51 = k1.fma(y, a51);
+                    y = FloatVector.broadcast(F, x[xc + 6 * LANES + c]);
+                    a60 = k0.fma(y, a60);
+                    a61 = k1.fma(y, a61);
+                    y = FloatVector.broadcast(F, x[xc + 7 * LANES + c]);
+                    a70 = k0.fma(y, a70);
+                    a71 = k1.fma(y, a71);
+                }
             }
             a00.intoArray(s0, j);
             a01.intoArray(s0, j + LANES);
@@ -912,16 +911,20 @@ public final class Attention {
             var a5 = FloatVector.zero(F);
             var a6 = FloatVector.zero(F);
             var a7 = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
-                a0 = k.fma(FloatVector.broadcast(F, x[x0 + c]), a0);
-                a1 = k.fma(FloatVector.broadcast(F, x[x1 + c]), a1);
-                a2 = k.fma(FloatVector.broadcast(F, x[x2 + c]), a2);
-                a3 = k.fma(FloatVector.broadcast(F, x[x3 + c]), a3);
-                a4 = k.fma(FloatVector.broadcast(F, x[x4 + c]), a4);
-                a5 = k.fma(FloatVector.broadcast(F, x[x5 + c]), a5);
-                a6 = k.fma(FloatVector.broadcast(F, x[x6 + c]), a6);
-                a7 = k.fma(FloatVector.broadcast(F, x[x7 + c]), a7);
+            for (int c0 = 0; c0 < d; c0 += LANES) {
+                int xc = c0 * ROW_TILE + first * LANES - c0;
+                int cEnd = Math.min(d, c0 + LANES);
+                for (int c = c0; c < cEnd; c++) {
+                    var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
+                    a0 = k.fma(FloatVector.broadcast(F, x[xc + c]), a0);
+                    a1 = k.fma(FloatVector.broadcast(F, x[xc + LANES + c]), a1);
+                    a2 = k.fma(FloatVector.broadcast(F, x[xc + 2 * LANES + c]), a2);
+                    a3 = k.fma(FloatVector.broadcast(F, x[xc + 3 * LANES + c]), a3);
+                    a4 = k.fma(FloatVector.broadcast(F, x[xc + 4 * LANES + c]), a4);
+                    a5 = k.fma(FloatVector.broadcast(F, x[xc + 5 * LANES + c]), a5);
+                    a6 = k.fma(FloatVector.broadcast(F, x[xc + 6 * LANES + c]), a6);
+                    a7 = k.fma(FloatVector.broadcast(F, x[xc + 7 * LANES + c]), a7);
+                }
             }
             a0.intoArray(s0, j);
             a1.intoArray(s1, j);
