@@ -55,8 +55,10 @@ public final class Attention {
      * entry is written before it is read.
      */
     private static final class RowBuffers {
-        final float[][] p = new float[ROW_TILE][KEY_BLOCK];
-        final float[][] dS = new float[ROW_TILE][KEY_BLOCK];
+        final float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
+        /** The backward's probabilities and score gradients of a tile's rows, row r at r * KEY_BLOCK. */
+        final float[] pTile = new float[ROW_TILE * KEY_BLOCK];
+        final float[] dSTile = new float[ROW_TILE * KEY_BLOCK];
         final int[] qo = new int[ROW_TILE];
         final int[] go = new int[ROW_TILE];
         final int[] visible = new int[ROW_TILE];
@@ -221,7 +223,7 @@ public final class Attention {
                     scoresFourRowsF32(qScaled, qo, p, 0, kT, keyBlockStart(j0, d), maxLanes, d);
                 } else {
                     for (int r = 0; r < rows; r++) {
-                        scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r]);
+                        scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r], 0);
                     }
                 }
                 for (int r = 0; r < rows; r++) {
@@ -250,7 +252,7 @@ public final class Attention {
                 }
                 for (int r = 0; r < rows; r++) {
                     if (visible[r] > shared) {
-                        weightedRowSumF32(p[r], shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
+                        weightedRowSumF32(p[r], 0, shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
                     }
                 }
             }
@@ -385,8 +387,8 @@ public final class Attention {
         float[] qScaled = buffers.qScaled(d);
         float[] qPacked = buffers.qPacked(d);
         float[] gPacked = buffers.gPacked(d);
-        float[][] p = buffers.p;
-        float[][] dS = buffers.dS;
+        float[] p = buffers.pTile;
+        float[] dS = buffers.dSTile;
         int[] go = buffers.go;
         int[] qo = buffers.qo;
         int[] visible = buffers.visible;
@@ -432,8 +434,8 @@ public final class Attention {
      * The tile's rows of scaled q and of g are d apart (qo[r] = r * d, go[r] = go[0] + r * d).
      */
     private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qScaled, float[] qPacked,
-            int[] qo, float[] gs, float[] gPacked, int[] go, float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[][] p,
-            float[][] dS, float[] ks, int ko, float[] dq, int dqRow) {
+            int[] qo, float[] gs, float[] gPacked, int[] go, float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p,
+            float[] dS, float[] ks, int ko, float[] dq, int dqRow) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
         for (int r = r0; r < r0 + rows; r++) {
@@ -449,8 +451,8 @@ public final class Attention {
             scoresEightRowsF32(gPacked, r0, d, dS, vT, keyBlockStart(j0, d), maxLanes);
         } else {
             for (int r = r0; r < r0 + rows; r++) {
-                scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r]);
-                scoresF32(gs, go[r], vT, keyBlockStart(j0, d), maxLanes, d, dS[r]);
+                scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p, r * KEY_BLOCK);
+                scoresF32(gs, go[r], vT, keyBlockStart(j0, d), maxLanes, d, dS, r * KEY_BLOCK);
             }
         }
         for (int r = r0; r < r0 + rows; r++) {
@@ -458,17 +460,17 @@ public final class Attention {
             if (n == 0) {
                 continue;
             }
-            softmaxAndGradF32(p[r], dS[r], F.loopBound(n + F.length() - 1), rowLse[r], gDotOut[r]);
+            softmaxAndGradF32(p, dS, r * KEY_BLOCK, F.loopBound(n + F.length() - 1), rowLse[r], gDotOut[r]);
         }
         // dq = dS k as in the forward's weighted sums: shared keys eight rows at a time, then each row's own, in
         // ascending key order per row.
         int shared = rows == ROW_GROUP ? common : 0;
         if (shared > 0) {
-            weightedEightRowSumsF32(dS, r0, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
+            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
         }
         for (int r = r0; r < r0 + rows; r++) {
             if (visible[r] > shared) {
-                weightedRowSumF32(dS[r], shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
+                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
             }
         }
     }
@@ -667,18 +669,19 @@ public final class Attention {
     }
 
     /**
-     * scores[j] = sum_c row[ro + c] * kT(c, j0 + j) for j in [0, lanes), lanes a multiple of the vector length,
+     * scores[so + j] = sum_c row[ro + c] * kT(c, j0 + j) for j in [0, lanes), lanes a multiple of the vector length,
      * the block of keys at j0 starting at kb = keyBlockStart(j0, d) in kT (see transposedHead): a block of dot
      * products, vectorised over keys so no lane reduction is needed.
      */
-    private static void scoresF32(float[] row, int ro, float[] kT, int kb, int lanes, int d, float[] scores) {
+    private static void scoresF32(float[] row, int ro, float[] kT, int kb, int lanes, int d, float[] scores,
+            int so) {
         for (int j = 0; j < lanes; j += F.length()) {
             var acc = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
                 acc = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j).fma(FloatVector.broadcast(F, row[ro + c]),
                         acc);
             }
-            acc.intoArray(scores, j);
+            acc.intoArray(scores, so + j);
         }
     }
 
@@ -817,23 +820,16 @@ public final class Attention {
     }
 
     /**
-     * {@link #scoresF32} for the eight rows first..first+7 of a tile packed by packRows (scores of row r into
-     * {@code scores[r]}): every score is the same sum, in the same order, as scoresF32 computes. Two vectors of
+     * {@link #scoresF32} for the eight rows first..first+7 of a tile packed by packRows (scores of row r at
+     * {@code scores[r * KEY_BLOCK]}): every score is the same sum, in the same order, as scoresF32 computes. Two vectors of
      * keys at a time, then one: sixteen independent accumulators keep both FMA units busy, and each broadcast query
      * value serves two products and each loaded key slice eight. The columns are walked by vectors' worth, in which
      * the eight rows' values sit at constant distances from one index, so the JIT needs one address register for
      * them rather than eight.
      */
-    private static void scoresEightRowsF32(float[] x, int first, int d, float[][] scores, float[] kT, int kb,
+    private static void scoresEightRowsF32(float[] x, int first, int d, float[] scores, float[] kT, int kb,
             int lanes) {
-        float[] s0 = scores[first];
-        float[] s1 = scores[first + 1];
-        float[] s2 = scores[first + 2];
-        float[] s3 = scores[first + 3];
-        float[] s4 = scores[first + 4];
-        float[] s5 = scores[first + 5];
-        float[] s6 = scores[first + 6];
-        float[] s7 = scores[first + 7];
+        int so = first * KEY_BLOCK;
         int j = 0;
         for (; j + 2 * LANES <= lanes; j += 2 * LANES) {
             var a00 = FloatVector.zero(F);
@@ -885,22 +881,22 @@ public final class Attention {
                     a71 = k1.fma(y, a71);
                 }
             }
-            a00.intoArray(s0, j);
-            a01.intoArray(s0, j + LANES);
-            a10.intoArray(s1, j);
-            a11.intoArray(s1, j + LANES);
-            a20.intoArray(s2, j);
-            a21.intoArray(s2, j + LANES);
-            a30.intoArray(s3, j);
-            a31.intoArray(s3, j + LANES);
-            a40.intoArray(s4, j);
-            a41.intoArray(s4, j + LANES);
-            a50.intoArray(s5, j);
-            a51.intoArray(s5, j + LANES);
-            a60.intoArray(s6, j);
-            a61.intoArray(s6, j + LANES);
-            a70.intoArray(s7, j);
-            a71.intoArray(s7, j + LANES);
+            a00.intoArray(scores, so + j);
+            a01.intoArray(scores, so + j + LANES);
+            a10.intoArray(scores, so + KEY_BLOCK + j);
+            a11.intoArray(scores, so + KEY_BLOCK + j + LANES);
+            a20.intoArray(scores, so + 2 * KEY_BLOCK + j);
+            a21.intoArray(scores, so + 2 * KEY_BLOCK + j + LANES);
+            a30.intoArray(scores, so + 3 * KEY_BLOCK + j);
+            a31.intoArray(scores, so + 3 * KEY_BLOCK + j + LANES);
+            a40.intoArray(scores, so + 4 * KEY_BLOCK + j);
+            a41.intoArray(scores, so + 4 * KEY_BLOCK + j + LANES);
+            a50.intoArray(scores, so + 5 * KEY_BLOCK + j);
+            a51.intoArray(scores, so + 5 * KEY_BLOCK + j + LANES);
+            a60.intoArray(scores, so + 6 * KEY_BLOCK + j);
+            a61.intoArray(scores, so + 6 * KEY_BLOCK + j + LANES);
+            a70.intoArray(scores, so + 7 * KEY_BLOCK + j);
+            a71.intoArray(scores, so + 7 * KEY_BLOCK + j + LANES);
         }
         if (j < lanes) {
             var a0 = FloatVector.zero(F);
@@ -926,33 +922,25 @@ public final class Attention {
                     a7 = k.fma(FloatVector.broadcast(F, x[xc + 7 * LANES + c]), a7);
                 }
             }
-            a0.intoArray(s0, j);
-            a1.intoArray(s1, j);
-            a2.intoArray(s2, j);
-            a3.intoArray(s3, j);
-            a4.intoArray(s4, j);
-            a5.intoArray(s5, j);
-            a6.intoArray(s6, j);
-            a7.intoArray(s7, j);
+            a0.intoArray(scores, so + j);
+            a1.intoArray(scores, so + KEY_BLOCK + j);
+            a2.intoArray(scores, so + 2 * KEY_BLOCK + j);
+            a3.intoArray(scores, so + 3 * KEY_BLOCK + j);
+            a4.intoArray(scores, so + 4 * KEY_BLOCK + j);
+            a5.intoArray(scores, so + 5 * KEY_BLOCK + j);
+            a6.intoArray(scores, so + 6 * KEY_BLOCK + j);
+            a7.intoArray(scores, so + 7 * KEY_BLOCK + j);
         }
     }
 
     /**
-     * {@link #weightedRowSumF32} over j in [0, n) for the eight rows of weights w[first + m] into the eight
-     * consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The head dim
+     * {@link #weightedRowSumF32} over j in [0, n) for the eight rows of weights at w[wo + m * KEY_BLOCK ..] into
+     * the eight consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The head dim
      * is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA units busy,
      * and each loaded row slice serves eight products.
      */
-    private static void weightedEightRowSumsF32(float[][] w, int first, int n, float[] rows, int ro, int d,
-            float[] acc, int ao) {
-        float[] w0 = w[first];
-        float[] w1 = w[first + 1];
-        float[] w2 = w[first + 2];
-        float[] w3 = w[first + 3];
-        float[] w4 = w[first + 4];
-        float[] w5 = w[first + 5];
-        float[] w6 = w[first + 6];
-        float[] w7 = w[first + 7];
+    private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int d, float[] acc,
+            int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c + 2 * LANES <= bound; c += 2 * LANES) {
@@ -977,28 +965,28 @@ public final class Attention {
                 int at = ro + j * d + c;
                 var xa = FloatVector.fromArray(F, rows, at);
                 var xb = FloatVector.fromArray(F, rows, at + LANES);
-                var y = FloatVector.broadcast(F, w0[j]);
+                var y = FloatVector.broadcast(F, w[wo + j]);
                 a00 = xa.fma(y, a00);
                 a01 = xb.fma(y, a01);
-                y = FloatVector.broadcast(F, w1[j]);
+                y = FloatVector.broadcast(F, w[wo + KEY_BLOCK + j]);
                 a10 = xa.fma(y, a10);
                 a11 = xb.fma(y, a11);
-                y = FloatVector.broadcast(F, w2[j]);
+                y = FloatVector.broadcast(F, w[wo + 2 * KEY_BLOCK + j]);
                 a20 = xa.fma(y, a20);
                 a21 = xb.fma(y, a21);
-                y = FloatVector.broadcast(F, w3[j]);
+                y = FloatVector.broadcast(F, w[wo + 3 * KEY_BLOCK + j]);
                 a30 = xa.fma(y, a30);
                 a31 = xb.fma(y, a31);
-                y = FloatVector.broadcast(F, w4[j]);
+                y = FloatVector.broadcast(F, w[wo + 4 * KEY_BLOCK + j]);
                 a40 = xa.fma(y, a40);
                 a41 = xb.fma(y, a41);
-                y = FloatVector.broadcast(F, w5[j]);
+                y = FloatVector.broadcast(F, w[wo + 5 * KEY_BLOCK + j]);
                 a50 = xa.fma(y, a50);
                 a51 = xb.fma(y, a51);
-                y = FloatVector.broadcast(F, w6[j]);
+                y = FloatVector.broadcast(F, w[wo + 6 * KEY_BLOCK + j]);
                 a60 = xa.fma(y, a60);
                 a61 = xb.fma(y, a61);
-                y = FloatVector.broadcast(F, w7[j]);
+                y = FloatVector.broadcast(F, w[wo + 7 * KEY_BLOCK + j]);
                 a70 = xa.fma(y, a70);
                 a71 = xb.fma(y, a71);
             }
@@ -1031,14 +1019,14 @@ public final class Attention {
             var a7 = FloatVector.fromArray(F, acc, t0 + 7 * d);
             for (int j = 0; j < n; j++) {
                 var xa = FloatVector.fromArray(F, rows, ro + j * d + c);
-                a0 = xa.fma(FloatVector.broadcast(F, w0[j]), a0);
-                a1 = xa.fma(FloatVector.broadcast(F, w1[j]), a1);
-                a2 = xa.fma(FloatVector.broadcast(F, w2[j]), a2);
-                a3 = xa.fma(FloatVector.broadcast(F, w3[j]), a3);
-                a4 = xa.fma(FloatVector.broadcast(F, w4[j]), a4);
-                a5 = xa.fma(FloatVector.broadcast(F, w5[j]), a5);
-                a6 = xa.fma(FloatVector.broadcast(F, w6[j]), a6);
-                a7 = xa.fma(FloatVector.broadcast(F, w7[j]), a7);
+                a0 = xa.fma(FloatVector.broadcast(F, w[wo + j]), a0);
+                a1 = xa.fma(FloatVector.broadcast(F, w[wo + KEY_BLOCK + j]), a1);
+                a2 = xa.fma(FloatVector.broadcast(F, w[wo + 2 * KEY_BLOCK + j]), a2);
+                a3 = xa.fma(FloatVector.broadcast(F, w[wo + 3 * KEY_BLOCK + j]), a3);
+                a4 = xa.fma(FloatVector.broadcast(F, w[wo + 4 * KEY_BLOCK + j]), a4);
+                a5 = xa.fma(FloatVector.broadcast(F, w[wo + 5 * KEY_BLOCK + j]), a5);
+                a6 = xa.fma(FloatVector.broadcast(F, w[wo + 6 * KEY_BLOCK + j]), a6);
+                a7 = xa.fma(FloatVector.broadcast(F, w[wo + 7 * KEY_BLOCK + j]), a7);
             }
             a0.intoArray(acc, t0);
             a1.intoArray(acc, t0 + d);
@@ -1053,7 +1041,7 @@ public final class Attention {
             for (int cc = c; cc < d; cc++) {
                 float sum = acc[ao + m * d + cc];
                 for (int j = 0; j < n; j++) {
-                    sum = Math.fma(rows[ro + j * d + cc], w[first + m][j], sum);
+                    sum = Math.fma(rows[ro + j * d + cc], w[wo + m * KEY_BLOCK + j], sum);
                 }
                 acc[ao + m * d + cc] = sum;
             }
@@ -1061,25 +1049,25 @@ public final class Attention {
     }
 
     /**
-     * acc[ao + c] += sum_{j in [from, to)} w[j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
+     * acc[ao + c] += sum_{j in [from, to)} w[wo + j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
      * sum of value rows, vectorised over the head dim. Continuing a sum with a later range adds exactly what one
      * call over both ranges would.
      */
-    private static void weightedRowSumF32(float[] w, int from, int to, float[] rows, int ro, int d, float[] acc,
-            int ao) {
+    private static void weightedRowSumF32(float[] w, int wo, int from, int to, float[] rows, int ro, int d,
+            float[] acc, int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c < bound; c += F.length()) {
             var sum = FloatVector.fromArray(F, acc, ao + c);
             for (int j = from; j < to; j++) {
-                sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[j]), sum);
+                sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[wo + j]), sum);
             }
             sum.intoArray(acc, ao + c);
         }
         for (; c < d; c++) {
             float sum = acc[ao + c];
             for (int j = from; j < to; j++) {
-                sum = Math.fma(rows[ro + j * d + c], w[j], sum);
+                sum = Math.fma(rows[ro + j * d + c], w[wo + j], sum);
             }
             acc[ao + c] = sum;
         }
@@ -1185,13 +1173,13 @@ public final class Attention {
     }
 
     /**
-     * For j in [0, lanes), lanes a multiple of the vector length: p[j] = exp(p[j] - lse), a score turned into its
-     * probability, and dS[j] = p[j] * (dS[j] - gDotOut), the dP there turned into the score's gradient. Lanes past
+     * For j in [o, o + lanes), lanes a multiple of the vector length: p[j] = exp(p[j] - lse), a score turned into
+     * its probability, and dS[j] = p[j] * (dS[j] - gDotOut), the dP there turned into the score's gradient. Lanes past
      * a row's visible keys get values nobody reads. Each p is the bits VectorMath.expShiftedSum gives (the same
      * operations), without the sum the backward does not need.
      */
-    private static void softmaxAndGradF32(float[] p, float[] dS, int lanes, float lse, float gDotOut) {
-        for (int j = 0; j < lanes; j += LANES) {
+    private static void softmaxAndGradF32(float[] p, float[] dS, int o, int lanes, float lse, float gDotOut) {
+        for (int j = o; j < o + lanes; j += LANES) {
             var e = VectorMath.exp(FloatVector.fromArray(F, p, j).sub(lse));
             e.intoArray(p, j);
             FloatVector.fromArray(F, dS, j).sub(gDotOut).mul(e).intoArray(dS, j);
@@ -1224,14 +1212,14 @@ public final class Attention {
 
     /**
      * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * d + c] +=
-     * w[r][j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and rows (scaled
+     * w[r * KEY_BLOCK + j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and rows (scaled
      * q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at least the keys
      * earlier ones do). Every target element receives its rows' terms one by one in ascending row order.
      *
      * <p>Keys are taken KEY_TILE at a time with their target slices in registers across the rows; the last few
      * keys of a block, if fewer, one at a time.
      */
-    private static void outerProductsF32(float[][] w, int[] visible, int rows, float[] x, float[] target, int to,
+    private static void outerProductsF32(float[] w, int[] visible, int rows, float[] x, float[] target, int to,
             int d) {
         int keys = visible[rows - 1];
         int j = 0;
@@ -1253,8 +1241,11 @@ public final class Attention {
         return r;
     }
 
-    /** target[at + c] += w[r][j] * x(r, c) for rows r in [from, to), in that order (see outerProductsF32). */
-    private static void oneKeyOuterProductsF32(float[][] w, int j, int from, int to, float[] x, float[] target, int at,
+    /**
+     * target[at + c] += w[r * KEY_BLOCK + j] * x(r, c) for rows r in [from, to), in that order (see
+     * outerProductsF32).
+     */
+    private static void oneKeyOuterProductsF32(float[] w, int j, int from, int to, float[] x, float[] target, int at,
             int d) {
         int bound = F.loopBound(d);
         int c = 0;
@@ -1262,7 +1253,7 @@ public final class Attention {
             int xc = c * ROW_TILE;
             var acc = FloatVector.fromArray(F, target, at + c);
             for (int r = from; r < to; r++) {
-                acc = FloatVector.fromArray(F, x, xc + r * LANES).fma(FloatVector.broadcast(F, w[r][j]), acc);
+                acc = FloatVector.fromArray(F, x, xc + r * LANES).fma(FloatVector.broadcast(F, w[r * KEY_BLOCK + j]), acc);
             }
             acc.intoArray(target, at + c);
         }
@@ -1270,20 +1261,20 @@ public final class Attention {
             int xc = bound * ROW_TILE + c - bound;
             float acc = target[at + c];
             for (int r = from; r < to; r++) {
-                acc = Math.fma(x[xc + r * LANES], w[r][j], acc);
+                acc = Math.fma(x[xc + r * LANES], w[r * KEY_BLOCK + j], acc);
             }
             target[at + c] = acc;
         }
     }
 
     /**
-     * target[at + m * d + c] += w[r][j + m] * x(r, c) for the KEY_TILE keys m and rows r in [from, to) that see
+     * target[at + m * d + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in [from, to) that see
      * them, in row order: two vectors of columns of eight keys (sixteen accumulators) stay in registers across the
      * rows, so each costs one load and one store per call instead of one per row, and each loaded row slice serves
      * eight products. Rows from {@code from} see key j; rows from {@code full} see all eight; the ones between (on
      * the causal diagonal) see the first visible[r] - j and add only those.
      */
-    private static void eightKeyOuterProductsF32(float[][] w, int[] visible, int j, int from, int full, int to,
+    private static void eightKeyOuterProductsF32(float[] w, int[] visible, int j, int from, int full, int to,
             float[] x, float[] target, int at, int d) {
         int bound = F.loopBound(d);
         int c = 0;
@@ -1311,37 +1302,37 @@ public final class Attention {
                 int n = visible[r] - j;   // 1 to 7
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
                 var xb = FloatVector.fromArray(F, x, x1 + r * LANES);
-                float[] wr = w[r];
-                var y = FloatVector.broadcast(F, wr[j]);
+                int wr = r * KEY_BLOCK + j;
+                var y = FloatVector.broadcast(F, w[wr]);
                 a00 = xa.fma(y, a00);
                 a01 = xb.fma(y, a01);
                 if (n > 1) {
-                    y = FloatVector.broadcast(F, wr[j + 1]);
+                    y = FloatVector.broadcast(F, w[wr + 1]);
                     a10 = xa.fma(y, a10);
                     a11 = xb.fma(y, a11);
                 }
                 if (n > 2) {
-                    y = FloatVector.broadcast(F, wr[j + 2]);
+                    y = FloatVector.broadcast(F, w[wr + 2]);
                     a20 = xa.fma(y, a20);
                     a21 = xb.fma(y, a21);
                 }
                 if (n > 3) {
-                    y = FloatVector.broadcast(F, wr[j + 3]);
+                    y = FloatVector.broadcast(F, w[wr + 3]);
                     a30 = xa.fma(y, a30);
                     a31 = xb.fma(y, a31);
                 }
                 if (n > 4) {
-                    y = FloatVector.broadcast(F, wr[j + 4]);
+                    y = FloatVector.broadcast(F, w[wr + 4]);
                     a40 = xa.fma(y, a40);
                     a41 = xb.fma(y, a41);
                 }
                 if (n > 5) {
-                    y = FloatVector.broadcast(F, wr[j + 5]);
+                    y = FloatVector.broadcast(F, w[wr + 5]);
                     a50 = xa.fma(y, a50);
                     a51 = xb.fma(y, a51);
                 }
                 if (n > 6) {
-                    y = FloatVector.broadcast(F, wr[j + 6]);
+                    y = FloatVector.broadcast(F, w[wr + 6]);
                     a60 = xa.fma(y, a60);
                     a61 = xb.fma(y, a61);
                 }
@@ -1349,29 +1340,29 @@ public final class Attention {
             for (int r = full; r < to; r++) {
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
                 var xb = FloatVector.fromArray(F, x, x1 + r * LANES);
-                float[] wr = w[r];
-                var y = FloatVector.broadcast(F, wr[j]);
+                int wr = r * KEY_BLOCK + j;
+                var y = FloatVector.broadcast(F, w[wr]);
                 a00 = xa.fma(y, a00);
                 a01 = xb.fma(y, a01);
-                y = FloatVector.broadcast(F, wr[j + 1]);
+                y = FloatVector.broadcast(F, w[wr + 1]);
                 a10 = xa.fma(y, a10);
                 a11 = xb.fma(y, a11);
-                y = FloatVector.broadcast(F, wr[j + 2]);
+                y = FloatVector.broadcast(F, w[wr + 2]);
                 a20 = xa.fma(y, a20);
                 a21 = xb.fma(y, a21);
-                y = FloatVector.broadcast(F, wr[j + 3]);
+                y = FloatVector.broadcast(F, w[wr + 3]);
                 a30 = xa.fma(y, a30);
                 a31 = xb.fma(y, a31);
-                y = FloatVector.broadcast(F, wr[j + 4]);
+                y = FloatVector.broadcast(F, w[wr + 4]);
                 a40 = xa.fma(y, a40);
                 a41 = xb.fma(y, a41);
-                y = FloatVector.broadcast(F, wr[j + 5]);
+                y = FloatVector.broadcast(F, w[wr + 5]);
                 a50 = xa.fma(y, a50);
                 a51 = xb.fma(y, a51);
-                y = FloatVector.broadcast(F, wr[j + 6]);
+                y = FloatVector.broadcast(F, w[wr + 6]);
                 a60 = xa.fma(y, a60);
                 a61 = xb.fma(y, a61);
-                y = FloatVector.broadcast(F, wr[j + 7]);
+                y = FloatVector.broadcast(F, w[wr + 7]);
                 a70 = xa.fma(y, a70);
                 a71 = xb.fma(y, a71);
             }
@@ -1406,38 +1397,38 @@ public final class Attention {
             for (int r = from; r < full; r++) {
                 int n = visible[r] - j;   // 1 to 7
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
-                float[] wr = w[r];
-                a0 = xa.fma(FloatVector.broadcast(F, wr[j]), a0);
+                int wr = r * KEY_BLOCK + j;
+                a0 = xa.fma(FloatVector.broadcast(F, w[wr]), a0);
                 if (n > 1) {
-                    a1 = xa.fma(FloatVector.broadcast(F, wr[j + 1]), a1);
+                    a1 = xa.fma(FloatVector.broadcast(F, w[wr + 1]), a1);
                 }
                 if (n > 2) {
-                    a2 = xa.fma(FloatVector.broadcast(F, wr[j + 2]), a2);
+                    a2 = xa.fma(FloatVector.broadcast(F, w[wr + 2]), a2);
                 }
                 if (n > 3) {
-                    a3 = xa.fma(FloatVector.broadcast(F, wr[j + 3]), a3);
+                    a3 = xa.fma(FloatVector.broadcast(F, w[wr + 3]), a3);
                 }
                 if (n > 4) {
-                    a4 = xa.fma(FloatVector.broadcast(F, wr[j + 4]), a4);
+                    a4 = xa.fma(FloatVector.broadcast(F, w[wr + 4]), a4);
                 }
                 if (n > 5) {
-                    a5 = xa.fma(FloatVector.broadcast(F, wr[j + 5]), a5);
+                    a5 = xa.fma(FloatVector.broadcast(F, w[wr + 5]), a5);
                 }
                 if (n > 6) {
-                    a6 = xa.fma(FloatVector.broadcast(F, wr[j + 6]), a6);
+                    a6 = xa.fma(FloatVector.broadcast(F, w[wr + 6]), a6);
                 }
             }
             for (int r = full; r < to; r++) {
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
-                float[] wr = w[r];
-                a0 = xa.fma(FloatVector.broadcast(F, wr[j]), a0);
-                a1 = xa.fma(FloatVector.broadcast(F, wr[j + 1]), a1);
-                a2 = xa.fma(FloatVector.broadcast(F, wr[j + 2]), a2);
-                a3 = xa.fma(FloatVector.broadcast(F, wr[j + 3]), a3);
-                a4 = xa.fma(FloatVector.broadcast(F, wr[j + 4]), a4);
-                a5 = xa.fma(FloatVector.broadcast(F, wr[j + 5]), a5);
-                a6 = xa.fma(FloatVector.broadcast(F, wr[j + 6]), a6);
-                a7 = xa.fma(FloatVector.broadcast(F, wr[j + 7]), a7);
+                int wr = r * KEY_BLOCK + j;
+                a0 = xa.fma(FloatVector.broadcast(F, w[wr]), a0);
+                a1 = xa.fma(FloatVector.broadcast(F, w[wr + 1]), a1);
+                a2 = xa.fma(FloatVector.broadcast(F, w[wr + 2]), a2);
+                a3 = xa.fma(FloatVector.broadcast(F, w[wr + 3]), a3);
+                a4 = xa.fma(FloatVector.broadcast(F, w[wr + 4]), a4);
+                a5 = xa.fma(FloatVector.broadcast(F, w[wr + 5]), a5);
+                a6 = xa.fma(FloatVector.broadcast(F, w[wr + 6]), a6);
+                a7 = xa.fma(FloatVector.broadcast(F, w[wr + 7]), a7);
             }
             a0.intoArray(target, t0);
             a1.intoArray(target, t0 + d);
@@ -1454,7 +1445,7 @@ public final class Attention {
                 float acc = target[at + m * d + c];
                 for (int r = from; r < to; r++) {
                     if (visible[r] > j + m) {
-                        acc = Math.fma(x[xc + r * LANES], w[r][j + m], acc);
+                        acc = Math.fma(x[xc + r * LANES], w[r * KEY_BLOCK + j + m], acc);
                     }
                 }
                 target[at + m * d + c] = acc;
