@@ -42,7 +42,7 @@ public final class Attention {
      * Query rows the backward takes together: a tile of keys' dk and dv stays in registers while all of them are
      * added (see outerProductsF32), so each slice of dk and dv is loaded and stored once per this many rows.
      */
-    private static final int ROW_TILE = 64;
+    private static final int ROW_TILE = 32;
     /** Keys whose dk (or dv) slices outerProductsF32 keeps in registers at once. */
     private static final int KEY_TILE = 8;
     private static final int LANES = F.length();
