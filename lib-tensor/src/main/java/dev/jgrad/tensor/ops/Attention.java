@@ -235,11 +235,15 @@ public final class Attention {
                     // Padding lanes past the last visible key get probability exp(-inf) = 0.
                     Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
                     float newMax = Math.max(max[r], maxF32(p[r], lanes));
-                    // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max.
-                    float correction = (float) Math.exp(max[r] - newMax);
-                    if (correction != 1f) {
-                        sum[r] *= correction;
-                        scaleInPlace(acc, r * d, correction, d);
+                    // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max. Before
+                    // the row's first key (max -inf) there is nothing to re-weight, and an unchanged max leaves
+                    // the weights as they are (exp(0) = 1): both skip a call of Math.exp.
+                    if (newMax != max[r] && max[r] != Float.NEGATIVE_INFINITY) {
+                        float correction = (float) Math.exp(max[r] - newMax);
+                        if (correction != 1f) {
+                            sum[r] *= correction;
+                            scaleInPlace(acc, r * d, correction, d);
+                        }
                     }
                     sum[r] += VectorMath.expShiftedSum(p[r], lanes, newMax);
                     max[r] = newMax;
