@@ -34,9 +34,10 @@ public final class Attention {
      * multiple of every float vector length, so blocks start on whole vectors of a transposed head.
      */
     private static final int KEY_BLOCK = 64;
-    /** Query rows whose scores are computed together, sharing each load of a key slice (see scoresFourRowsF32). */
-    private static final int ROW_BLOCK = 4;
-    /** The backward's ROW_BLOCK: rows whose scores and dq terms are computed together (see scoresEightRowsF32). */
+    /**
+     * Query rows whose scores and weighted sums are computed together, sharing each load of a key or value slice
+     * (see scoresEightRowsF32).
+     */
     private static final int ROW_GROUP = 8;
     /**
      * Query rows the backward takes together: a tile of keys' dk and dv stays in registers while all of them are
@@ -46,8 +47,16 @@ public final class Attention {
     /** Keys whose dk (or dv) slices outerProductsF32 keeps in registers at once. */
     private static final int KEY_TILE = 8;
     private static final int LANES = F.length();
+    /** KEY_BLOCK ones, for summing a block of probabilities with Lanes.dot. */
+    private static final float[] ONES = ones(KEY_BLOCK);
 
     private Attention() {}
+
+    private static float[] ones(int n) {
+        float[] ones = new float[n];
+        Arrays.fill(ones, 1f);
+        return ones;
+    }
 
     /**
      * Per-thread working rows of a head's forward or a group's backward, reused from call to call so a step does
@@ -55,27 +64,16 @@ public final class Attention {
      * entry is written before it is read.
      */
     private static final class RowBuffers {
-        final float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
-        /** The backward's probabilities and score gradients of a tile's rows, row r at r * KEY_BLOCK. */
+        /** Scores, then probabilities, of a group's or a tile's rows over a key block, row r at r * KEY_BLOCK. */
         final float[] pTile = new float[ROW_TILE * KEY_BLOCK];
+        /** The backward's dP, then dS, laid out as pTile. */
         final float[] dSTile = new float[ROW_TILE * KEY_BLOCK];
-        final int[] qo = new int[ROW_TILE];
-        final int[] go = new int[ROW_TILE];
         final int[] visible = new int[ROW_TILE];
         final float[] max = new float[ROW_TILE];
         final float[] sum = new float[ROW_TILE];
-        private float[] qScaled = new float[0];
         private float[] acc = new float[0];
         private float[] qPacked = new float[0];
         private float[] gPacked = new float[0];
-
-        /** ROW_TILE rows of d scaled query values. */
-        float[] qScaled(int d) {
-            if (qScaled.length != ROW_TILE * d) {
-                qScaled = new float[ROW_TILE * d];
-            }
-            return qScaled;
-        }
 
         /** ROW_TILE rows of d scaled query values, laid out by packRows. */
         float[] qPacked(int d) {
@@ -93,10 +91,10 @@ public final class Attention {
             return gPacked;
         }
 
-        /** ROW_BLOCK rows of d accumulated output values. */
+        /** ROW_GROUP rows of d accumulated output values. */
         float[] acc(int d) {
-            if (acc.length != ROW_BLOCK * d) {
-                acc = new float[ROW_BLOCK * d];
+            if (acc.length != ROW_GROUP * d) {
+                acc = new float[ROW_GROUP * d];
             }
             return acc;
         }
@@ -189,22 +187,21 @@ public final class Attention {
         float[] vs = v.f32Data();
         int vo = v.offset() + kvBase;
         float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d, Scratch.ATTENTION_KEYS);
-        // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
-        // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
-        // result does not depend on the rows computed beside it.
+        // Rows are taken ROW_GROUP at a time so they share each load of kT and v; each row keeps its own running
+        // max, sum and accumulator and goes through exactly the operations it would alone, so a row's result does
+        // not depend on the rows computed beside it.
         RowBuffers buffers = ROW_BUFFERS.get();
-        float[] qScaled = buffers.qScaled(d);
+        float[] qPacked = buffers.qPacked(d);
         float[] acc = buffers.acc(d);
-        float[][] p = buffers.p;
-        int[] qo = buffers.qo;
+        float[] p = buffers.pTile;
         int[] visible = buffers.visible;
         float[] max = buffers.max;
         float[] sum = buffers.sum;
-        for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
-            int rows = Math.min(ROW_BLOCK, t - i0);
+        for (int i0 = 0; i0 < t; i0 += ROW_GROUP) {
+            int rows = Math.min(ROW_GROUP, t - i0);
+            int qRow = q.offset() + (bh * t + i0) * d;
+            packRows(qs, qRow, rows, d, scale, qPacked);
             for (int r = 0; r < rows; r++) {
-                qo[r] = r * d;
-                scaleInto(qs, q.offset() + (bh * t + i0 + r) * d, scale, qScaled, r * d, d);
                 max[r] = Float.NEGATIVE_INFINITY;
                 sum[r] = 0f;
             }
@@ -212,20 +209,15 @@ public final class Attention {
             int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
             for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                 int maxLanes = 0;
-                int common = KEY_BLOCK;   // keys every row of the block sees
+                int common = KEY_BLOCK;   // keys every row of the group sees
                 for (int r = 0; r < rows; r++) {
                     visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
                     maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
                     common = Math.min(common, visible[r]);
                 }
-                if (rows == ROW_BLOCK) {
-                    // Lanes past a row's own visible keys are computed too, and never read.
-                    scoresFourRowsF32(qScaled, qo, p, 0, kT, keyBlockStart(j0, d), maxLanes, d);
-                } else {
-                    for (int r = 0; r < rows; r++) {
-                        scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p[r], 0);
-                    }
-                }
+                // All eight rows, whatever rows is: the scores of rows past the last are never read. Lanes past a
+                // row's own visible keys are computed too, and never read.
+                scoresEightRowsF32(qPacked, 0, d, p, kT, keyBlockStart(j0, d), maxLanes);
                 for (int r = 0; r < rows; r++) {
                     int n = visible[r];
                     if (n == 0) {
@@ -233,8 +225,8 @@ public final class Attention {
                     }
                     int lanes = F.loopBound(n + F.length() - 1);
                     // Padding lanes past the last visible key get probability exp(-inf) = 0.
-                    Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
-                    float newMax = Math.max(max[r], maxF32(p[r], lanes));
+                    Arrays.fill(p, r * KEY_BLOCK + n, r * KEY_BLOCK + lanes, Float.NEGATIVE_INFINITY);
+                    float newMax = Math.max(max[r], maxF32(p, r * KEY_BLOCK, lanes));
                     // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max. Before
                     // the row's first key (max -inf) there is nothing to re-weight, and an unchanged max leaves
                     // the weights as they are (exp(0) = 1): both skip a call of Math.exp.
@@ -245,18 +237,18 @@ public final class Attention {
                             scaleInPlace(acc, r * d, correction, d);
                         }
                     }
-                    sum[r] += VectorMath.expShiftedSum(p[r], lanes, newMax);
+                    sum[r] += expShiftedSumF32(p, r * KEY_BLOCK, lanes, newMax);
                     max[r] = newMax;
                 }
                 // The keys all rows see together, then each row's own last few (on the causal diagonal): every
                 // row adds its values in ascending key order either way, so it gets the bits it would get alone.
-                int shared = rows == ROW_BLOCK ? common : 0;
+                int shared = rows == ROW_GROUP ? common : 0;
                 if (shared > 0) {
-                    weightedFourRowSumsF32(p, 0, shared, vs, vo + j0 * d, d, acc, 0);
+                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * d, d, acc, 0);
                 }
                 for (int r = 0; r < rows; r++) {
                     if (visible[r] > shared) {
-                        weightedRowSumF32(p[r], 0, shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
+                        weightedRowSumF32(p, r * KEY_BLOCK, shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
                     }
                 }
             }
@@ -388,13 +380,10 @@ public final class Attention {
         // receives the rows' contributions one by one in ascending row order, and every dq element its keys' in
         // ascending key order, so the result is the same as row by row.
         RowBuffers buffers = ROW_BUFFERS.get();
-        float[] qScaled = buffers.qScaled(d);
         float[] qPacked = buffers.qPacked(d);
         float[] gPacked = buffers.gPacked(d);
         float[] p = buffers.pTile;
         float[] dS = buffers.dSTile;
-        int[] go = buffers.go;
-        int[] qo = buffers.qo;
         int[] visible = buffers.visible;
         float[] rowLse = buffers.max;
         float[] gDotOut = buffers.sum;
@@ -404,23 +393,19 @@ public final class Attention {
                 int rows = Math.min(ROW_TILE, t - i0);
                 for (int r = 0; r < rows; r++) {
                     int row = h * t + i0 + r;
-                    go[r] = g.offset() + row * d;
-                    qo[r] = r * d;
-                    scaleInto(qs, q.offset() + row * d, scale, qScaled, r * d, d);
                     rowLse[r] = ls[lse.offset() + row];
-                    gDotOut[r] = Lanes.dot(gs, go[r], os, out.offset() + row * d, d);
+                    gDotOut[r] = Lanes.dot(gs, g.offset() + row * d, os, out.offset() + row * d, d);
                 }
-                packRows(qScaled, 0, rows, d, qPacked);
-                packRows(gs, go[0], rows, d, gPacked);
+                packRows(qs, q.offset() + (h * t + i0) * d, rows, d, scale, qPacked);
+                packRows(gs, g.offset() + (h * t + i0) * d, rows, d, 1f, gPacked);
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                     for (int r = 0; r < rows; r++) {
                         visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
                     }
                     for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
-                        backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qScaled, qPacked, qo, gs,
-                                gPacked, go, kT, vT,
-                                j0, d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
+                        backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qPacked, gPacked, kT, vT, j0,
+                                d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
                     }
                     outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
                     outerProductsF32(p, visible, rows, gPacked, dv, kvBase + j0 * d, d);
@@ -435,11 +420,10 @@ public final class Attention {
     /**
      * For the rows [r0, r0 + rows) of a tile (rows <= ROW_GROUP) and the key block at j0: the probabilities p and
      * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
-     * The tile's rows of scaled q and of g are d apart (qo[r] = r * d, go[r] = go[0] + r * d).
      */
-    private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qScaled, float[] qPacked,
-            int[] qo, float[] gs, float[] gPacked, int[] go, float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p,
-            float[] dS, float[] ks, int ko, float[] dq, int dqRow) {
+    private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qPacked, float[] gPacked,
+            float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p, float[] dS, float[] ks,
+            int ko, float[] dq, int dqRow) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
         for (int r = r0; r < r0 + rows; r++) {
@@ -449,16 +433,10 @@ public final class Attention {
         if (maxLanes == 0) {
             return;
         }
-        if (rows == ROW_GROUP) {
-            // Lanes past a row's own visible keys are computed too, and never read.
-            scoresEightRowsF32(qPacked, r0, d, p, kT, keyBlockStart(j0, d), maxLanes);
-            scoresEightRowsF32(gPacked, r0, d, dS, vT, keyBlockStart(j0, d), maxLanes);
-        } else {
-            for (int r = r0; r < r0 + rows; r++) {
-                scoresF32(qScaled, qo[r], kT, keyBlockStart(j0, d), maxLanes, d, p, r * KEY_BLOCK);
-                scoresF32(gs, go[r], vT, keyBlockStart(j0, d), maxLanes, d, dS, r * KEY_BLOCK);
-            }
-        }
+        // All eight rows, whatever rows is: the scores of rows past the tile's last are never read. Lanes past a
+        // row's own visible keys are computed too, and never read.
+        scoresEightRowsF32(qPacked, r0, d, p, kT, keyBlockStart(j0, d), maxLanes);
+        scoresEightRowsF32(gPacked, r0, d, dS, vT, keyBlockStart(j0, d), maxLanes);
         for (int r = r0; r < r0 + rows; r++) {
             int n = visible[r];
             if (n == 0) {
@@ -673,163 +651,14 @@ public final class Attention {
     }
 
     /**
-     * scores[so + j] = sum_c row[ro + c] * kT(c, j0 + j) for j in [0, lanes), lanes a multiple of the vector length,
-     * the block of keys at j0 starting at kb = keyBlockStart(j0, d) in kT (see transposedHead): a block of dot
-     * products, vectorised over keys so no lane reduction is needed.
-     */
-    private static void scoresF32(float[] row, int ro, float[] kT, int kb, int lanes, int d, float[] scores,
-            int so) {
-        for (int j = 0; j < lanes; j += F.length()) {
-            var acc = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                acc = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j).fma(FloatVector.broadcast(F, row[ro + c]),
-                        acc);
-            }
-            acc.intoArray(scores, so + j);
-        }
-    }
-
-    /**
-     * {@link #scoresF32} for the four rows first..first+3 at once (row r at {@code ro[r]} of {@code rows}, its scores
-     * into {@code scores[r]}); every score is the same
-     * sum, in the same order, as scoresF32 computes. Keys are taken four vectors at a time where the block allows,
-     * then two, then one: sixteen independent accumulators keep both FMA units busy where four would leave them
-     * waiting on the FMA latency, and each broadcast query value and each loaded key slice serves several products.
-     */
-    private static void scoresFourRowsF32(float[] rows, int[] ro, float[][] scores, int first, float[] kT, int kb,
-            int lanes, int d) {
-        int r0 = ro[first];
-        int r1 = ro[first + 1];
-        int r2 = ro[first + 2];
-        int r3 = ro[first + 3];
-        float[] s0 = scores[first];
-        float[] s1 = scores[first + 1];
-        float[] s2 = scores[first + 2];
-        float[] s3 = scores[first + 3];
-        int l = F.length();
-        int j = 0;
-        for (; j + 4 * l <= lanes; j += 4 * l) {
-            var a00 = FloatVector.zero(F);
-            var a01 = FloatVector.zero(F);
-            var a02 = FloatVector.zero(F);
-            var a03 = FloatVector.zero(F);
-            var a10 = FloatVector.zero(F);
-            var a11 = FloatVector.zero(F);
-            var a12 = FloatVector.zero(F);
-            var a13 = FloatVector.zero(F);
-            var a20 = FloatVector.zero(F);
-            var a21 = FloatVector.zero(F);
-            var a22 = FloatVector.zero(F);
-            var a23 = FloatVector.zero(F);
-            var a30 = FloatVector.zero(F);
-            var a31 = FloatVector.zero(F);
-            var a32 = FloatVector.zero(F);
-            var a33 = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                int at = kb + c * KEY_BLOCK + j;
-                var k0 = FloatVector.fromArray(F, kT, at);
-                var k1 = FloatVector.fromArray(F, kT, at + l);
-                var k2 = FloatVector.fromArray(F, kT, at + 2 * l);
-                var k3 = FloatVector.fromArray(F, kT, at + 3 * l);
-                var x = FloatVector.broadcast(F, rows[r0 + c]);
-                a00 = k0.fma(x, a00);
-                a01 = k1.fma(x, a01);
-                a02 = k2.fma(x, a02);
-                a03 = k3.fma(x, a03);
-                x = FloatVector.broadcast(F, rows[r1 + c]);
-                a10 = k0.fma(x, a10);
-                a11 = k1.fma(x, a11);
-                a12 = k2.fma(x, a12);
-                a13 = k3.fma(x, a13);
-                x = FloatVector.broadcast(F, rows[r2 + c]);
-                a20 = k0.fma(x, a20);
-                a21 = k1.fma(x, a21);
-                a22 = k2.fma(x, a22);
-                a23 = k3.fma(x, a23);
-                x = FloatVector.broadcast(F, rows[r3 + c]);
-                a30 = k0.fma(x, a30);
-                a31 = k1.fma(x, a31);
-                a32 = k2.fma(x, a32);
-                a33 = k3.fma(x, a33);
-            }
-            a00.intoArray(s0, j);
-            a01.intoArray(s0, j + l);
-            a02.intoArray(s0, j + 2 * l);
-            a03.intoArray(s0, j + 3 * l);
-            a10.intoArray(s1, j);
-            a11.intoArray(s1, j + l);
-            a12.intoArray(s1, j + 2 * l);
-            a13.intoArray(s1, j + 3 * l);
-            a20.intoArray(s2, j);
-            a21.intoArray(s2, j + l);
-            a22.intoArray(s2, j + 2 * l);
-            a23.intoArray(s2, j + 3 * l);
-            a30.intoArray(s3, j);
-            a31.intoArray(s3, j + l);
-            a32.intoArray(s3, j + 2 * l);
-            a33.intoArray(s3, j + 3 * l);
-        }
-        for (; j + 2 * l <= lanes; j += 2 * l) {
-            var a00 = FloatVector.zero(F);
-            var a01 = FloatVector.zero(F);
-            var a10 = FloatVector.zero(F);
-            var a11 = FloatVector.zero(F);
-            var a20 = FloatVector.zero(F);
-            var a21 = FloatVector.zero(F);
-            var a30 = FloatVector.zero(F);
-            var a31 = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                int at = kb + c * KEY_BLOCK + j;
-                var k0 = FloatVector.fromArray(F, kT, at);
-                var k1 = FloatVector.fromArray(F, kT, at + l);
-                var x = FloatVector.broadcast(F, rows[r0 + c]);
-                a00 = k0.fma(x, a00);
-                a01 = k1.fma(x, a01);
-                x = FloatVector.broadcast(F, rows[r1 + c]);
-                a10 = k0.fma(x, a10);
-                a11 = k1.fma(x, a11);
-                x = FloatVector.broadcast(F, rows[r2 + c]);
-                a20 = k0.fma(x, a20);
-                a21 = k1.fma(x, a21);
-                x = FloatVector.broadcast(F, rows[r3 + c]);
-                a30 = k0.fma(x, a30);
-                a31 = k1.fma(x, a31);
-            }
-            a00.intoArray(s0, j);
-            a01.intoArray(s0, j + l);
-            a10.intoArray(s1, j);
-            a11.intoArray(s1, j + l);
-            a20.intoArray(s2, j);
-            a21.intoArray(s2, j + l);
-            a30.intoArray(s3, j);
-            a31.intoArray(s3, j + l);
-        }
-        for (; j < lanes; j += l) {
-            var a0 = FloatVector.zero(F);
-            var a1 = FloatVector.zero(F);
-            var a2 = FloatVector.zero(F);
-            var a3 = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
-                a0 = k.fma(FloatVector.broadcast(F, rows[r0 + c]), a0);
-                a1 = k.fma(FloatVector.broadcast(F, rows[r1 + c]), a1);
-                a2 = k.fma(FloatVector.broadcast(F, rows[r2 + c]), a2);
-                a3 = k.fma(FloatVector.broadcast(F, rows[r3 + c]), a3);
-            }
-            a0.intoArray(s0, j);
-            a1.intoArray(s1, j);
-            a2.intoArray(s2, j);
-            a3.intoArray(s3, j);
-        }
-    }
-
-    /**
-     * {@link #scoresF32} for the eight rows first..first+7 of a tile packed by packRows (scores of row r at
-     * {@code scores[r * KEY_BLOCK]}): every score is the same sum, in the same order, as scoresF32 computes. Two vectors of
-     * keys at a time, then one: sixteen independent accumulators keep both FMA units busy, and each broadcast query
-     * value serves two products and each loaded key slice eight. The columns are walked by vectors' worth, in which
-     * the eight rows' values sit at constant distances from one index, so the JIT needs one address register for
-     * them rather than eight.
+     * scores[r * KEY_BLOCK + j] = sum over c of x(r, c) * kT(c, j0 + j) for the eight rows r = first..first+7 of a
+     * tile packed by packRows and j in [0, lanes), lanes a multiple of the vector length, the keys' block starting
+     * at kb = keyBlockStart(j0, d) in kT (see transposedHead): a block of dot products, vectorised over keys so no
+     * lane reduction is needed. Each score is one chain of fmas over c in ascending order from zero, whichever rows
+     * and keys are computed beside it. Two vectors of keys at a time, then one: sixteen independent accumulators
+     * keep both FMA units busy, each broadcast query value serves two products and each loaded key slice eight.
+     * The columns are walked by vectors' worth, in which the eight rows' values sit at constant distances from one
+     * index, so the JIT needs one address register for them rather than eight.
      */
     private static void scoresEightRowsF32(float[] x, int first, int d, float[] scores, float[] kT, int kb,
             int lanes) {
@@ -1077,103 +906,25 @@ public final class Attention {
         }
     }
 
-    /**
-     * {@link #weightedRowSumF32} over j in [0, n) for the four rows of weights w[first + r] into the four consecutive
-     * rows acc[ao + r * d ..]; each accumulator receives the same fmas in the same order. The head dim is taken two
-     * vectors at a time where it allows: eight independent accumulators hide the FMA latency that four leave
-     * exposed, and each loaded value slice serves four products.
-     */
-    private static void weightedFourRowSumsF32(float[][] w, int first, int n, float[] rows, int ro, int d, float[] acc,
-            int ao) {
-        float[] w0 = w[first];
-        float[] w1 = w[first + 1];
-        float[] w2 = w[first + 2];
-        float[] w3 = w[first + 3];
-        int l = F.length();
-        int a0 = ao;
-        int a1 = ao + d;
-        int a2 = ao + 2 * d;
-        int a3 = ao + 3 * d;
-        int bound = F.loopBound(d);
-        int c = 0;
-        for (; c + 2 * l <= bound; c += 2 * l) {
-            var s00 = FloatVector.fromArray(F, acc, a0 + c);
-            var s01 = FloatVector.fromArray(F, acc, a0 + c + l);
-            var s10 = FloatVector.fromArray(F, acc, a1 + c);
-            var s11 = FloatVector.fromArray(F, acc, a1 + c + l);
-            var s20 = FloatVector.fromArray(F, acc, a2 + c);
-            var s21 = FloatVector.fromArray(F, acc, a2 + c + l);
-            var s30 = FloatVector.fromArray(F, acc, a3 + c);
-            var s31 = FloatVector.fromArray(F, acc, a3 + c + l);
-            for (int j = 0; j < n; j++) {
-                int at = ro + j * d + c;
-                var x0 = FloatVector.fromArray(F, rows, at);
-                var x1 = FloatVector.fromArray(F, rows, at + l);
-                var y = FloatVector.broadcast(F, w0[j]);
-                s00 = x0.fma(y, s00);
-                s01 = x1.fma(y, s01);
-                y = FloatVector.broadcast(F, w1[j]);
-                s10 = x0.fma(y, s10);
-                s11 = x1.fma(y, s11);
-                y = FloatVector.broadcast(F, w2[j]);
-                s20 = x0.fma(y, s20);
-                s21 = x1.fma(y, s21);
-                y = FloatVector.broadcast(F, w3[j]);
-                s30 = x0.fma(y, s30);
-                s31 = x1.fma(y, s31);
-            }
-            s00.intoArray(acc, a0 + c);
-            s01.intoArray(acc, a0 + c + l);
-            s10.intoArray(acc, a1 + c);
-            s11.intoArray(acc, a1 + c + l);
-            s20.intoArray(acc, a2 + c);
-            s21.intoArray(acc, a2 + c + l);
-            s30.intoArray(acc, a3 + c);
-            s31.intoArray(acc, a3 + c + l);
+    /** The largest of x[o..o + lanes), lanes a positive multiple of the vector length. */
+    private static float maxF32(float[] x, int o, int lanes) {
+        var max = FloatVector.fromArray(F, x, o);
+        for (int i = o + LANES; i < o + lanes; i += LANES) {
+            max = max.max(FloatVector.fromArray(F, x, i));
         }
-        for (; c < bound; c += l) {
-            var s0 = FloatVector.fromArray(F, acc, a0 + c);
-            var s1 = FloatVector.fromArray(F, acc, a1 + c);
-            var s2 = FloatVector.fromArray(F, acc, a2 + c);
-            var s3 = FloatVector.fromArray(F, acc, a3 + c);
-            for (int j = 0; j < n; j++) {
-                var x = FloatVector.fromArray(F, rows, ro + j * d + c);
-                s0 = x.fma(FloatVector.broadcast(F, w0[j]), s0);
-                s1 = x.fma(FloatVector.broadcast(F, w1[j]), s1);
-                s2 = x.fma(FloatVector.broadcast(F, w2[j]), s2);
-                s3 = x.fma(FloatVector.broadcast(F, w3[j]), s3);
-            }
-            s0.intoArray(acc, a0 + c);
-            s1.intoArray(acc, a1 + c);
-            s2.intoArray(acc, a2 + c);
-            s3.intoArray(acc, a3 + c);
-        }
-        for (int r = 0; r < ROW_BLOCK; r++) {
-            for (int cc = c; cc < d; cc++) {
-                float sum = acc[ao + r * d + cc];
-                for (int j = 0; j < n; j++) {
-                    sum = Math.fma(rows[ro + j * d + cc], w[first + r][j], sum);
-                }
-                acc[ao + r * d + cc] = sum;
-            }
-        }
+        return max.reduceLanes(VectorOperators.MAX);
     }
 
-    private static float maxF32(float[] x, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        float max = Float.NEGATIVE_INFINITY;
-        if (bound > 0) {
-            var lanes = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-            for (; i < bound; i += F.length()) {
-                lanes = lanes.max(FloatVector.fromArray(F, x, i));
-            }
-            max = lanes.reduceLanes(VectorOperators.MAX);
+    /**
+     * x[j] = exp(x[j] - shift) for j in [o, o + lanes), lanes a multiple of the vector length, returning their sum:
+     * the same bits as {@code VectorMath.expShiftedSum} over an array starting at o (the same exp, and Lanes.dot
+     * with ones adds the vectors and then their lanes in expShiftedSum's order, fma(e, 1, sum) being e + sum).
+     */
+    private static float expShiftedSumF32(float[] x, int o, int lanes, float shift) {
+        for (int j = o; j < o + lanes; j += LANES) {
+            VectorMath.exp(FloatVector.fromArray(F, x, j).sub(shift)).intoArray(x, j);
         }
-        for (; i < n; i++) {
-            max = Math.max(max, x[i]);
-        }
-        return max;
+        return Lanes.dot(x, o, ONES, 0, lanes);
     }
 
     /**
@@ -1196,20 +947,20 @@ public final class Attention {
     }
 
     /**
-     * Copies rows [0, rows) of d values (row r at xo + r * d) into {@code packed} by vectors of columns: element
-     * (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop over rows then reads each
-     * row's slice of LANES columns at a constant stride, which the JIT addresses without a multiply or a range
-     * check per row.
+     * Copies rows [0, rows) of d values (row r at xo + r * d), times {@code scale}, into {@code packed} by vectors
+     * of columns: element (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop over rows
+     * then reads each row's slice of LANES columns at a constant stride, which the JIT addresses without a
+     * multiply or a range check per row, and the rows of a slice sit at constant distances from each other.
      */
-    private static void packRows(float[] x, int xo, int rows, int d, float[] packed) {
+    private static void packRows(float[] x, int xo, int rows, int d, float scale, float[] packed) {
         int bound = F.loopBound(d);
         for (int r = 0; r < rows; r++) {
             int c = 0;
             for (; c < bound; c += LANES) {
-                FloatVector.fromArray(F, x, xo + r * d + c).intoArray(packed, c * ROW_TILE + r * LANES);
+                FloatVector.fromArray(F, x, xo + r * d + c).mul(scale).intoArray(packed, c * ROW_TILE + r * LANES);
             }
             for (; c < d; c++) {
-                packed[bound * ROW_TILE + r * LANES + c - bound] = x[xo + r * d + c];
+                packed[bound * ROW_TILE + r * LANES + c - bound] = scale * x[xo + r * d + c];
             }
         }
     }
