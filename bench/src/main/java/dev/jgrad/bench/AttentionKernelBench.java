@@ -72,7 +72,8 @@ public final class AttentionKernelBench {
                     bestBackward = Math.min(bestBackward, cpuMillisPerCall(cpu, backward));
                 }
             }
-            System.out.printf(Locale.ROOT, "%s B%d H%d T%d D%d causal: forward %s ms, backward %s ms (CPU, best of %d)%n",
+            System.out.printf(Locale.ROOT,
+                    "%s B%d H%d T%d D%d causal: forward %s ms, backward %s ms (CPU, best of %d)%n",
                     shape.name(), shape.batch(), shape.heads(), shape.seq(), shape.headDim(), millis(bestForward),
                     millis(bestBackward), runs);
         }

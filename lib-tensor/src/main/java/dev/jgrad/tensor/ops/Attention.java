@@ -24,9 +24,13 @@ import jdk.incubator.vector.VectorSpecies;
  * h / (Hq / Hkv). With causal masking, query i sees keys j <= i + (S - T): the T queries are the last T
  * positions of the S keys, which is what a KV cache needs.
  *
- * <p>F32 kernels vectorise over keys for the scores (against a transposed copy of k, so no lane reductions)
- * and over the head dimension for the weighted sums of values. The F64 kernels are plain loops over whole rows,
- * the exact reference the F32 path is tested against.
+ * <p>F32 kernels take query rows eight at a time, vectorise over keys for the scores (against a copy of k
+ * transposed block by block, so no lane reductions) and over the head dimension for the weighted sums. The
+ * backward takes tiles of 32 rows and keeps eight keys' slices of dk and dv in registers across a tile. However
+ * they are tiled, every element goes through the operations of a plain row-by-row loop in the same order (fma
+ * chains over the head dim, over keys in ascending order, over query rows in ascending order), so the result does
+ * not depend on the tiling, the thread count or the JIT. The F64 kernels are plain loops over whole rows, the exact
+ * reference the F32 path is tested against.
  */
 public final class Attention {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
@@ -42,7 +46,8 @@ public final class Attention {
     private static final int ROW_GROUP = 8;
     /**
      * Query rows the backward takes together: a tile of keys' dk and dv stays in registers while all of them are
-     * added (see outerProductsF32), so each slice of dk and dv is loaded and stored once per this many rows.
+     * added (see outerProductsF32), so each slice of dk and dv is loaded and stored once per this many rows. A
+     * multiple of ROW_GROUP, so a tile's last group, even a part one, has room for eight rows of scores.
      */
     private static final int ROW_TILE = 32;
     /** Keys whose dk (or dv) slices outerProductsF32 keeps in registers at once. */
@@ -769,9 +774,9 @@ public final class Attention {
 
     /**
      * {@link #weightedRowSumF32} over j in [0, n) for the eight rows of weights at w[wo + m * KEY_BLOCK ..] into
-     * the eight consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The head dim
-     * is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA units busy,
-     * and each loaded row slice serves eight products.
+     * the eight consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The
+     * head dim is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA
+     * units busy, and each loaded row slice serves eight products.
      */
     private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int d, float[] acc,
             int ao) {
@@ -980,9 +985,10 @@ public final class Attention {
 
     /**
      * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * d + c] +=
-     * w[r * KEY_BLOCK + j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and rows (scaled
-     * q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at least the keys
-     * earlier ones do). Every target element receives its rows' terms one by one in ascending row order.
+     * w[r * KEY_BLOCK + j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and
+     * rows (scaled q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at
+     * least the keys earlier ones do). Every target element receives its rows' terms one by one in ascending row
+     * order.
      *
      * <p>Keys are taken KEY_TILE at a time with their target slices in registers across the rows; the last few
      * keys of a block, if fewer, one at a time.
@@ -992,15 +998,16 @@ public final class Attention {
         int keys = visible[rows - 1];
         int j = 0;
         for (; j + KEY_TILE <= keys; j += KEY_TILE) {
-            eightKeyOuterProductsF32(w, visible, j, firstRowSeeing(visible, j), firstRowSeeing(visible, j + KEY_TILE - 1),
-                    rows, x, target, to + j * d, d);
+            int from = firstRowSeeing(visible, j);
+            int full = firstRowSeeing(visible, j + KEY_TILE - 1);   // sees the whole tile
+            eightKeyOuterProductsF32(w, visible, j, from, full, rows, x, target, to + j * d, d);
         }
         for (; j < keys; j++) {
             oneKeyOuterProductsF32(w, j, firstRowSeeing(visible, j), rows, x, target, to + j * d, d);
         }
     }
 
-    /** The first row r with visible[r] > j, that is that sees key j; visible is non-decreasing and its last entry > j. */
+    /** The first row r with visible[r] > j, the first to see key j (visible is non-decreasing, its last entry > j). */
     private static int firstRowSeeing(int[] visible, int j) {
         int r = 0;
         while (visible[r] <= j) {
@@ -1021,7 +1028,8 @@ public final class Attention {
             int xc = c * ROW_TILE;
             var acc = FloatVector.fromArray(F, target, at + c);
             for (int r = from; r < to; r++) {
-                acc = FloatVector.fromArray(F, x, xc + r * LANES).fma(FloatVector.broadcast(F, w[r * KEY_BLOCK + j]), acc);
+                var y = FloatVector.broadcast(F, w[r * KEY_BLOCK + j]);
+                acc = FloatVector.fromArray(F, x, xc + r * LANES).fma(y, acc);
             }
             acc.intoArray(target, at + c);
         }
@@ -1036,11 +1044,11 @@ public final class Attention {
     }
 
     /**
-     * target[at + m * d + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in [from, to) that see
-     * them, in row order: two vectors of columns of eight keys (sixteen accumulators) stay in registers across the
-     * rows, so each costs one load and one store per call instead of one per row, and each loaded row slice serves
-     * eight products. Rows from {@code from} see key j; rows from {@code full} see all eight; the ones between (on
-     * the causal diagonal) see the first visible[r] - j and add only those.
+     * target[at + m * d + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in
+     * [from, to) that see them, in row order: two vectors of columns of eight keys (sixteen accumulators) stay in
+     * registers across the rows, so each costs one load and one store per call instead of one per row, and each
+     * loaded row slice serves eight products. Rows from {@code from} see key j; rows from {@code full} see all
+     * eight; the ones between (on the causal diagonal) see the first visible[r] - j and add only those.
      */
     private static void eightKeyOuterProductsF32(float[] w, int[] visible, int j, int from, int full, int to,
             float[] x, float[] target, int at, int d) {

@@ -216,7 +216,8 @@ class AttentionTest {
         for (Config c : concat(SMALL, LARGE)) {
             Tensor[] in = c.inputs(DType.F32, rng);
             var fwd = Attention.forward(in[0], in[1], in[2], c.causal(), c.scale());
-            var grads = Attention.backward(in[3], in[0], in[1], in[2], fwd.out(), fwd.logSumExp(), c.causal(), c.scale());
+            var grads = Attention.backward(in[3], in[0], in[1], in[2], fwd.out(), fwd.logSumExp(), c.causal(),
+                    c.scale());
             Tensor[] expected = backwardElementByElement(c, in[3], in[0], in[1], in[2], fwd.out(), fwd.logSumExp());
             assertArrayEquals(expected[0].toFloatArray(), grads.q().toFloatArray(), 0, c + " dq");
             assertArrayEquals(expected[1].toFloatArray(), grads.k().toFloatArray(), 0, c + " dk");

@@ -40,7 +40,8 @@ class JitIndependenceTest {
             "dev.jgrad.tensor.ops.Softmax::logSoftmaxBackwardRowF32",
             "dev.jgrad.tensor.ops.CrossEntropy::sumExpF32",
             "dev.jgrad.tensor.ops.CrossEntropy::softmaxMinusConstF32",
-            "dev.jgrad.tensor.kernel.VectorMath::expShiftedSum",
+            "dev.jgrad.tensor.ops.Attention::expShiftedSumF32",
+            "dev.jgrad.tensor.ops.Attention::softmaxAndGradF32",
             "dev.jgrad.tensor.kernel.Lanes::dot");
 
     @Test
