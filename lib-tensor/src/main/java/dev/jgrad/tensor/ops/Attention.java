@@ -687,38 +687,35 @@ public final class Attention {
             var a61 = FloatVector.zero(F);
             var a70 = FloatVector.zero(F);
             var a71 = FloatVector.zero(F);
-            for (int c0 = 0; c0 < d; c0 += LANES) {
-                int xc = c0 * ROW_TILE + first * LANES - c0;   // row first + m's column c at xc + m * LANES + c
-                int cEnd = Math.min(d, c0 + LANES);
-                for (int c = c0; c < cEnd; c++) {
-                    int at = kb + c * KEY_BLOCK + j;
-                    var k0 = FloatVector.fromArray(F, kT, at);
-                    var k1 = FloatVector.fromArray(F, kT, at + LANES);
-                    var y = FloatVector.broadcast(F, x[xc + c]);
-                    a00 = k0.fma(y, a00);
-                    a01 = k1.fma(y, a01);
-                    y = FloatVector.broadcast(F, x[xc + LANES + c]);
-                    a10 = k0.fma(y, a10);
-                    a11 = k1.fma(y, a11);
-                    y = FloatVector.broadcast(F, x[xc + 2 * LANES + c]);
-                    a20 = k0.fma(y, a20);
-                    a21 = k1.fma(y, a21);
-                    y = FloatVector.broadcast(F, x[xc + 3 * LANES + c]);
-                    a30 = k0.fma(y, a30);
-                    a31 = k1.fma(y, a31);
-                    y = FloatVector.broadcast(F, x[xc + 4 * LANES + c]);
-                    a40 = k0.fma(y, a40);
-                    a41 = k1.fma(y, a41);
-                    y = FloatVector.broadcast(F, x[xc + 5 * LANES + c]);
-                    a50 = k0.fma(y, a50);
-                    a51 = k1.fma(y, a51);
-                    y = FloatVector.broadcast(F, x[xc + 6 * LANES + c]);
-                    a60 = k0.fma(y, a60);
-                    a61 = k1.fma(y, a61);
-                    y = FloatVector.broadcast(F, x[xc + 7 * LANES + c]);
-                    a70 = k0.fma(y, a70);
-                    a71 = k1.fma(y, a71);
-                }
+            for (int c = 0; c < d; c++) {
+                int xc = c / LANES * (ROW_TILE * LANES) + first * LANES + c % LANES;   // row first + m: + m * LANES
+                int at = kb + c * KEY_BLOCK + j;
+                var k0 = FloatVector.fromArray(F, kT, at);
+                var k1 = FloatVector.fromArray(F, kT, at + LANES);
+                var y = FloatVector.broadcast(F, x[xc]);
+                a00 = k0.fma(y, a00);
+                a01 = k1.fma(y, a01);
+                y = FloatVector.broadcast(F, x[xc + LANES]);
+                a10 = k0.fma(y, a10);
+                a11 = k1.fma(y, a11);
+                y = FloatVector.broadcast(F, x[xc + 2 * LANES]);
+                a20 = k0.fma(y, a20);
+                a21 = k1.fma(y, a21);
+                y = FloatVector.broadcast(F, x[xc + 3 * LANES]);
+                a30 = k0.fma(y, a30);
+                a31 = k1.fma(y, a31);
+                y = FloatVector.broadcast(F, x[xc + 4 * LANES]);
+                a40 = k0.fma(y, a40);
+                a41 = k1.fma(y, a41);
+                y = FloatVector.broadcast(F, x[xc + 5 * LANES]);
+                a50 = k0.fma(y, a50);
+                a51 = k1.fma(y, a51);
+                y = FloatVector.broadcast(F, x[xc + 6 * LANES]);
+                a60 = k0.fma(y, a60);
+                a61 = k1.fma(y, a61);
+                y = FloatVector.broadcast(F, x[xc + 7 * LANES]);
+                a70 = k0.fma(y, a70);
+                a71 = k1.fma(y, a71);
             }
             a00.intoArray(scores, so + j);
             a01.intoArray(scores, so + j + LANES);
@@ -746,20 +743,17 @@ public final class Attention {
             var a5 = FloatVector.zero(F);
             var a6 = FloatVector.zero(F);
             var a7 = FloatVector.zero(F);
-            for (int c0 = 0; c0 < d; c0 += LANES) {
-                int xc = c0 * ROW_TILE + first * LANES - c0;
-                int cEnd = Math.min(d, c0 + LANES);
-                for (int c = c0; c < cEnd; c++) {
-                    var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
-                    a0 = k.fma(FloatVector.broadcast(F, x[xc + c]), a0);
-                    a1 = k.fma(FloatVector.broadcast(F, x[xc + LANES + c]), a1);
-                    a2 = k.fma(FloatVector.broadcast(F, x[xc + 2 * LANES + c]), a2);
-                    a3 = k.fma(FloatVector.broadcast(F, x[xc + 3 * LANES + c]), a3);
-                    a4 = k.fma(FloatVector.broadcast(F, x[xc + 4 * LANES + c]), a4);
-                    a5 = k.fma(FloatVector.broadcast(F, x[xc + 5 * LANES + c]), a5);
-                    a6 = k.fma(FloatVector.broadcast(F, x[xc + 6 * LANES + c]), a6);
-                    a7 = k.fma(FloatVector.broadcast(F, x[xc + 7 * LANES + c]), a7);
-                }
+            for (int c = 0; c < d; c++) {
+                int xc = c / LANES * (ROW_TILE * LANES) + first * LANES + c % LANES;   // row first + m: + m * LANES
+                var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
+                a0 = k.fma(FloatVector.broadcast(F, x[xc]), a0);
+                a1 = k.fma(FloatVector.broadcast(F, x[xc + LANES]), a1);
+                a2 = k.fma(FloatVector.broadcast(F, x[xc + 2 * LANES]), a2);
+                a3 = k.fma(FloatVector.broadcast(F, x[xc + 3 * LANES]), a3);
+                a4 = k.fma(FloatVector.broadcast(F, x[xc + 4 * LANES]), a4);
+                a5 = k.fma(FloatVector.broadcast(F, x[xc + 5 * LANES]), a5);
+                a6 = k.fma(FloatVector.broadcast(F, x[xc + 6 * LANES]), a6);
+                a7 = k.fma(FloatVector.broadcast(F, x[xc + 7 * LANES]), a7);
             }
             a0.intoArray(scores, so + j);
             a1.intoArray(scores, so + KEY_BLOCK + j);
