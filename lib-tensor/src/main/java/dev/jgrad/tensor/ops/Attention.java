@@ -990,20 +990,26 @@ public final class Attention {
     private static void outerProductsF32(float[] w, int[] visible, int rows, float[] x, float[] target, int to,
             int d) {
         int keys = visible[rows - 1];
+        int from = 0;   // the first row that sees key j (later keys' first rows come no earlier)
+        int full = 0;   // the first row that sees the tile's last key
         int j = 0;
         for (; j + KEY_TILE <= keys; j += KEY_TILE) {
-            int from = firstRowSeeing(visible, j);
-            int full = firstRowSeeing(visible, j + KEY_TILE - 1);   // sees the whole tile
+            from = firstRowSeeing(visible, j, from);
+            full = firstRowSeeing(visible, j + KEY_TILE - 1, Math.max(full, from));
             eightKeyOuterProductsF32(w, visible, j, from, full, rows, x, target, to + j * d, d);
         }
         for (; j < keys; j++) {
-            oneKeyOuterProductsF32(w, j, firstRowSeeing(visible, j), rows, x, target, to + j * d, d);
+            from = firstRowSeeing(visible, j, from);
+            oneKeyOuterProductsF32(w, j, from, rows, x, target, to + j * d, d);
         }
     }
 
-    /** The first row r with visible[r] > j, the first to see key j (visible is non-decreasing, its last entry > j). */
-    private static int firstRowSeeing(int[] visible, int j) {
-        int r = 0;
+    /**
+     * The first row r from {@code start} on with visible[r] > j, the first to see key j if no row before start does
+     * (visible is non-decreasing, its last entry > j).
+     */
+    private static int firstRowSeeing(int[] visible, int j, int start) {
+        int r = start;
         while (visible[r] <= j) {
             r++;
         }
