@@ -34,6 +34,7 @@ import jdk.incubator.vector.VectorSpecies;
  */
 public final class Attention {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;   // F's shape, for float bits
     /**
      * Keys visited per step of the online softmax: the per-row scratch is this many scores, whatever S is. A
      * multiple of every float vector length, so blocks start on whole vectors of a transposed head.
@@ -913,18 +914,14 @@ public final class Attention {
      * slower. A row whose scores hold a NaN gets NaN probabilities either way.
      */
     private static float maxF32(float[] x, int o, int lanes) {
-        var max = orderedBits(FloatVector.fromArray(F, x, o));
-        for (int i = o + LANES; i < o + lanes; i += LANES) {
-            max = max.max(orderedBits(FloatVector.fromArray(F, x, i)));
+        var max = IntVector.broadcast(I, Integer.MIN_VALUE);
+        for (int i = o; i < o + lanes; i += LANES) {
+            var bits = FloatVector.fromArray(F, x, i).reinterpretAsInts();
+            var negativeMagnitude = bits.lanewise(VectorOperators.ASHR, 31).and(Integer.MAX_VALUE);
+            max = max.max(bits.lanewise(VectorOperators.XOR, negativeMagnitude));   // flipped back below
         }
         int bits = max.reduceLanes(VectorOperators.MAX);
         return Float.intBitsToFloat(bits ^ ((bits >> 31) & Integer.MAX_VALUE));
-    }
-
-    /** The bits of each lane, negative values' magnitude bits flipped (an involution; see maxF32). */
-    private static IntVector orderedBits(FloatVector x) {
-        var bits = x.reinterpretAsInts();
-        return bits.lanewise(VectorOperators.XOR, bits.lanewise(VectorOperators.ASHR, 31).and(Integer.MAX_VALUE));
     }
 
     /**
