@@ -307,6 +307,24 @@ class AttentionTest {
     }
 
     @Test
+    void aNanKeyMakesExactlyTheRowsThatSeeItNan() {
+        // The forward's block max compares scores as integers; a NaN of either sign must still reach the output.
+        for (int nanBits : new int[] {0x7fc00000, 0xffc00000}) {
+            Rng rng = new Rng(19);
+            int t = 70;
+            Tensor q = Tensor.randn(DType.F32, rng, 1, 1, t, 16);
+            Tensor k = Tensor.randn(DType.F32, rng, 1, 1, t, 16);
+            Tensor v = Tensor.randn(DType.F32, rng, 1, 1, t, 16);
+            k.set(Float.intBitsToFloat(nanBits), 0, 0, 5, 3);
+            Tensor out = Attention.forward(q, k, v, true, 0.25).out();
+            for (int i = 0; i < t; i++) {
+                double first = out.get(0, 0, i, 0);
+                assertEquals(i >= 5, Double.isNaN(first), String.format("NaN bits %x, row %d: %s", nanBits, i, first));
+            }
+        }
+    }
+
+    @Test
     void nonContiguousHeadsFromAFusedQkvProjectionGiveTheSameResultAsContiguousCopies() {
         Rng rng = new Rng(14);
         int b = 2;
