@@ -10,6 +10,7 @@ import dev.jgrad.tensor.kernel.Scratch;
 import dev.jgrad.tensor.kernel.VectorMath;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -23,21 +24,46 @@ import jdk.incubator.vector.VectorSpecies;
  * h / (Hq / Hkv). With causal masking, query i sees keys j <= i + (S - T): the T queries are the last T
  * positions of the S keys, which is what a KV cache needs.
  *
- * <p>F32 kernels vectorise over keys for the scores (against a transposed copy of k, so no lane reductions)
- * and over the head dimension for the weighted sums of values. The F64 kernels are plain loops over whole rows,
- * the exact reference the F32 path is tested against.
+ * <p>F32 kernels take query rows eight at a time, vectorise over keys for the scores (against a copy of k
+ * transposed block by block, so no lane reductions) and over the head dimension for the weighted sums. The
+ * backward takes tiles of 32 rows and keeps eight keys' slices of dk and dv in registers across a tile. However
+ * they are tiled, every element goes through the operations of a plain row-by-row loop in the same order (fma
+ * chains over the head dim, over keys in ascending order, over query rows in ascending order), so the result does
+ * not depend on the tiling, the thread count or the JIT. The F64 kernels are plain loops over whole rows, the exact
+ * reference the F32 path is tested against.
  */
 public final class Attention {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
+    private static final VectorSpecies<Integer> I = IntVector.SPECIES_PREFERRED;   // F's shape, for float bits
     /**
      * Keys visited per step of the online softmax: the per-row scratch is this many scores, whatever S is. A
      * multiple of every float vector length, so blocks start on whole vectors of a transposed head.
      */
     private static final int KEY_BLOCK = 64;
-    /** Query rows the backward takes together (see rankOneUpdateRowsF32); the uniform path is written for four. */
-    private static final int ROW_BLOCK = 4;
+    /**
+     * Query rows whose scores and weighted sums are computed together, sharing each load of a key or value slice
+     * (see scoresEightRowsF32).
+     */
+    private static final int ROW_GROUP = 8;
+    /**
+     * Query rows the backward takes together: a tile of keys' dk and dv stays in registers while all of them are
+     * added (see outerProductsF32), so each slice of dk and dv is loaded and stored once per this many rows. A
+     * multiple of ROW_GROUP, so a tile's last group, even a part one, has room for eight rows of scores.
+     */
+    private static final int ROW_TILE = 32;
+    /** Keys whose dk (or dv) slices outerProductsF32 keeps in registers at once. */
+    private static final int KEY_TILE = 8;
+    private static final int LANES = F.length();
+    /** KEY_BLOCK ones, for summing a block of probabilities with Lanes.dot. */
+    private static final float[] ONES = ones(KEY_BLOCK);
 
     private Attention() {}
+
+    private static float[] ones(int n) {
+        float[] ones = new float[n];
+        Arrays.fill(ones, 1f);
+        return ones;
+    }
 
     /**
      * Per-thread working rows of a head's forward or a group's backward, reused from call to call so a step does
@@ -45,28 +71,37 @@ public final class Attention {
      * entry is written before it is read.
      */
     private static final class RowBuffers {
-        final float[][] p = new float[ROW_BLOCK][KEY_BLOCK];
-        final float[][] dS = new float[ROW_BLOCK][KEY_BLOCK];
-        final int[] qo = new int[ROW_BLOCK];
-        final int[] go = new int[ROW_BLOCK];
-        final int[] visible = new int[ROW_BLOCK];
-        final float[] max = new float[ROW_BLOCK];
-        final float[] sum = new float[ROW_BLOCK];
-        private float[] qScaled = new float[0];
+        /** Scores, then probabilities, of a group's or a tile's rows over a key block, row r at r * KEY_BLOCK. */
+        final float[] pTile = new float[ROW_TILE * KEY_BLOCK];
+        /** The backward's dP, then dS, laid out as pTile. */
+        final float[] dSTile = new float[ROW_TILE * KEY_BLOCK];
+        final int[] visible = new int[ROW_TILE];
+        final float[] max = new float[ROW_TILE];
+        final float[] sum = new float[ROW_TILE];
         private float[] acc = new float[0];
+        private float[] qPacked = new float[0];
+        private float[] gPacked = new float[0];
 
-        /** ROW_BLOCK rows of d scaled query values. */
-        float[] qScaled(int d) {
-            if (qScaled.length != ROW_BLOCK * d) {
-                qScaled = new float[ROW_BLOCK * d];
+        /** ROW_TILE rows of d scaled query values, laid out by packRows. */
+        float[] qPacked(int d) {
+            if (qPacked.length != packedLength(d)) {
+                qPacked = new float[packedLength(d)];
             }
-            return qScaled;
+            return qPacked;
         }
 
-        /** ROW_BLOCK rows of d accumulated output values. */
+        /** ROW_TILE rows of d upstream gradient values, laid out by packRows. */
+        float[] gPacked(int d) {
+            if (gPacked.length != packedLength(d)) {
+                gPacked = new float[packedLength(d)];
+            }
+            return gPacked;
+        }
+
+        /** ROW_GROUP rows of d accumulated output values. */
         float[] acc(int d) {
-            if (acc.length != ROW_BLOCK * d) {
-                acc = new float[ROW_BLOCK * d];
+            if (acc.length != ROW_GROUP * d) {
+                acc = new float[ROW_GROUP * d];
             }
             return acc;
         }
@@ -159,23 +194,21 @@ public final class Attention {
         float[] vs = v.f32Data();
         int vo = v.offset() + kvBase;
         float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d, Scratch.ATTENTION_KEYS);
-        int stride = paddedKeys(s);
-        // Rows are taken ROW_BLOCK at a time so the four share each load of kT and v; each row keeps its own
-        // running max, sum and accumulator and goes through exactly the operations it would alone, so a row's
-        // result does not depend on the rows computed beside it.
+        // Rows are taken ROW_GROUP at a time so they share each load of kT and v; each row keeps its own running
+        // max, sum and accumulator and goes through exactly the operations it would alone, so a row's result does
+        // not depend on the rows computed beside it.
         RowBuffers buffers = ROW_BUFFERS.get();
-        float[] qScaled = buffers.qScaled(d);
+        float[] qPacked = buffers.qPacked(d);
         float[] acc = buffers.acc(d);
-        float[][] p = buffers.p;
-        int[] qo = buffers.qo;
+        float[] p = buffers.pTile;
         int[] visible = buffers.visible;
         float[] max = buffers.max;
         float[] sum = buffers.sum;
-        for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
-            int rows = Math.min(ROW_BLOCK, t - i0);
+        for (int i0 = 0; i0 < t; i0 += ROW_GROUP) {
+            int rows = Math.min(ROW_GROUP, t - i0);
+            int qRow = q.offset() + (bh * t + i0) * d;
+            packRows(qs, qRow, rows, d, scale, qPacked);
             for (int r = 0; r < rows; r++) {
-                qo[r] = r * d;
-                scaleInto(qs, q.offset() + (bh * t + i0 + r) * d, scale, qScaled, r * d, d);
                 max[r] = Float.NEGATIVE_INFINITY;
                 sum[r] = 0f;
             }
@@ -183,20 +216,15 @@ public final class Attention {
             int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
             for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                 int maxLanes = 0;
-                int common = KEY_BLOCK;   // keys every row of the block sees
+                int common = KEY_BLOCK;   // keys every row of the group sees
                 for (int r = 0; r < rows; r++) {
                     visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
                     maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
                     common = Math.min(common, visible[r]);
                 }
-                if (rows == ROW_BLOCK) {
-                    // Lanes past a row's own visible keys are computed too, and never read.
-                    scoresFourRowsF32(qScaled, qo, kT, stride, j0, maxLanes, d, p);
-                } else {
-                    for (int r = 0; r < rows; r++) {
-                        scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
-                    }
-                }
+                // All eight rows, whatever rows is: the scores of rows past the last are never read. Lanes past a
+                // row's own visible keys are computed too, and never read.
+                scoresEightRowsF32(qPacked, 0, d, p, kT, keyBlockStart(j0, d), maxLanes);
                 for (int r = 0; r < rows; r++) {
                     int n = visible[r];
                     if (n == 0) {
@@ -204,26 +232,30 @@ public final class Attention {
                     }
                     int lanes = F.loopBound(n + F.length() - 1);
                     // Padding lanes past the last visible key get probability exp(-inf) = 0.
-                    Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
-                    float newMax = Math.max(max[r], maxF32(p[r], lanes));
-                    // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max.
-                    float correction = (float) Math.exp(max[r] - newMax);
-                    if (correction != 1f) {
-                        sum[r] *= correction;
-                        scaleInPlace(acc, r * d, correction, d);
+                    Arrays.fill(p, r * KEY_BLOCK + n, r * KEY_BLOCK + lanes, Float.NEGATIVE_INFINITY);
+                    float newMax = Math.max(max[r], maxF32(p, r * KEY_BLOCK, lanes));
+                    // Earlier blocks were weighted by exp(. - max); re-weight them for the new, larger max. Before
+                    // the row's first key (max -inf) there is nothing to re-weight, and an unchanged max leaves
+                    // the weights as they are (exp(0) = 1): both skip a call of Math.exp.
+                    if (newMax != max[r] && max[r] != Float.NEGATIVE_INFINITY) {
+                        float correction = (float) Math.exp(max[r] - newMax);
+                        if (correction != 1f) {
+                            sum[r] *= correction;
+                            scaleInPlace(acc, r * d, correction, d);
+                        }
                     }
-                    sum[r] += VectorMath.expShiftedSum(p[r], lanes, newMax);
+                    sum[r] += expShiftedSumF32(p, r * KEY_BLOCK, lanes, newMax);
                     max[r] = newMax;
                 }
                 // The keys all rows see together, then each row's own last few (on the causal diagonal): every
                 // row adds its values in ascending key order either way, so it gets the bits it would get alone.
-                int shared = rows == ROW_BLOCK ? common : 0;
+                int shared = rows == ROW_GROUP ? common : 0;
                 if (shared > 0) {
-                    weightedFourRowSumsF32(p, shared, vs, vo + j0 * d, d, acc, 0);
+                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * d, d, acc, 0);
                 }
                 for (int r = 0; r < rows; r++) {
                     if (visible[r] > shared) {
-                        weightedRowSumF32(p[r], shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
+                        weightedRowSumF32(p, r * KEY_BLOCK, shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
                     }
                 }
             }
@@ -350,78 +382,84 @@ public final class Attention {
         int ko = k.offset() + kvBase;
         float[] kT = transposedHead(ks, ko, s, d, Scratch.ATTENTION_KEYS);
         float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d, Scratch.ATTENTION_VALUES);
-        int stride = paddedKeys(s);
-        // Rows are taken ROW_BLOCK at a time so that the rank-one updates of dk and dv load and store each slice
-        // of a key's row once per block rather than once per query row. Every element still receives the rows'
-        // contributions one by one in ascending row order, so the result is the same as row by row.
+        // Rows are taken ROW_TILE at a time: their scores four rows at a time, then dk and dv updated once for the
+        // whole tile with a few keys' slices held in registers (outerProductsF32). Every element of dk and dv still
+        // receives the rows' contributions one by one in ascending row order, and every dq element its keys' in
+        // ascending key order, so the result is the same as row by row.
         RowBuffers buffers = ROW_BUFFERS.get();
-        float[] qScaled = buffers.qScaled(d);
-        float[][] p = buffers.p;
-        float[][] dS = buffers.dS;
-        int[] go = buffers.go;
-        int[] qo = buffers.qo;
+        float[] qPacked = buffers.qPacked(d);
+        float[] gPacked = buffers.gPacked(d);
+        float[] p = buffers.pTile;
+        float[] dS = buffers.dSTile;
         int[] visible = buffers.visible;
         float[] rowLse = buffers.max;
         float[] gDotOut = buffers.sum;
         int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
-            for (int i0 = 0; i0 < t; i0 += ROW_BLOCK) {
-                int rows = Math.min(ROW_BLOCK, t - i0);
+            for (int i0 = 0; i0 < t; i0 += ROW_TILE) {
+                int rows = Math.min(ROW_TILE, t - i0);
                 for (int r = 0; r < rows; r++) {
                     int row = h * t + i0 + r;
-                    go[r] = g.offset() + row * d;
-                    qo[r] = r * d;
-                    scaleInto(qs, q.offset() + row * d, scale, qScaled, r * d, d);
                     rowLse[r] = ls[lse.offset() + row];
-                    gDotOut[r] = Lanes.dot(gs, go[r], os, out.offset() + row * d, d);
+                    gDotOut[r] = Lanes.dot(gs, g.offset() + row * d, os, out.offset() + row * d, d);
                 }
+                packRows(qs, q.offset() + (h * t + i0) * d, rows, d, scale, qPacked);
+                packRows(gs, g.offset() + (h * t + i0) * d, rows, d, 1f, gPacked);
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
-                    int maxLanes = 0;
-                    int common = KEY_BLOCK;
                     for (int r = 0; r < rows; r++) {
                         visible[r] = Math.max(0, Math.min(KEY_BLOCK, dims.keyEnd(i0 + r) - j0));
-                        maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
-                        common = Math.min(common, visible[r]);
                     }
-                    if (rows == ROW_BLOCK) {
-                        // Lanes past a row's own visible keys are computed too, and never read.
-                        scoresFourRowsF32(qScaled, qo, kT, stride, j0, maxLanes, d, p);
-                        scoresFourRowsF32(gs, go, vT, stride, j0, maxLanes, d, dS);
-                    } else {
-                        for (int r = 0; r < rows; r++) {
-                            scoresF32(qScaled, qo[r], kT, stride, j0, maxLanes, d, p[r]);
-                            scoresF32(gs, go[r], vT, stride, j0, maxLanes, d, dS[r]);
-                        }
+                    for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
+                        backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qPacked, gPacked, kT, vT, j0,
+                                d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
                     }
-                    for (int r = 0; r < rows; r++) {
-                        int n = visible[r];
-                        if (n == 0) {
-                            continue;
-                        }
-                        int lanes = F.loopBound(n + F.length() - 1);
-                        Arrays.fill(p[r], n, lanes, Float.NEGATIVE_INFINITY);
-                        VectorMath.expShiftedSum(p[r], lanes, rowLse[r]);
-                        softmaxGradF32(p[r], dS[r], gDotOut[r], lanes);
-                    }
-                    // dq = dS k as in the forward's weighted sums: shared keys four rows at a time, then each
-                    // row's own, in ascending key order per row.
-                    int shared = rows == ROW_BLOCK ? common : 0;
-                    int dqRow = (h * t + i0) * d;
-                    if (shared > 0) {
-                        weightedFourRowSumsF32(dS, shared, ks, ko + j0 * d, d, dq, dqRow);
-                    }
-                    for (int r = 0; r < rows; r++) {
-                        if (visible[r] > shared) {
-                            weightedRowSumF32(dS[r], shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
-                        }
-                    }
-                    rankOneUpdateRowsF32(dS, visible, rows, qScaled, qo, dk, kvBase + j0 * d, d);
-                    rankOneUpdateRowsF32(p, visible, rows, gs, go, dv, kvBase + j0 * d, d);
+                    outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
+                    outerProductsF32(p, visible, rows, gPacked, dv, kvBase + j0 * d, d);
                 }
                 for (int r = 0; r < rows; r++) {
                     scaleInPlace(dq, (h * t + i0 + r) * d, scale, d);
                 }
+            }
+        }
+    }
+
+    /**
+     * For the rows [r0, r0 + rows) of a tile (rows <= ROW_GROUP) and the key block at j0: the probabilities p and
+     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
+     */
+    private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qPacked, float[] gPacked,
+            float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p, float[] dS, float[] ks,
+            int ko, float[] dq, int dqRow) {
+        int maxLanes = 0;
+        int common = KEY_BLOCK;   // keys every row of the block sees
+        for (int r = r0; r < r0 + rows; r++) {
+            maxLanes = Math.max(maxLanes, F.loopBound(visible[r] + F.length() - 1));
+            common = Math.min(common, visible[r]);
+        }
+        if (maxLanes == 0) {
+            return;
+        }
+        // All eight rows, whatever rows is: the scores of rows past the tile's last are never read. Lanes past a
+        // row's own visible keys are computed too, and never read.
+        scoresEightRowsF32(qPacked, r0, d, p, kT, keyBlockStart(j0, d), maxLanes);
+        scoresEightRowsF32(gPacked, r0, d, dS, vT, keyBlockStart(j0, d), maxLanes);
+        for (int r = r0; r < r0 + rows; r++) {
+            int n = visible[r];
+            if (n == 0) {
+                continue;
+            }
+            softmaxAndGradF32(p, dS, r * KEY_BLOCK, F.loopBound(n + F.length() - 1), rowLse[r], gDotOut[r]);
+        }
+        // dq = dS k as in the forward's weighted sums: shared keys eight rows at a time, then each row's own, in
+        // ascending key order per row.
+        int shared = rows == ROW_GROUP ? common : 0;
+        if (shared > 0) {
+            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
+        }
+        for (int r = r0; r < r0 + rows; r++) {
+            if (visible[r] > shared) {
+                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
             }
         }
     }
@@ -582,135 +620,58 @@ public final class Attention {
 
     // ------------------------------------------------------------------------------------------ F32 row kernels
 
-    /** S rounded up to whole vectors: the row length of a transposed head. */
-    private static int paddedKeys(int s) {
-        return F.loopBound(s + F.length() - 1);
+    /** Where the transposed block of keys starting at key j0 (a multiple of KEY_BLOCK) starts in transposedHead. */
+    private static int keyBlockStart(int j0, int d) {
+        return j0 * d;
     }
 
     /**
-     * The [S, D] head at {@code base} as [D, paddedKeys(S)], zero-padded, so that the scores of consecutive keys
-     * are consecutive lanes and a block of keys never needs a scalar tail. Written into this thread's scratch
-     * array {@code slot}, so a step does not allocate one per head.
-     */
-    /**
-     * A head's keys (or values) [s, d] as [d, stride]: column c of every key side by side, padded with zeros to a
-     * whole number of vectors. A vector's worth of keys' column c is one gather (a key's row apart each), about
-     * twice as fast as copying element by element, since either way one side is read or written with a stride.
+     * A head's keys (or values) [s, d] at {@code base}, transposed block by block: for each block of KEY_BLOCK
+     * keys, column c of its keys side by side, [d, KEY_BLOCK], so element (j, c) lands at
+     * keyBlockStart(j - j % KEY_BLOCK, d) + c * KEY_BLOCK + j % KEY_BLOCK. The scores of consecutive keys are then
+     * consecutive lanes, and a kernel walking the columns of a block steps by the constant KEY_BLOCK, which the
+     * JIT addresses without a multiply or a range check per step. The last block is padded with zero keys, so a
+     * block never needs a scalar tail. Written into this thread's scratch array {@code slot}, so a step does not
+     * allocate one per head.
+     *
+     * <p>A vector's worth of keys' column c is one gather (a key's row apart each), about twice as fast as
+     * copying element by element, since either way one side is read or written with a stride.
      */
     private static float[] transposedHead(float[] x, int base, int s, int d, int slot) {
-        int stride = paddedKeys(s);
-        float[] t = Scratch.f32(slot, d * stride);
+        int blocks = (s + KEY_BLOCK - 1) / KEY_BLOCK;
+        float[] t = Scratch.f32(slot, blocks * KEY_BLOCK * d);
         int[] keyOffsets = ROW_BUFFERS.get().keyOffsets(d);
         int wholeVectors = F.loopBound(s);
-        for (int c = 0; c < d; c++) {
-            int row = c * stride;
-            int j = 0;
-            for (; j < wholeVectors; j += F.length()) {
-                FloatVector.fromArray(F, x, base + j * d + c, keyOffsets, 0).intoArray(t, row + j);
+        for (int j = 0; j < wholeVectors; j += LANES) {
+            int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
+            for (int c = 0; c < d; c++) {
+                FloatVector.fromArray(F, x, base + j * d + c, keyOffsets, 0).intoArray(t, to + c * KEY_BLOCK);
             }
-            for (; j < s; j++) {
-                t[row + j] = x[base + j * d + c];
+        }
+        for (int j = wholeVectors; j < blocks * KEY_BLOCK; j++) {   // the last keys, then the padding
+            int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
+            for (int c = 0; c < d; c++) {
+                t[to + c * KEY_BLOCK] = j < s ? x[base + j * d + c] : 0f;
             }
-            Arrays.fill(t, row + s, row + stride, 0f);   // the padding a previous use left
         }
         return t;
     }
 
     /**
-     * scores[j] = sum_c row[ro + c] * kT[c, j0 + j] for j in [0, lanes), lanes a multiple of the vector length:
-     * a block of dot products, vectorised over keys so no lane reduction is needed.
+     * scores[r * KEY_BLOCK + j] = sum over c of x(r, c) * kT(c, j0 + j) for the eight rows r = first..first+7 of a
+     * tile packed by packRows and j in [0, lanes), lanes a multiple of the vector length, the keys' block starting
+     * at kb = keyBlockStart(j0, d) in kT (see transposedHead): a block of dot products, vectorised over keys so no
+     * lane reduction is needed. Each score is one chain of fmas over c in ascending order from zero, whichever rows
+     * and keys are computed beside it. Two vectors of keys at a time, then one: sixteen independent accumulators
+     * keep both FMA units busy, each broadcast query value serves two products and each loaded key slice eight.
+     * The columns are walked by vectors' worth, in which the eight rows' values sit at constant distances from one
+     * index, so the JIT needs one address register for them rather than eight.
      */
-    private static void scoresF32(float[] row, int ro, float[] kT, int stride, int j0, int lanes, int d,
-            float[] scores) {
-        for (int j = 0; j < lanes; j += F.length()) {
-            var acc = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                acc = FloatVector.fromArray(F, kT, c * stride + j0 + j).fma(FloatVector.broadcast(F, row[ro + c]), acc);
-            }
-            acc.intoArray(scores, j);
-        }
-    }
-
-    /**
-     * {@link #scoresF32} for four rows at once (row r at {@code ro[r]} of {@code rows}); every score is the same
-     * sum, in the same order, as scoresF32 computes. Keys are taken four vectors at a time where the block allows,
-     * then two, then one: sixteen independent accumulators keep both FMA units busy where four would leave them
-     * waiting on the FMA latency, and each broadcast query value and each loaded key slice serves several products.
-     */
-    private static void scoresFourRowsF32(float[] rows, int[] ro, float[] kT, int stride, int j0, int lanes, int d,
-            float[][] scores) {
-        int r0 = ro[0];
-        int r1 = ro[1];
-        int r2 = ro[2];
-        int r3 = ro[3];
-        float[] s0 = scores[0];
-        float[] s1 = scores[1];
-        float[] s2 = scores[2];
-        float[] s3 = scores[3];
-        int l = F.length();
+    private static void scoresEightRowsF32(float[] x, int first, int d, float[] scores, float[] kT, int kb,
+            int lanes) {
+        int so = first * KEY_BLOCK;
         int j = 0;
-        for (; j + 4 * l <= lanes; j += 4 * l) {
-            var a00 = FloatVector.zero(F);
-            var a01 = FloatVector.zero(F);
-            var a02 = FloatVector.zero(F);
-            var a03 = FloatVector.zero(F);
-            var a10 = FloatVector.zero(F);
-            var a11 = FloatVector.zero(F);
-            var a12 = FloatVector.zero(F);
-            var a13 = FloatVector.zero(F);
-            var a20 = FloatVector.zero(F);
-            var a21 = FloatVector.zero(F);
-            var a22 = FloatVector.zero(F);
-            var a23 = FloatVector.zero(F);
-            var a30 = FloatVector.zero(F);
-            var a31 = FloatVector.zero(F);
-            var a32 = FloatVector.zero(F);
-            var a33 = FloatVector.zero(F);
-            for (int c = 0; c < d; c++) {
-                int at = c * stride + j0 + j;
-                var k0 = FloatVector.fromArray(F, kT, at);
-                var k1 = FloatVector.fromArray(F, kT, at + l);
-                var k2 = FloatVector.fromArray(F, kT, at + 2 * l);
-                var k3 = FloatVector.fromArray(F, kT, at + 3 * l);
-                var x = FloatVector.broadcast(F, rows[r0 + c]);
-                a00 = k0.fma(x, a00);
-                a01 = k1.fma(x, a01);
-                a02 = k2.fma(x, a02);
-                a03 = k3.fma(x, a03);
-                x = FloatVector.broadcast(F, rows[r1 + c]);
-                a10 = k0.fma(x, a10);
-                a11 = k1.fma(x, a11);
-                a12 = k2.fma(x, a12);
-                a13 = k3.fma(x, a13);
-                x = FloatVector.broadcast(F, rows[r2 + c]);
-                a20 = k0.fma(x, a20);
-                a21 = k1.fma(x, a21);
-                a22 = k2.fma(x, a22);
-                a23 = k3.fma(x, a23);
-                x = FloatVector.broadcast(F, rows[r3 + c]);
-                a30 = k0.fma(x, a30);
-                a31 = k1.fma(x, a31);
-                a32 = k2.fma(x, a32);
-                a33 = k3.fma(x, a33);
-            }
-            a00.intoArray(s0, j);
-            a01.intoArray(s0, j + l);
-            a02.intoArray(s0, j + 2 * l);
-            a03.intoArray(s0, j + 3 * l);
-            a10.intoArray(s1, j);
-            a11.intoArray(s1, j + l);
-            a12.intoArray(s1, j + 2 * l);
-            a13.intoArray(s1, j + 3 * l);
-            a20.intoArray(s2, j);
-            a21.intoArray(s2, j + l);
-            a22.intoArray(s2, j + 2 * l);
-            a23.intoArray(s2, j + 3 * l);
-            a30.intoArray(s3, j);
-            a31.intoArray(s3, j + l);
-            a32.intoArray(s3, j + 2 * l);
-            a33.intoArray(s3, j + 3 * l);
-        }
-        for (; j + 2 * l <= lanes; j += 2 * l) {
+        for (; j + 2 * LANES <= lanes; j += 2 * LANES) {
             var a00 = FloatVector.zero(F);
             var a01 = FloatVector.zero(F);
             var a10 = FloatVector.zero(F);
@@ -719,276 +680,548 @@ public final class Attention {
             var a21 = FloatVector.zero(F);
             var a30 = FloatVector.zero(F);
             var a31 = FloatVector.zero(F);
+            var a40 = FloatVector.zero(F);
+            var a41 = FloatVector.zero(F);
+            var a50 = FloatVector.zero(F);
+            var a51 = FloatVector.zero(F);
+            var a60 = FloatVector.zero(F);
+            var a61 = FloatVector.zero(F);
+            var a70 = FloatVector.zero(F);
+            var a71 = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
-                int at = c * stride + j0 + j;
+                int xc = c / LANES * (ROW_TILE * LANES) + first * LANES + c % LANES;   // row first + m: + m * LANES
+                int at = kb + c * KEY_BLOCK + j;
                 var k0 = FloatVector.fromArray(F, kT, at);
-                var k1 = FloatVector.fromArray(F, kT, at + l);
-                var x = FloatVector.broadcast(F, rows[r0 + c]);
-                a00 = k0.fma(x, a00);
-                a01 = k1.fma(x, a01);
-                x = FloatVector.broadcast(F, rows[r1 + c]);
-                a10 = k0.fma(x, a10);
-                a11 = k1.fma(x, a11);
-                x = FloatVector.broadcast(F, rows[r2 + c]);
-                a20 = k0.fma(x, a20);
-                a21 = k1.fma(x, a21);
-                x = FloatVector.broadcast(F, rows[r3 + c]);
-                a30 = k0.fma(x, a30);
-                a31 = k1.fma(x, a31);
+                var k1 = FloatVector.fromArray(F, kT, at + LANES);
+                var y = FloatVector.broadcast(F, x[xc]);
+                a00 = k0.fma(y, a00);
+                a01 = k1.fma(y, a01);
+                y = FloatVector.broadcast(F, x[xc + LANES]);
+                a10 = k0.fma(y, a10);
+                a11 = k1.fma(y, a11);
+                y = FloatVector.broadcast(F, x[xc + 2 * LANES]);
+                a20 = k0.fma(y, a20);
+                a21 = k1.fma(y, a21);
+                y = FloatVector.broadcast(F, x[xc + 3 * LANES]);
+                a30 = k0.fma(y, a30);
+                a31 = k1.fma(y, a31);
+                y = FloatVector.broadcast(F, x[xc + 4 * LANES]);
+                a40 = k0.fma(y, a40);
+                a41 = k1.fma(y, a41);
+                y = FloatVector.broadcast(F, x[xc + 5 * LANES]);
+                a50 = k0.fma(y, a50);
+                a51 = k1.fma(y, a51);
+                y = FloatVector.broadcast(F, x[xc + 6 * LANES]);
+                a60 = k0.fma(y, a60);
+                a61 = k1.fma(y, a61);
+                y = FloatVector.broadcast(F, x[xc + 7 * LANES]);
+                a70 = k0.fma(y, a70);
+                a71 = k1.fma(y, a71);
             }
-            a00.intoArray(s0, j);
-            a01.intoArray(s0, j + l);
-            a10.intoArray(s1, j);
-            a11.intoArray(s1, j + l);
-            a20.intoArray(s2, j);
-            a21.intoArray(s2, j + l);
-            a30.intoArray(s3, j);
-            a31.intoArray(s3, j + l);
+            a00.intoArray(scores, so + j);
+            a01.intoArray(scores, so + j + LANES);
+            a10.intoArray(scores, so + KEY_BLOCK + j);
+            a11.intoArray(scores, so + KEY_BLOCK + j + LANES);
+            a20.intoArray(scores, so + 2 * KEY_BLOCK + j);
+            a21.intoArray(scores, so + 2 * KEY_BLOCK + j + LANES);
+            a30.intoArray(scores, so + 3 * KEY_BLOCK + j);
+            a31.intoArray(scores, so + 3 * KEY_BLOCK + j + LANES);
+            a40.intoArray(scores, so + 4 * KEY_BLOCK + j);
+            a41.intoArray(scores, so + 4 * KEY_BLOCK + j + LANES);
+            a50.intoArray(scores, so + 5 * KEY_BLOCK + j);
+            a51.intoArray(scores, so + 5 * KEY_BLOCK + j + LANES);
+            a60.intoArray(scores, so + 6 * KEY_BLOCK + j);
+            a61.intoArray(scores, so + 6 * KEY_BLOCK + j + LANES);
+            a70.intoArray(scores, so + 7 * KEY_BLOCK + j);
+            a71.intoArray(scores, so + 7 * KEY_BLOCK + j + LANES);
         }
-        for (; j < lanes; j += l) {
+        if (j < lanes) {
             var a0 = FloatVector.zero(F);
             var a1 = FloatVector.zero(F);
             var a2 = FloatVector.zero(F);
             var a3 = FloatVector.zero(F);
+            var a4 = FloatVector.zero(F);
+            var a5 = FloatVector.zero(F);
+            var a6 = FloatVector.zero(F);
+            var a7 = FloatVector.zero(F);
             for (int c = 0; c < d; c++) {
-                var k = FloatVector.fromArray(F, kT, c * stride + j0 + j);
-                a0 = k.fma(FloatVector.broadcast(F, rows[r0 + c]), a0);
-                a1 = k.fma(FloatVector.broadcast(F, rows[r1 + c]), a1);
-                a2 = k.fma(FloatVector.broadcast(F, rows[r2 + c]), a2);
-                a3 = k.fma(FloatVector.broadcast(F, rows[r3 + c]), a3);
+                int xc = c / LANES * (ROW_TILE * LANES) + first * LANES + c % LANES;   // row first + m: + m * LANES
+                var k = FloatVector.fromArray(F, kT, kb + c * KEY_BLOCK + j);
+                a0 = k.fma(FloatVector.broadcast(F, x[xc]), a0);
+                a1 = k.fma(FloatVector.broadcast(F, x[xc + LANES]), a1);
+                a2 = k.fma(FloatVector.broadcast(F, x[xc + 2 * LANES]), a2);
+                a3 = k.fma(FloatVector.broadcast(F, x[xc + 3 * LANES]), a3);
+                a4 = k.fma(FloatVector.broadcast(F, x[xc + 4 * LANES]), a4);
+                a5 = k.fma(FloatVector.broadcast(F, x[xc + 5 * LANES]), a5);
+                a6 = k.fma(FloatVector.broadcast(F, x[xc + 6 * LANES]), a6);
+                a7 = k.fma(FloatVector.broadcast(F, x[xc + 7 * LANES]), a7);
             }
-            a0.intoArray(s0, j);
-            a1.intoArray(s1, j);
-            a2.intoArray(s2, j);
-            a3.intoArray(s3, j);
+            a0.intoArray(scores, so + j);
+            a1.intoArray(scores, so + KEY_BLOCK + j);
+            a2.intoArray(scores, so + 2 * KEY_BLOCK + j);
+            a3.intoArray(scores, so + 3 * KEY_BLOCK + j);
+            a4.intoArray(scores, so + 4 * KEY_BLOCK + j);
+            a5.intoArray(scores, so + 5 * KEY_BLOCK + j);
+            a6.intoArray(scores, so + 6 * KEY_BLOCK + j);
+            a7.intoArray(scores, so + 7 * KEY_BLOCK + j);
         }
     }
 
     /**
-     * acc[ao + c] += sum_{j in [from, to)} w[j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
+     * {@link #weightedRowSumF32} over j in [0, n) for the eight rows of weights at w[wo + m * KEY_BLOCK ..] into
+     * the eight consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The
+     * head dim is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA
+     * units busy, and each loaded row slice serves eight products.
+     */
+    private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int d, float[] acc,
+            int ao) {
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c + 2 * LANES <= bound; c += 2 * LANES) {
+            int t0 = ao + c;
+            var a00 = FloatVector.fromArray(F, acc, t0);
+            var a01 = FloatVector.fromArray(F, acc, t0 + LANES);
+            var a10 = FloatVector.fromArray(F, acc, t0 + d);
+            var a11 = FloatVector.fromArray(F, acc, t0 + d + LANES);
+            var a20 = FloatVector.fromArray(F, acc, t0 + 2 * d);
+            var a21 = FloatVector.fromArray(F, acc, t0 + 2 * d + LANES);
+            var a30 = FloatVector.fromArray(F, acc, t0 + 3 * d);
+            var a31 = FloatVector.fromArray(F, acc, t0 + 3 * d + LANES);
+            var a40 = FloatVector.fromArray(F, acc, t0 + 4 * d);
+            var a41 = FloatVector.fromArray(F, acc, t0 + 4 * d + LANES);
+            var a50 = FloatVector.fromArray(F, acc, t0 + 5 * d);
+            var a51 = FloatVector.fromArray(F, acc, t0 + 5 * d + LANES);
+            var a60 = FloatVector.fromArray(F, acc, t0 + 6 * d);
+            var a61 = FloatVector.fromArray(F, acc, t0 + 6 * d + LANES);
+            var a70 = FloatVector.fromArray(F, acc, t0 + 7 * d);
+            var a71 = FloatVector.fromArray(F, acc, t0 + 7 * d + LANES);
+            for (int j = 0; j < n; j++) {
+                int at = ro + j * d + c;
+                var xa = FloatVector.fromArray(F, rows, at);
+                var xb = FloatVector.fromArray(F, rows, at + LANES);
+                var y = FloatVector.broadcast(F, w[wo + j]);
+                a00 = xa.fma(y, a00);
+                a01 = xb.fma(y, a01);
+                y = FloatVector.broadcast(F, w[wo + KEY_BLOCK + j]);
+                a10 = xa.fma(y, a10);
+                a11 = xb.fma(y, a11);
+                y = FloatVector.broadcast(F, w[wo + 2 * KEY_BLOCK + j]);
+                a20 = xa.fma(y, a20);
+                a21 = xb.fma(y, a21);
+                y = FloatVector.broadcast(F, w[wo + 3 * KEY_BLOCK + j]);
+                a30 = xa.fma(y, a30);
+                a31 = xb.fma(y, a31);
+                y = FloatVector.broadcast(F, w[wo + 4 * KEY_BLOCK + j]);
+                a40 = xa.fma(y, a40);
+                a41 = xb.fma(y, a41);
+                y = FloatVector.broadcast(F, w[wo + 5 * KEY_BLOCK + j]);
+                a50 = xa.fma(y, a50);
+                a51 = xb.fma(y, a51);
+                y = FloatVector.broadcast(F, w[wo + 6 * KEY_BLOCK + j]);
+                a60 = xa.fma(y, a60);
+                a61 = xb.fma(y, a61);
+                y = FloatVector.broadcast(F, w[wo + 7 * KEY_BLOCK + j]);
+                a70 = xa.fma(y, a70);
+                a71 = xb.fma(y, a71);
+            }
+            a00.intoArray(acc, t0);
+            a01.intoArray(acc, t0 + LANES);
+            a10.intoArray(acc, t0 + d);
+            a11.intoArray(acc, t0 + d + LANES);
+            a20.intoArray(acc, t0 + 2 * d);
+            a21.intoArray(acc, t0 + 2 * d + LANES);
+            a30.intoArray(acc, t0 + 3 * d);
+            a31.intoArray(acc, t0 + 3 * d + LANES);
+            a40.intoArray(acc, t0 + 4 * d);
+            a41.intoArray(acc, t0 + 4 * d + LANES);
+            a50.intoArray(acc, t0 + 5 * d);
+            a51.intoArray(acc, t0 + 5 * d + LANES);
+            a60.intoArray(acc, t0 + 6 * d);
+            a61.intoArray(acc, t0 + 6 * d + LANES);
+            a70.intoArray(acc, t0 + 7 * d);
+            a71.intoArray(acc, t0 + 7 * d + LANES);
+        }
+        for (; c < bound; c += LANES) {
+            int t0 = ao + c;
+            var a0 = FloatVector.fromArray(F, acc, t0);
+            var a1 = FloatVector.fromArray(F, acc, t0 + d);
+            var a2 = FloatVector.fromArray(F, acc, t0 + 2 * d);
+            var a3 = FloatVector.fromArray(F, acc, t0 + 3 * d);
+            var a4 = FloatVector.fromArray(F, acc, t0 + 4 * d);
+            var a5 = FloatVector.fromArray(F, acc, t0 + 5 * d);
+            var a6 = FloatVector.fromArray(F, acc, t0 + 6 * d);
+            var a7 = FloatVector.fromArray(F, acc, t0 + 7 * d);
+            for (int j = 0; j < n; j++) {
+                var xa = FloatVector.fromArray(F, rows, ro + j * d + c);
+                a0 = xa.fma(FloatVector.broadcast(F, w[wo + j]), a0);
+                a1 = xa.fma(FloatVector.broadcast(F, w[wo + KEY_BLOCK + j]), a1);
+                a2 = xa.fma(FloatVector.broadcast(F, w[wo + 2 * KEY_BLOCK + j]), a2);
+                a3 = xa.fma(FloatVector.broadcast(F, w[wo + 3 * KEY_BLOCK + j]), a3);
+                a4 = xa.fma(FloatVector.broadcast(F, w[wo + 4 * KEY_BLOCK + j]), a4);
+                a5 = xa.fma(FloatVector.broadcast(F, w[wo + 5 * KEY_BLOCK + j]), a5);
+                a6 = xa.fma(FloatVector.broadcast(F, w[wo + 6 * KEY_BLOCK + j]), a6);
+                a7 = xa.fma(FloatVector.broadcast(F, w[wo + 7 * KEY_BLOCK + j]), a7);
+            }
+            a0.intoArray(acc, t0);
+            a1.intoArray(acc, t0 + d);
+            a2.intoArray(acc, t0 + 2 * d);
+            a3.intoArray(acc, t0 + 3 * d);
+            a4.intoArray(acc, t0 + 4 * d);
+            a5.intoArray(acc, t0 + 5 * d);
+            a6.intoArray(acc, t0 + 6 * d);
+            a7.intoArray(acc, t0 + 7 * d);
+        }
+        for (int m = 0; m < ROW_GROUP; m++) {
+            for (int cc = c; cc < d; cc++) {
+                float sum = acc[ao + m * d + cc];
+                for (int j = 0; j < n; j++) {
+                    sum = Math.fma(rows[ro + j * d + cc], w[wo + m * KEY_BLOCK + j], sum);
+                }
+                acc[ao + m * d + cc] = sum;
+            }
+        }
+    }
+
+    /**
+     * acc[ao + c] += sum_{j in [from, to)} w[wo + j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
      * sum of value rows, vectorised over the head dim. Continuing a sum with a later range adds exactly what one
      * call over both ranges would.
      */
-    private static void weightedRowSumF32(float[] w, int from, int to, float[] rows, int ro, int d, float[] acc,
-            int ao) {
+    private static void weightedRowSumF32(float[] w, int wo, int from, int to, float[] rows, int ro, int d,
+            float[] acc, int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c < bound; c += F.length()) {
             var sum = FloatVector.fromArray(F, acc, ao + c);
             for (int j = from; j < to; j++) {
-                sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[j]), sum);
+                sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[wo + j]), sum);
             }
             sum.intoArray(acc, ao + c);
         }
         for (; c < d; c++) {
             float sum = acc[ao + c];
             for (int j = from; j < to; j++) {
-                sum = Math.fma(rows[ro + j * d + c], w[j], sum);
+                sum = Math.fma(rows[ro + j * d + c], w[wo + j], sum);
             }
             acc[ao + c] = sum;
         }
     }
 
     /**
-     * {@link #weightedRowSumF32} over j in [0, n) for four rows of weights w[r] into the four consecutive rows
-     * acc[ao + r * d ..]; each accumulator receives the same fmas in the same order. The head dim is taken two
-     * vectors at a time where it allows: eight independent accumulators hide the FMA latency that four leave
-     * exposed, and each loaded value slice serves four products.
+     * The largest of x[o..o + lanes), lanes a positive multiple of the vector length, compared as integers: a
+     * float's bits with the magnitude bits of negative values flipped order as the floats do (-0 below +0, -inf at
+     * the bottom), and integer max needs none of the NaN care that makes a float max reduction several times
+     * slower. A row whose scores hold a NaN gets NaN probabilities either way.
      */
-    private static void weightedFourRowSumsF32(float[][] w, int n, float[] rows, int ro, int d, float[] acc, int ao) {
-        float[] w0 = w[0];
-        float[] w1 = w[1];
-        float[] w2 = w[2];
-        float[] w3 = w[3];
-        int l = F.length();
-        int a0 = ao;
-        int a1 = ao + d;
-        int a2 = ao + 2 * d;
-        int a3 = ao + 3 * d;
+    private static float maxF32(float[] x, int o, int lanes) {
+        var max = IntVector.broadcast(I, Integer.MIN_VALUE);
+        for (int i = o; i < o + lanes; i += LANES) {
+            var bits = FloatVector.fromArray(F, x, i).reinterpretAsInts();
+            var negativeMagnitude = bits.lanewise(VectorOperators.ASHR, 31).and(Integer.MAX_VALUE);
+            max = max.max(bits.lanewise(VectorOperators.XOR, negativeMagnitude));   // flipped back below
+        }
+        int bits = max.reduceLanes(VectorOperators.MAX);
+        return Float.intBitsToFloat(bits ^ ((bits >> 31) & Integer.MAX_VALUE));
+    }
+
+    /**
+     * x[j] = exp(x[j] - shift) for j in [o, o + lanes), lanes a multiple of the vector length, returning their sum:
+     * the same bits as {@code VectorMath.expShiftedSum} over an array starting at o (the same exp, and Lanes.dot
+     * with ones adds the vectors and then their lanes in expShiftedSum's order, fma(e, 1, sum) being e + sum).
+     */
+    private static float expShiftedSumF32(float[] x, int o, int lanes, float shift) {
+        for (int j = o; j < o + lanes; j += LANES) {
+            VectorMath.exp(FloatVector.fromArray(F, x, j).sub(shift)).intoArray(x, j);
+        }
+        return Lanes.dot(x, o, ONES, 0, lanes);
+    }
+
+    /**
+     * For j in [o, o + lanes), lanes a multiple of the vector length: p[j] = exp(p[j] - lse), a score turned into
+     * its probability, and dS[j] = p[j] * (dS[j] - gDotOut), the dP there turned into the score's gradient. Lanes past
+     * a row's visible keys get values nobody reads. Each p is the bits VectorMath.expShiftedSum gives (the same
+     * operations), without the sum the backward does not need.
+     */
+    private static void softmaxAndGradF32(float[] p, float[] dS, int o, int lanes, float lse, float gDotOut) {
+        for (int j = o; j < o + lanes; j += LANES) {
+            var e = VectorMath.exp(FloatVector.fromArray(F, p, j).sub(lse));
+            e.intoArray(p, j);
+            FloatVector.fromArray(F, dS, j).sub(gDotOut).mul(e).intoArray(dS, j);
+        }
+    }
+
+    /** Length of a packRows buffer for rows of d values: whole vectors of columns, ROW_TILE rows each. */
+    private static int packedLength(int d) {
+        return (d + LANES - 1) / LANES * ROW_TILE * LANES;
+    }
+
+    /**
+     * Copies rows [0, rows) of d values (row r at xo + r * d), times {@code scale}, into {@code packed} by vectors
+     * of columns: element (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop over rows
+     * then reads each row's slice of LANES columns at a constant stride, which the JIT addresses without a
+     * multiply or a range check per row, and the rows of a slice sit at constant distances from each other.
+     */
+    private static void packRows(float[] x, int xo, int rows, int d, float scale, float[] packed) {
         int bound = F.loopBound(d);
-        int c = 0;
-        for (; c + 2 * l <= bound; c += 2 * l) {
-            var s00 = FloatVector.fromArray(F, acc, a0 + c);
-            var s01 = FloatVector.fromArray(F, acc, a0 + c + l);
-            var s10 = FloatVector.fromArray(F, acc, a1 + c);
-            var s11 = FloatVector.fromArray(F, acc, a1 + c + l);
-            var s20 = FloatVector.fromArray(F, acc, a2 + c);
-            var s21 = FloatVector.fromArray(F, acc, a2 + c + l);
-            var s30 = FloatVector.fromArray(F, acc, a3 + c);
-            var s31 = FloatVector.fromArray(F, acc, a3 + c + l);
-            for (int j = 0; j < n; j++) {
-                int at = ro + j * d + c;
-                var x0 = FloatVector.fromArray(F, rows, at);
-                var x1 = FloatVector.fromArray(F, rows, at + l);
-                var y = FloatVector.broadcast(F, w0[j]);
-                s00 = x0.fma(y, s00);
-                s01 = x1.fma(y, s01);
-                y = FloatVector.broadcast(F, w1[j]);
-                s10 = x0.fma(y, s10);
-                s11 = x1.fma(y, s11);
-                y = FloatVector.broadcast(F, w2[j]);
-                s20 = x0.fma(y, s20);
-                s21 = x1.fma(y, s21);
-                y = FloatVector.broadcast(F, w3[j]);
-                s30 = x0.fma(y, s30);
-                s31 = x1.fma(y, s31);
+        for (int r = 0; r < rows; r++) {
+            int c = 0;
+            for (; c < bound; c += LANES) {
+                FloatVector.fromArray(F, x, xo + r * d + c).mul(scale).intoArray(packed, c * ROW_TILE + r * LANES);
             }
-            s00.intoArray(acc, a0 + c);
-            s01.intoArray(acc, a0 + c + l);
-            s10.intoArray(acc, a1 + c);
-            s11.intoArray(acc, a1 + c + l);
-            s20.intoArray(acc, a2 + c);
-            s21.intoArray(acc, a2 + c + l);
-            s30.intoArray(acc, a3 + c);
-            s31.intoArray(acc, a3 + c + l);
-        }
-        for (; c < bound; c += l) {
-            var s0 = FloatVector.fromArray(F, acc, a0 + c);
-            var s1 = FloatVector.fromArray(F, acc, a1 + c);
-            var s2 = FloatVector.fromArray(F, acc, a2 + c);
-            var s3 = FloatVector.fromArray(F, acc, a3 + c);
-            for (int j = 0; j < n; j++) {
-                var x = FloatVector.fromArray(F, rows, ro + j * d + c);
-                s0 = x.fma(FloatVector.broadcast(F, w0[j]), s0);
-                s1 = x.fma(FloatVector.broadcast(F, w1[j]), s1);
-                s2 = x.fma(FloatVector.broadcast(F, w2[j]), s2);
-                s3 = x.fma(FloatVector.broadcast(F, w3[j]), s3);
+            for (; c < d; c++) {
+                packed[bound * ROW_TILE + r * LANES + c - bound] = scale * x[xo + r * d + c];
             }
-            s0.intoArray(acc, a0 + c);
-            s1.intoArray(acc, a1 + c);
-            s2.intoArray(acc, a2 + c);
-            s3.intoArray(acc, a3 + c);
-        }
-        for (int r = 0; r < ROW_BLOCK; r++) {
-            for (int cc = c; cc < d; cc++) {
-                float sum = acc[ao + r * d + cc];
-                for (int j = 0; j < n; j++) {
-                    sum = Math.fma(rows[ro + j * d + cc], w[r][j], sum);
-                }
-                acc[ao + r * d + cc] = sum;
-            }
-        }
-    }
-
-    private static float maxF32(float[] x, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        float max = Float.NEGATIVE_INFINITY;
-        if (bound > 0) {
-            var lanes = FloatVector.broadcast(F, Float.NEGATIVE_INFINITY);
-            for (; i < bound; i += F.length()) {
-                lanes = lanes.max(FloatVector.fromArray(F, x, i));
-            }
-            max = lanes.reduceLanes(VectorOperators.MAX);
-        }
-        for (; i < n; i++) {
-            max = Math.max(max, x[i]);
-        }
-        return max;
-    }
-
-    /** dS[j] = p[j] * (dP[j] - gDotOut), in place over the dP buffer. */
-    private static void softmaxGradF32(float[] p, float[] dPThenDS, float gDotOut, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        for (; i < bound; i += F.length()) {
-            FloatVector.fromArray(F, dPThenDS, i).sub(gDotOut).mul(FloatVector.fromArray(F, p, i)).intoArray(dPThenDS, i);
-        }
-        for (; i < n; i++) {
-            dPThenDS[i] = p[i] * (dPThenDS[i] - gDotOut);
         }
     }
 
     /**
-     * For r in [0, rowCount), j in [0, n[r]), c in [0, d): rows[ro + j * d + c] += w[r][j] * x[xo[r] + c], the
-     * outer products of several rows' weights and vectors added one row after the other. Each slice of a target
-     * row is loaded and stored once for all the rows, which is what makes this faster than one row at a time.
+     * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * d + c] +=
+     * w[r * KEY_BLOCK + j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and
+     * rows (scaled q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at
+     * least the keys earlier ones do). Every target element receives its rows' terms one by one in ascending row
+     * order.
+     *
+     * <p>Keys are taken KEY_TILE at a time with their target slices in registers across the rows; the last few
+     * keys of a block, if fewer, one at a time.
      */
-    private static void rankOneUpdateRowsF32(float[][] w, int[] n, int rowCount, float[] x, int[] xo, float[] rows,
-            int ro, int d) {
-        int nMax = 0;
-        int common = rowCount == ROW_BLOCK ? Integer.MAX_VALUE : 0;   // keys every one of the four rows sees
-        for (int r = 0; r < rowCount; r++) {
-            nMax = Math.max(nMax, n[r]);
-            common = Math.min(common, n[r]);
+    private static void outerProductsF32(float[] w, int[] visible, int rows, float[] x, float[] target, int to,
+            int d) {
+        int keys = visible[rows - 1];
+        int from = 0;   // the first row that sees key j (later keys' first rows come no earlier)
+        int full = 0;   // the first row that sees the tile's last key
+        int j = 0;
+        for (; j + KEY_TILE <= keys; j += KEY_TILE) {
+            from = firstRowSeeing(visible, j, from);
+            full = firstRowSeeing(visible, j + KEY_TILE - 1, Math.max(full, from));
+            eightKeyOuterProductsF32(w, visible, j, from, full, rows, x, target, to + j * d, d);
         }
+        for (; j < keys; j++) {
+            from = firstRowSeeing(visible, j, from);
+            oneKeyOuterProductsF32(w, j, from, rows, x, target, to + j * d, d);
+        }
+    }
+
+    /**
+     * The first row r from {@code start} on with visible[r] > j, the first to see key j if no row before start does
+     * (visible is non-decreasing, its last entry > j).
+     */
+    private static int firstRowSeeing(int[] visible, int j, int start) {
+        int r = start;
+        while (visible[r] <= j) {
+            r++;
+        }
+        return r;
+    }
+
+    /**
+     * target[at + c] += w[r * KEY_BLOCK + j] * x(r, c) for rows r in [from, to), in that order (see
+     * outerProductsF32).
+     */
+    private static void oneKeyOuterProductsF32(float[] w, int j, int from, int to, float[] x, float[] target, int at,
+            int d) {
         int bound = F.loopBound(d);
         int c = 0;
-        if (common > 0) {
-            // Keys all four rows see (every key of a block off the causal diagonal, all but the last few of a block
-            // on it): four rows with no checks.
-            float[] w0 = w[0];
-            float[] w1 = w[1];
-            float[] w2 = w[2];
-            float[] w3 = w[3];
-            int l = F.length();
-            // Two head-dim vectors per pass: the four weights of a key are loaded once for both, and the two
-            // chains of fmas per key run side by side.
-            for (; c + 2 * l <= bound; c += 2 * l) {
-                var x00 = FloatVector.fromArray(F, x, xo[0] + c);
-                var x01 = FloatVector.fromArray(F, x, xo[0] + c + l);
-                var x10 = FloatVector.fromArray(F, x, xo[1] + c);
-                var x11 = FloatVector.fromArray(F, x, xo[1] + c + l);
-                var x20 = FloatVector.fromArray(F, x, xo[2] + c);
-                var x21 = FloatVector.fromArray(F, x, xo[2] + c + l);
-                var x30 = FloatVector.fromArray(F, x, xo[3] + c);
-                var x31 = FloatVector.fromArray(F, x, xo[3] + c + l);
-                for (int j = 0; j < common; j++) {
-                    int at = ro + j * d + c;
-                    var y0 = FloatVector.broadcast(F, w0[j]);
-                    var y1 = FloatVector.broadcast(F, w1[j]);
-                    var y2 = FloatVector.broadcast(F, w2[j]);
-                    var y3 = FloatVector.broadcast(F, w3[j]);
-                    var acc0 = x00.fma(y0, FloatVector.fromArray(F, rows, at));
-                    var acc1 = x01.fma(y0, FloatVector.fromArray(F, rows, at + l));
-                    acc0 = x10.fma(y1, acc0);
-                    acc1 = x11.fma(y1, acc1);
-                    acc0 = x20.fma(y2, acc0);
-                    acc1 = x21.fma(y2, acc1);
-                    x30.fma(y3, acc0).intoArray(rows, at);
-                    x31.fma(y3, acc1).intoArray(rows, at + l);
-                }
+        for (; c < bound; c += LANES) {
+            int xc = c * ROW_TILE;
+            var acc = FloatVector.fromArray(F, target, at + c);
+            for (int r = from; r < to; r++) {
+                var y = FloatVector.broadcast(F, w[r * KEY_BLOCK + j]);
+                acc = FloatVector.fromArray(F, x, xc + r * LANES).fma(y, acc);
             }
-            for (; c < bound; c += F.length()) {
-                var x0 = FloatVector.fromArray(F, x, xo[0] + c);
-                var x1 = FloatVector.fromArray(F, x, xo[1] + c);
-                var x2 = FloatVector.fromArray(F, x, xo[2] + c);
-                var x3 = FloatVector.fromArray(F, x, xo[3] + c);
-                for (int j = 0; j < common; j++) {
-                    int at = ro + j * d + c;
-                    var acc = x0.fma(FloatVector.broadcast(F, w0[j]), FloatVector.fromArray(F, rows, at));
-                    acc = x1.fma(FloatVector.broadcast(F, w1[j]), acc);
-                    acc = x2.fma(FloatVector.broadcast(F, w2[j]), acc);
-                    x3.fma(FloatVector.broadcast(F, w3[j]), acc).intoArray(rows, at);
-                }
-            }
+            acc.intoArray(target, at + c);
         }
-        // The rest of the keys (a diagonal block's last few, or all of them for fewer than four rows) check each
-        // row. Every key's row still receives the rows' terms in ascending row order, in whichever loop it is.
-        for (int cv = 0; cv < bound; cv += F.length()) {
-            for (int j = Math.min(common, nMax); j < nMax; j++) {
-                int at = ro + j * d + cv;
-                var acc = FloatVector.fromArray(F, rows, at);
-                for (int r = 0; r < rowCount; r++) {
-                    if (j < n[r]) {
-                        var xr = FloatVector.fromArray(F, x, xo[r] + cv);
-                        acc = xr.fma(FloatVector.broadcast(F, w[r][j]), acc);
-                    }
-                }
-                acc.intoArray(rows, at);
-            }
-        }
-        c = bound;
         for (; c < d; c++) {
-            for (int j = 0; j < nMax; j++) {
-                int at = ro + j * d + c;
-                float acc = rows[at];
-                for (int r = 0; r < rowCount; r++) {
-                    if (j < n[r]) {
-                        acc = Math.fma(w[r][j], x[xo[r] + c], acc);
+            int xc = bound * ROW_TILE + c - bound;
+            float acc = target[at + c];
+            for (int r = from; r < to; r++) {
+                acc = Math.fma(x[xc + r * LANES], w[r * KEY_BLOCK + j], acc);
+            }
+            target[at + c] = acc;
+        }
+    }
+
+    /**
+     * target[at + m * d + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in
+     * [from, to) that see them, in row order: two vectors of columns of eight keys (sixteen accumulators) stay in
+     * registers across the rows, so each costs one load and one store per call instead of one per row, and each
+     * loaded row slice serves eight products. Rows from {@code from} see key j; rows from {@code full} see all
+     * eight; the ones between (on the causal diagonal) see the first visible[r] - j and add only those.
+     */
+    private static void eightKeyOuterProductsF32(float[] w, int[] visible, int j, int from, int full, int to,
+            float[] x, float[] target, int at, int d) {
+        int bound = F.loopBound(d);
+        int c = 0;
+        for (; c + 2 * LANES <= bound; c += 2 * LANES) {
+            int x0 = c * ROW_TILE;
+            int x1 = x0 + ROW_TILE * LANES;
+            int t0 = at + c;
+            var a00 = FloatVector.fromArray(F, target, t0);
+            var a01 = FloatVector.fromArray(F, target, t0 + LANES);
+            var a10 = FloatVector.fromArray(F, target, t0 + d);
+            var a11 = FloatVector.fromArray(F, target, t0 + d + LANES);
+            var a20 = FloatVector.fromArray(F, target, t0 + 2 * d);
+            var a21 = FloatVector.fromArray(F, target, t0 + 2 * d + LANES);
+            var a30 = FloatVector.fromArray(F, target, t0 + 3 * d);
+            var a31 = FloatVector.fromArray(F, target, t0 + 3 * d + LANES);
+            var a40 = FloatVector.fromArray(F, target, t0 + 4 * d);
+            var a41 = FloatVector.fromArray(F, target, t0 + 4 * d + LANES);
+            var a50 = FloatVector.fromArray(F, target, t0 + 5 * d);
+            var a51 = FloatVector.fromArray(F, target, t0 + 5 * d + LANES);
+            var a60 = FloatVector.fromArray(F, target, t0 + 6 * d);
+            var a61 = FloatVector.fromArray(F, target, t0 + 6 * d + LANES);
+            var a70 = FloatVector.fromArray(F, target, t0 + 7 * d);
+            var a71 = FloatVector.fromArray(F, target, t0 + 7 * d + LANES);
+            for (int r = from; r < full; r++) {
+                int n = visible[r] - j;   // 1 to 7
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                var xb = FloatVector.fromArray(F, x, x1 + r * LANES);
+                int wr = r * KEY_BLOCK + j;
+                var y = FloatVector.broadcast(F, w[wr]);
+                a00 = xa.fma(y, a00);
+                a01 = xb.fma(y, a01);
+                if (n > 1) {
+                    y = FloatVector.broadcast(F, w[wr + 1]);
+                    a10 = xa.fma(y, a10);
+                    a11 = xb.fma(y, a11);
+                }
+                if (n > 2) {
+                    y = FloatVector.broadcast(F, w[wr + 2]);
+                    a20 = xa.fma(y, a20);
+                    a21 = xb.fma(y, a21);
+                }
+                if (n > 3) {
+                    y = FloatVector.broadcast(F, w[wr + 3]);
+                    a30 = xa.fma(y, a30);
+                    a31 = xb.fma(y, a31);
+                }
+                if (n > 4) {
+                    y = FloatVector.broadcast(F, w[wr + 4]);
+                    a40 = xa.fma(y, a40);
+                    a41 = xb.fma(y, a41);
+                }
+                if (n > 5) {
+                    y = FloatVector.broadcast(F, w[wr + 5]);
+                    a50 = xa.fma(y, a50);
+                    a51 = xb.fma(y, a51);
+                }
+                if (n > 6) {
+                    y = FloatVector.broadcast(F, w[wr + 6]);
+                    a60 = xa.fma(y, a60);
+                    a61 = xb.fma(y, a61);
+                }
+            }
+            for (int r = full; r < to; r++) {
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                var xb = FloatVector.fromArray(F, x, x1 + r * LANES);
+                int wr = r * KEY_BLOCK + j;
+                var y = FloatVector.broadcast(F, w[wr]);
+                a00 = xa.fma(y, a00);
+                a01 = xb.fma(y, a01);
+                y = FloatVector.broadcast(F, w[wr + 1]);
+                a10 = xa.fma(y, a10);
+                a11 = xb.fma(y, a11);
+                y = FloatVector.broadcast(F, w[wr + 2]);
+                a20 = xa.fma(y, a20);
+                a21 = xb.fma(y, a21);
+                y = FloatVector.broadcast(F, w[wr + 3]);
+                a30 = xa.fma(y, a30);
+                a31 = xb.fma(y, a31);
+                y = FloatVector.broadcast(F, w[wr + 4]);
+                a40 = xa.fma(y, a40);
+                a41 = xb.fma(y, a41);
+                y = FloatVector.broadcast(F, w[wr + 5]);
+                a50 = xa.fma(y, a50);
+                a51 = xb.fma(y, a51);
+                y = FloatVector.broadcast(F, w[wr + 6]);
+                a60 = xa.fma(y, a60);
+                a61 = xb.fma(y, a61);
+                y = FloatVector.broadcast(F, w[wr + 7]);
+                a70 = xa.fma(y, a70);
+                a71 = xb.fma(y, a71);
+            }
+            a00.intoArray(target, t0);
+            a01.intoArray(target, t0 + LANES);
+            a10.intoArray(target, t0 + d);
+            a11.intoArray(target, t0 + d + LANES);
+            a20.intoArray(target, t0 + 2 * d);
+            a21.intoArray(target, t0 + 2 * d + LANES);
+            a30.intoArray(target, t0 + 3 * d);
+            a31.intoArray(target, t0 + 3 * d + LANES);
+            a40.intoArray(target, t0 + 4 * d);
+            a41.intoArray(target, t0 + 4 * d + LANES);
+            a50.intoArray(target, t0 + 5 * d);
+            a51.intoArray(target, t0 + 5 * d + LANES);
+            a60.intoArray(target, t0 + 6 * d);
+            a61.intoArray(target, t0 + 6 * d + LANES);
+            a70.intoArray(target, t0 + 7 * d);
+            a71.intoArray(target, t0 + 7 * d + LANES);
+        }
+        for (; c < bound; c += LANES) {
+            int x0 = c * ROW_TILE;
+            int t0 = at + c;
+            var a0 = FloatVector.fromArray(F, target, t0);
+            var a1 = FloatVector.fromArray(F, target, t0 + d);
+            var a2 = FloatVector.fromArray(F, target, t0 + 2 * d);
+            var a3 = FloatVector.fromArray(F, target, t0 + 3 * d);
+            var a4 = FloatVector.fromArray(F, target, t0 + 4 * d);
+            var a5 = FloatVector.fromArray(F, target, t0 + 5 * d);
+            var a6 = FloatVector.fromArray(F, target, t0 + 6 * d);
+            var a7 = FloatVector.fromArray(F, target, t0 + 7 * d);
+            for (int r = from; r < full; r++) {
+                int n = visible[r] - j;   // 1 to 7
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                int wr = r * KEY_BLOCK + j;
+                a0 = xa.fma(FloatVector.broadcast(F, w[wr]), a0);
+                if (n > 1) {
+                    a1 = xa.fma(FloatVector.broadcast(F, w[wr + 1]), a1);
+                }
+                if (n > 2) {
+                    a2 = xa.fma(FloatVector.broadcast(F, w[wr + 2]), a2);
+                }
+                if (n > 3) {
+                    a3 = xa.fma(FloatVector.broadcast(F, w[wr + 3]), a3);
+                }
+                if (n > 4) {
+                    a4 = xa.fma(FloatVector.broadcast(F, w[wr + 4]), a4);
+                }
+                if (n > 5) {
+                    a5 = xa.fma(FloatVector.broadcast(F, w[wr + 5]), a5);
+                }
+                if (n > 6) {
+                    a6 = xa.fma(FloatVector.broadcast(F, w[wr + 6]), a6);
+                }
+            }
+            for (int r = full; r < to; r++) {
+                var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
+                int wr = r * KEY_BLOCK + j;
+                a0 = xa.fma(FloatVector.broadcast(F, w[wr]), a0);
+                a1 = xa.fma(FloatVector.broadcast(F, w[wr + 1]), a1);
+                a2 = xa.fma(FloatVector.broadcast(F, w[wr + 2]), a2);
+                a3 = xa.fma(FloatVector.broadcast(F, w[wr + 3]), a3);
+                a4 = xa.fma(FloatVector.broadcast(F, w[wr + 4]), a4);
+                a5 = xa.fma(FloatVector.broadcast(F, w[wr + 5]), a5);
+                a6 = xa.fma(FloatVector.broadcast(F, w[wr + 6]), a6);
+                a7 = xa.fma(FloatVector.broadcast(F, w[wr + 7]), a7);
+            }
+            a0.intoArray(target, t0);
+            a1.intoArray(target, t0 + d);
+            a2.intoArray(target, t0 + 2 * d);
+            a3.intoArray(target, t0 + 3 * d);
+            a4.intoArray(target, t0 + 4 * d);
+            a5.intoArray(target, t0 + 5 * d);
+            a6.intoArray(target, t0 + 6 * d);
+            a7.intoArray(target, t0 + 7 * d);
+        }
+        for (; c < d; c++) {
+            int xc = bound * ROW_TILE + c - bound;
+            for (int m = 0; m < KEY_TILE; m++) {
+                float acc = target[at + m * d + c];
+                for (int r = from; r < to; r++) {
+                    if (visible[r] > j + m) {
+                        acc = Math.fma(x[xc + r * LANES], w[r * KEY_BLOCK + j + m], acc);
                     }
                 }
-                rows[at] = acc;
+                target[at + m * d + c] = acc;
             }
         }
     }

@@ -13,6 +13,8 @@ import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Rng;
 import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Tensor;
+import dev.jgrad.tensor.kernel.Lanes;
+import dev.jgrad.tensor.kernel.VectorMath;
 import java.util.Locale;
 import java.util.Map;
 import org.junit.jupiter.api.Test;
@@ -51,11 +53,19 @@ class AttentionTest {
             new Config(1, 2, 2, 6, 4, 3, false),
     };
 
-    /** Shapes with more keys than one online-softmax block (64), and vector tails over keys and head dims. */
+    /**
+     * Shapes with more keys than one online-softmax block (64) and more queries than one backward tile, query
+     * counts that leave a part tile and a part group of eight rows, diagonals that cross tiles and groups at every
+     * offset (S > T), key counts that leave part tiles of eight keys, and head dims that take the kernels' paths
+     * of two vectors, one vector and scalar columns (17, 32, 33, 48, 64, 80).
+     */
     private static final Config[] LARGE = {
             new Config(1, 2, 1, 130, 150, 33, true),
             new Config(1, 2, 2, 70, 129, 64, false),
             new Config(2, 4, 2, 65, 65, 17, true),
+            new Config(1, 2, 2, 128, 128, 32, true),
+            new Config(1, 3, 1, 129, 135, 48, true),
+            new Config(1, 2, 1, 77, 77, 80, true),
     };
 
     // ------------------------------------------------------------------------------------------ composite reference
@@ -198,6 +208,79 @@ class AttentionTest {
     }
 
     @Test
+    void float32BackwardIsTheElementByElementComputationBitForBit() {
+        // The kernels tile rows and keys for speed, but every element goes through the same operations in the same
+        // order as the plain loops of backwardElementByElement: tiling, thread count and JIT state cannot change a
+        // bit. Shapes cover part tiles and groups, the diagonal at every offset, grouped heads and every head-dim path.
+        Rng rng = new Rng(18);
+        for (Config c : concat(SMALL, LARGE)) {
+            Tensor[] in = c.inputs(DType.F32, rng);
+            var fwd = Attention.forward(in[0], in[1], in[2], c.causal(), c.scale());
+            var grads = Attention.backward(in[3], in[0], in[1], in[2], fwd.out(), fwd.logSumExp(), c.causal(),
+                    c.scale());
+            Tensor[] expected = backwardElementByElement(c, in[3], in[0], in[1], in[2], fwd.out(), fwd.logSumExp());
+            assertArrayEquals(expected[0].toFloatArray(), grads.q().toFloatArray(), 0, c + " dq");
+            assertArrayEquals(expected[1].toFloatArray(), grads.k().toFloatArray(), 0, c + " dk");
+            assertArrayEquals(expected[2].toFloatArray(), grads.v().toFloatArray(), 0, c + " dv");
+        }
+    }
+
+    /**
+     * The F32 backward one element at a time: scores and dP as fma chains over the head dim, p = exp(score - lse)
+     * with VectorMath's exp, D = Lanes.dot(g, out), dS = p (dP - D); dq as an fma chain over keys in ascending order
+     * then scaled; dk and dv as fma chains over the query rows of the group's heads in ascending order.
+     */
+    private static Tensor[] backwardElementByElement(Config c, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
+            Tensor lse) {
+        int t = c.queries();
+        int s = c.keys();
+        int d = c.headDim();
+        int group = c.qHeads() / c.kvHeads();
+        float scale = (float) c.scale();
+        float[] gs = g.toFloatArray();
+        float[] qs = q.toFloatArray();
+        float[] ks = k.toFloatArray();
+        float[] vs = v.toFloatArray();
+        float[] os = out.toFloatArray();
+        float[] ls = lse.toFloatArray();
+        float[] dq = new float[qs.length];
+        float[] dk = new float[ks.length];
+        float[] dv = new float[vs.length];
+        float[] qScaled = new float[d];
+        for (int bh = 0; bh < c.batch() * c.qHeads(); bh++) {   // heads in order: a group's heads one after another
+            int kv = (bh / c.qHeads()) * c.kvHeads() + (bh % c.qHeads()) / group;
+            for (int i = 0; i < t; i++) {
+                int row = (bh * t + i) * d;
+                for (int e = 0; e < d; e++) {
+                    qScaled[e] = qs[row + e] * scale;
+                }
+                float gDotOut = Lanes.dot(gs, row, os, row, d);
+                int end = c.causal() ? i + (s - t) + 1 : s;
+                for (int j = 0; j < end; j++) {
+                    int key = (kv * s + j) * d;
+                    float score = 0;
+                    float dP = 0;
+                    for (int e = 0; e < d; e++) {
+                        score = Math.fma(ks[key + e], qScaled[e], score);
+                        dP = Math.fma(vs[key + e], gs[row + e], dP);
+                    }
+                    float p = VectorMath.exp(score - ls[bh * t + i]);
+                    float dS = p * (dP - gDotOut);
+                    for (int e = 0; e < d; e++) {
+                        dq[row + e] = Math.fma(ks[key + e], dS, dq[row + e]);
+                        dk[key + e] = Math.fma(qScaled[e], dS, dk[key + e]);
+                        dv[key + e] = Math.fma(gs[row + e], p, dv[key + e]);
+                    }
+                }
+                for (int e = 0; e < d; e++) {
+                    dq[row + e] *= scale;
+                }
+            }
+        }
+        return new Tensor[] {Tensor.wrap(dq, q.shape()), Tensor.wrap(dk, k.shape()), Tensor.wrap(dv, v.shape())};
+    }
+
+    @Test
     void eachQueryRowGetsTheBitsItGetsAloneWhereverItsBlockCrossesTheDiagonal() {
         // Rows are computed four at a time, sharing the keys all four see and adding each row's own diagonal keys
         // after; 75 queries over two 64-key blocks put blocks of every width on the diagonal and a short last block.
@@ -220,6 +303,24 @@ class AttentionTest {
                     0.3);
             assertArrayEquals(grads.q().narrow(2, i, 1).contiguous().toDoubleArray(), aloneGrads.q().toDoubleArray(),
                     0, "dq row " + i);
+        }
+    }
+
+    @Test
+    void aNanKeyMakesExactlyTheRowsThatSeeItNan() {
+        // The forward's block max compares scores as integers; a NaN of either sign must still reach the output.
+        for (int nanBits : new int[] {0x7fc00000, 0xffc00000}) {
+            Rng rng = new Rng(19);
+            int t = 70;
+            Tensor q = Tensor.randn(DType.F32, rng, 1, 1, t, 16);
+            Tensor k = Tensor.randn(DType.F32, rng, 1, 1, t, 16);
+            Tensor v = Tensor.randn(DType.F32, rng, 1, 1, t, 16);
+            k.set(Float.intBitsToFloat(nanBits), 0, 0, 5, 3);
+            Tensor out = Attention.forward(q, k, v, true, 0.25).out();
+            for (int i = 0; i < t; i++) {
+                double first = out.get(0, 0, i, 0);
+                assertEquals(i >= 5, Double.isNaN(first), String.format("NaN bits %x, row %d: %s", nanBits, i, first));
+            }
         }
     }
 
@@ -253,7 +354,13 @@ class AttentionTest {
 
     @Test
     void resultsAreBitIdenticalForOneAndTwoThreads() {
-        Config c = new Config(2, 4, 2, 40, 40, 24, true);
+        // One tile of rows, then several tiles with grouped-query heads and a causal offset.
+        for (Config c : new Config[] {new Config(2, 4, 2, 40, 40, 24, true), new Config(2, 4, 2, 100, 130, 48, true)}) {
+            assertSameBitsForOneAndTwoThreads(c);
+        }
+    }
+
+    private static void assertSameBitsForOneAndTwoThreads(Config c) {
         int saved = Parallel.threads();
         try {
             for (DType dtype : DType.values()) {
