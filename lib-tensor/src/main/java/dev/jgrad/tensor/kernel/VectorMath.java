@@ -115,56 +115,6 @@ public final class VectorMath {
         return Float.intBitsToFloat(Float.floatToRawIntBits(er) + exponent);
     }
 
-    /**
-     * x[i] = e^(x[i] - shift) for i in [0, n), returning their sum: each element the same bits as
-     * {@code exp(x[i] - shift)}, the lanes summed as {@link Lanes#sum} sums them, then the tail in order.
-     *
-     * <p>Arrays in, float out, with exp's lane code written out here instead of a call to {@link #exp(FloatVector)}:
-     * a method taking a vector must be inlined into its caller or C2 boxes the vector on the heap at the call, and
-     * the big attention kernels that call this reach C2's inlining budget, past which such calls stay out of line
-     * (that boxing was most of a training step's allocation). Only Vector API calls remain below, which the JIT
-     * inlines whatever its budget.
-     */
-    public static float expShiftedSum(float[] x, int n, float shift) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        var sum = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            var xs = FloatVector.fromArray(F, x, i).sub(shift);
-            var shifted = xs.fma(V_LOG2E, V_ROUNDER);
-            var m = shifted.sub(V_ROUNDER);
-            var r = m.fma(V_MINUS_LN2_HI, xs);
-            r = m.fma(V_MINUS_LN2_LO, r);
-            var er = r.fma(V_EXP_C6, V_EXP_C5).fma(r, V_EXP_C4).fma(r, V_EXP_C3).fma(r, V_EXP_C2).fma(r, V_ONE)
-                    .fma(r, V_ONE);
-            var exponent = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
-            var e = er.reinterpretAsInts().add(exponent).reinterpretAsFloats();
-            e = e.blend(0f, xs.compare(VectorOperators.LT, EXP_LOWEST));
-            e = e.blend(Float.POSITIVE_INFINITY, xs.compare(VectorOperators.GT, EXP_HIGHEST));
-            e = e.blend(xs, xs.test(VectorOperators.IS_NAN));
-            e.intoArray(x, i);
-            sum = sum.add(e);
-        }
-        if (Lanes.LEVELS >= 1) {
-            sum = sum.add(sum.rearrange(Lanes.HALF));
-        }
-        if (Lanes.LEVELS >= 2) {
-            sum = sum.add(sum.rearrange(Lanes.QUARTER));
-        }
-        if (Lanes.LEVELS >= 3) {
-            sum = sum.add(sum.rearrange(Lanes.EIGHTH));
-        }
-        if (Lanes.LEVELS >= 4) {
-            sum = sum.add(sum.rearrange(Lanes.SIXTEENTH));
-        }
-        float total = sum.lane(0);
-        for (; i < n; i++) {
-            x[i] = exp(x[i] - shift);
-            total += x[i];
-        }
-        return total;
-    }
-
     // ------------------------------------------------------------------------------------------ log
 
     // Offsets the exponent split so the mantissa m lands in [sqrt(1/2), sqrt(2)) rather than [1, 2).

@@ -170,13 +170,7 @@ public final class Attention {
             float[] os = out.f32Data();
             float[] ls = lse.f32Data();
             float s = (float) scale;
-            if (Parallel.threads() == 1) {   // the heads in order, as forEachTask would, without a closure to allocate
-                for (int bh = 0; bh < heads; bh++) {
-                    forwardHeadF32(dims, bh, qc, kc, vc, os, ls, s);
-                }
-            } else {
-                Parallel.forEachTask(heads, bh -> forwardHeadF32(dims, bh, qc, kc, vc, os, ls, s));
-            }
+            Parallel.forEachRange(heads, heads, 1, TASKS_F32.take().forward(dims, qc, kc, vc, os, ls, s));
         } else {
             Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, qc, kc, vc, out.f64Data(), lse.f64Data(), scale));
         }
@@ -337,14 +331,8 @@ public final class Attention {
             float[] dks = dk.f32Data();
             float[] dvs = dv.f32Data();
             float s = (float) scale;
-            if (Parallel.threads() == 1) {   // the groups in order, as forEachTask would, without a closure to allocate
-                for (int bkv = 0; bkv < groups; bkv++) {
-                    backwardGroupTaskF32(dims, bkv, gc, qc, kc, vc, oc, lc, dqs, dks, dvs, s);
-                }
-            } else {
-                Parallel.forEachTask(groups,
-                        bkv -> backwardGroupTaskF32(dims, bkv, gc, qc, kc, vc, oc, lc, dqs, dks, dvs, s));
-            }
+            Parallel.forEachRange(groups, groups, 1, TASKS_F32.take().backward(dims, gc, qc, kc, vc, oc, lc, dqs, dks,
+                    dvs, s));
         } else {
             Parallel.forEachTask(groups, bkv -> {
                 Arrays.fill(dq.f64Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0.0);
@@ -355,6 +343,66 @@ public final class Attention {
         }
         return new Grads(dq, dk, dv);
     }
+
+    /**
+     * Heads [from, to) of the F32 forward, or key/value groups [from, to) of the F32 backward, as a reusable
+     * parallel task (see {@link Parallel.RangeTask}): no closure per call.
+     */
+    private static final class TasksF32 extends Parallel.RangeTask {
+        private boolean backward;
+        private Dims dims;
+        private Tensor g, q, k, v, out, lse;
+        private float[] os, ls, dq, dk, dv;
+        private float scale;
+
+        TasksF32 forward(Dims dims, Tensor q, Tensor k, Tensor v, float[] out, float[] lse, float scale) {
+            inputs(false, dims, q, k, v, scale);
+            this.os = out;
+            this.ls = lse;
+            return this;
+        }
+
+        TasksF32 backward(Dims dims, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, float[] dq,
+                          float[] dk, float[] dv, float scale) {
+            inputs(true, dims, q, k, v, scale);
+            this.g = g;
+            this.out = out;
+            this.lse = lse;
+            this.dq = dq;
+            this.dk = dk;
+            this.dv = dv;
+            return this;
+        }
+
+        private void inputs(boolean backward, Dims dims, Tensor q, Tensor k, Tensor v, float scale) {
+            this.backward = backward;
+            this.dims = dims;
+            this.q = q;
+            this.k = k;
+            this.v = v;
+            this.scale = scale;
+        }
+
+        @Override
+        protected void run(int from, int to) {
+            for (int i = from; i < to; i++) {
+                if (backward) {
+                    backwardGroupTaskF32(dims, i, g, q, k, v, out, lse, dq, dk, dv, scale);
+                } else {
+                    forwardHeadF32(dims, i, q, k, v, os, ls, scale);
+                }
+            }
+        }
+
+        @Override
+        protected void clear() {
+            dims = null;
+            g = q = k = v = out = lse = null;
+            os = ls = dq = dk = dv = null;
+        }
+    }
+
+    private static final Parallel.TaskCache<TasksF32> TASKS_F32 = new Parallel.TaskCache<>(TasksF32::new);
 
     /** One task of the F32 backward: zeroes the group's slices of dq, dk and dv, then accumulates into them. */
     private static void backwardGroupTaskF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
@@ -926,8 +974,8 @@ public final class Attention {
 
     /**
      * x[j] = exp(x[j] - shift) for j in [o, o + lanes), lanes a multiple of the vector length, returning their sum:
-     * the same bits as {@code VectorMath.expShiftedSum} over an array starting at o (the same exp, and Lanes.dot
-     * with ones adds the vectors and then their lanes in expShiftedSum's order, fma(e, 1, sum) being e + sum).
+     * the vectors added in order, then their lanes in {@link Lanes#sum}'s order (Lanes.dot with ones does exactly
+     * that, fma(e, 1, sum) being e + sum), so the sum does not depend on how the keys are tiled.
      */
     private static float expShiftedSumF32(float[] x, int o, int lanes, float shift) {
         for (int j = o; j < o + lanes; j += LANES) {
@@ -939,8 +987,8 @@ public final class Attention {
     /**
      * For j in [o, o + lanes), lanes a multiple of the vector length: p[j] = exp(p[j] - lse), a score turned into
      * its probability, and dS[j] = p[j] * (dS[j] - gDotOut), the dP there turned into the score's gradient. Lanes past
-     * a row's visible keys get values nobody reads. Each p is the bits VectorMath.expShiftedSum gives (the same
-     * operations), without the sum the backward does not need.
+     * a row's visible keys get values nobody reads. Each p is the bits the forward's {@link #expShiftedSumF32}
+     * gives (the same operations), without the sum the backward does not need.
      */
     private static void softmaxAndGradF32(float[] p, float[] dS, int o, int lanes, float lse, float gDotOut) {
         for (int j = o; j < o + lanes; j += LANES) {

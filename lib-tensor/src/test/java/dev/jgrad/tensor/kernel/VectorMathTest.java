@@ -161,34 +161,4 @@ class VectorMathTest {
         assertEquals(0f, VectorMath.log(1f), "log(1) is exactly 0");
         assertEquals(1f, VectorMath.exp(0f), "exp(0) is exactly 1");
     }
-
-    @Test
-    void expShiftedSumWritesExpOfEachShiftedElementAndSumsThemInLaneOrder() {
-        Random random = new Random(3);
-        for (int n : new int[] {0, 1, S.length(), 2 * S.length() + 3, 64}) {
-            float[] x = new float[n];
-            for (int i = 0; i < n; i++) {
-                x[i] = random.nextInt(10) == 0 ? Float.NEGATIVE_INFINITY : (float) (random.nextGaussian() * 30);
-            }
-            float shift = 2.5f;
-            float[] expected = new float[n];
-            int bound = S.loopBound(n);
-            var lanes = FloatVector.zero(S);
-            for (int i = 0; i < n; i++) {
-                expected[i] = VectorMath.exp(x[i] - shift);
-            }
-            for (int i = 0; i < bound; i += S.length()) {
-                lanes = lanes.add(FloatVector.fromArray(S, expected, i));
-            }
-            float expectedSum = Lanes.sum(lanes);
-            for (int i = bound; i < n; i++) {
-                expectedSum += expected[i];
-            }
-            float sum = VectorMath.expShiftedSum(x, n, shift);
-            for (int i = 0; i < n; i++) {
-                assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(x[i]), "element " + i + " of " + n);
-            }
-            assertEquals(Float.floatToIntBits(expectedSum), Float.floatToIntBits(sum), "sum of " + n);
-        }
-    }
 }

@@ -105,6 +105,10 @@ class ParallelDispatchAllocationTest {
         kernels.add(new Kernel("Heads.split", () -> Heads.split(packed, 256, 4, 64)));
         kernels.add(new Kernel("Heads.mergeInto", () -> Heads.mergeInto(heads, merged, 0)));
         kernels.add(new Kernel("Rope.forward", () -> Rope.forward(heads, 0, 10_000)));
+        var attention = Attention.forward(heads, heads, heads, true, 0.125);
+        kernels.add(new Kernel("Attention.forward", () -> Attention.forward(heads, heads, heads, true, 0.125)));
+        kernels.add(new Kernel("Attention.backward", () -> Attention.backward(heads, heads, heads, heads,
+                attention.out(), attention.logSumExp(), true, 0.125)));
         return kernels;
     }
 
