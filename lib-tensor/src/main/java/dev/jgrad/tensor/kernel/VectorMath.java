@@ -115,6 +115,38 @@ public final class VectorMath {
         return Float.intBitsToFloat(Float.floatToRawIntBits(er) + exponent);
     }
 
+    /**
+     * x[i] = e^(x[i] - shift) for i in [from, from + n), each element the bits {@code exp(x[i] - shift)} gives.
+     *
+     * <p>Arrays in, nothing out, with exp's lane code written out here instead of a call to
+     * {@link #exp(FloatVector)}: a method taking a vector must be inlined into its caller or C2 boxes the vector on
+     * the heap at the call, and the big attention kernels that call this can reach C2's inlining budget, past which
+     * such calls stay out of line (that boxing once was most of a training step's allocation, and whether it
+     * happens depends on the JIT's inlining order in each run). Only Vector API calls remain below, which the JIT
+     * inlines whatever its budget.
+     */
+    public static void expShiftedInPlace(float[] x, int from, int n, float shift) {
+        int end = from + n;
+        int i = from;
+        for (int bound = from + F.loopBound(n); i < bound; i += F.length()) {
+            var xs = FloatVector.fromArray(F, x, i).sub(shift);
+            var shifted = xs.fma(V_LOG2E, V_ROUNDER);
+            var m = shifted.sub(V_ROUNDER);
+            var r = m.fma(V_MINUS_LN2_HI, xs);
+            r = m.fma(V_MINUS_LN2_LO, r);
+            var er = r.fma(V_EXP_C6, V_EXP_C5).fma(r, V_EXP_C4).fma(r, V_EXP_C3).fma(r, V_EXP_C2).fma(r, V_ONE)
+                    .fma(r, V_ONE);
+            var exponent = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
+            var e = er.reinterpretAsInts().add(exponent).reinterpretAsFloats();
+            e = e.blend(0f, xs.compare(VectorOperators.LT, EXP_LOWEST));
+            e = e.blend(Float.POSITIVE_INFINITY, xs.compare(VectorOperators.GT, EXP_HIGHEST));
+            e.blend(xs, xs.test(VectorOperators.IS_NAN)).intoArray(x, i);
+        }
+        for (; i < end; i++) {
+            x[i] = exp(x[i] - shift);
+        }
+    }
+
     // ------------------------------------------------------------------------------------------ log
 
     // Offsets the exponent split so the mantissa m lands in [sqrt(1/2), sqrt(2)) rather than [1, 2).

@@ -978,9 +978,7 @@ public final class Attention {
      * that, fma(e, 1, sum) being e + sum), so the sum does not depend on how the keys are tiled.
      */
     private static float expShiftedSumF32(float[] x, int o, int lanes, float shift) {
-        for (int j = o; j < o + lanes; j += LANES) {
-            VectorMath.exp(FloatVector.fromArray(F, x, j).sub(shift)).intoArray(x, j);
-        }
+        VectorMath.expShiftedInPlace(x, o, lanes, shift);   // array-level: nothing to box if left out of line
         return Lanes.dot(x, o, ONES, 0, lanes);
     }
 
@@ -991,10 +989,9 @@ public final class Attention {
      * gives (the same operations), without the sum the backward does not need.
      */
     private static void softmaxAndGradF32(float[] p, float[] dS, int o, int lanes, float lse, float gDotOut) {
+        VectorMath.expShiftedInPlace(p, o, lanes, lse);   // array-level: nothing to box if left out of line
         for (int j = o; j < o + lanes; j += LANES) {
-            var e = VectorMath.exp(FloatVector.fromArray(F, p, j).sub(lse));
-            e.intoArray(p, j);
-            FloatVector.fromArray(F, dS, j).sub(gDotOut).mul(e).intoArray(dS, j);
+            FloatVector.fromArray(F, dS, j).sub(gDotOut).mul(FloatVector.fromArray(F, p, j)).intoArray(dS, j);
         }
     }
 

@@ -161,4 +161,26 @@ class VectorMathTest {
         assertEquals(0f, VectorMath.log(1f), "log(1) is exactly 0");
         assertEquals(1f, VectorMath.exp(0f), "exp(0) is exactly 1");
     }
+
+    @Test
+    void expShiftedInPlaceGivesEachElementTheBitsOfExpOfItsShiftedValue() {
+        Random random = new Random(3);
+        for (int n : new int[] {0, 1, S.length(), 2 * S.length() + 3, 64}) {
+            int from = 5;
+            float[] x = new float[from + n + 2];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = random.nextInt(10) == 0 ? Float.NEGATIVE_INFINITY : (float) (random.nextGaussian() * 30);
+            }
+            x[from] = Float.NaN;
+            float shift = 2.5f;
+            float[] expected = x.clone();
+            for (int i = from; i < from + n; i++) {
+                expected[i] = VectorMath.exp(x[i] - shift);
+            }
+            VectorMath.expShiftedInPlace(x, from, n, shift);
+            for (int i = 0; i < x.length; i++) {
+                assertEquals(Float.floatToIntBits(expected[i]), Float.floatToIntBits(x[i]), "element " + i + " of n " + n);
+            }
+        }
+    }
 }
