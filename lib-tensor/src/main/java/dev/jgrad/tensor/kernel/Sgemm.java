@@ -287,31 +287,11 @@ public final class Sgemm {
             } else {
                 // Column-major B (a transposed weight): each element is a dot product of two contiguous rows.
                 for (int j = j0; j < j1; j++) {
-                    float dot = dot(a, aRow, b, bOff + j * bCs, k);
+                    float dot = Lanes.dot(a, aRow, b, bOff + j * bCs, k);
                     c[cRow + j] = beta == 0 ? dot : c[cRow + j] + dot;
                 }
             }
         }
-    }
-
-    /** x[xOff..xOff+k) . y[yOff..yOff+k) with four vector accumulators, summed in a fixed order. */
-    private static float dot(float[] x, int xOff, float[] y, int yOff, int k) {
-        FloatVector s0 = FloatVector.zero(S), s1 = FloatVector.zero(S), s2 = FloatVector.zero(S), s3 = FloatVector.zero(S);
-        int p = 0;
-        for (int bound = k - 4 * L + 1; p < bound; p += 4 * L) {
-            s0 = FloatVector.fromArray(S, x, xOff + p).fma(FloatVector.fromArray(S, y, yOff + p), s0);
-            s1 = FloatVector.fromArray(S, x, xOff + p + L).fma(FloatVector.fromArray(S, y, yOff + p + L), s1);
-            s2 = FloatVector.fromArray(S, x, xOff + p + 2 * L).fma(FloatVector.fromArray(S, y, yOff + p + 2 * L), s2);
-            s3 = FloatVector.fromArray(S, x, xOff + p + 3 * L).fma(FloatVector.fromArray(S, y, yOff + p + 3 * L), s3);
-        }
-        for (int bound = S.loopBound(k); p < bound; p += L) {
-            s0 = FloatVector.fromArray(S, x, xOff + p).fma(FloatVector.fromArray(S, y, yOff + p), s0);
-        }
-        float sum = Lanes.sum(s0.add(s1).add(s2.add(s3)));
-        for (; p < k; p++) {
-            sum = Math.fma(x[xOff + p], y[yOff + p], sum);
-        }
-        return sum;
     }
 
     /** Computes rows [m0, m1) x columns [n0, n1) of C on the calling thread. */

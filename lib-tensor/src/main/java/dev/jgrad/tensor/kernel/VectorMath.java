@@ -116,20 +116,22 @@ public final class VectorMath {
     }
 
     /**
-     * x[i] = e^(x[i] - shift) for i in [from, from + n), each element the bits {@code exp(x[i] - shift)} gives.
+     * out[oo + i] = e^(x[xo + i] - shift) for i &lt; n, each the bits {@code exp(x[xo + i] - shift)} gives; returns
+     * their sum, the lanes summed in {@link Lanes}' fixed order, then the tail in order. {@code out} may be
+     * {@code x} itself (in place), or null when only the sum is wanted (a log-sum-exp).
      *
-     * <p>Arrays in, nothing out, with exp's lane code written out here instead of a call to
+     * <p>Arrays in, a float out, with exp's lane code written out here instead of a call to
      * {@link #exp(FloatVector)}: a method taking a vector must be inlined into its caller or C2 boxes the vector on
-     * the heap at the call, and the big attention kernels that call this can reach C2's inlining budget, past which
-     * such calls stay out of line (that boxing once was most of a training step's allocation, and whether it
-     * happens depends on the JIT's inlining order in each run). Only Vector API calls remain below, which the JIT
-     * inlines whatever its budget.
+     * the heap at the call, and the kernels that call this often sit in compilations past C2's inlining budget
+     * ({@code NodeCountInliningCutoff}), where such calls stay out of line (that boxing once was most of a
+     * training step's allocation, and whether it happened depended on the JIT's inlining order in each run). Only
+     * Vector API calls remain below, which the JIT inlines whatever its budget.
      */
-    public static void expShiftedInPlace(float[] x, int from, int n, float shift) {
-        int end = from + n;
-        int i = from;
-        for (int bound = from + F.loopBound(n); i < bound; i += F.length()) {
-            var xs = FloatVector.fromArray(F, x, i).sub(shift);
+    public static float expShiftedSum(float[] x, int xo, float[] out, int oo, int n, float shift) {
+        int i = 0;
+        var sum = FloatVector.zero(F);
+        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
+            var xs = FloatVector.fromArray(F, x, xo + i).sub(shift);
             var shifted = xs.fma(V_LOG2E, V_ROUNDER);
             var m = shifted.sub(V_ROUNDER);
             var r = m.fma(V_MINUS_LN2_HI, xs);
@@ -140,11 +142,30 @@ public final class VectorMath {
             var e = er.reinterpretAsInts().add(exponent).reinterpretAsFloats();
             e = e.blend(0f, xs.compare(VectorOperators.LT, EXP_LOWEST));
             e = e.blend(Float.POSITIVE_INFINITY, xs.compare(VectorOperators.GT, EXP_HIGHEST));
-            e.blend(xs, xs.test(VectorOperators.IS_NAN)).intoArray(x, i);
+            e = e.blend(xs, xs.test(VectorOperators.IS_NAN));
+            if (out != null) {   // loop-invariant: C2 compiles the loop once with the store and once without
+                e.intoArray(out, oo + i);
+            }
+            sum = sum.add(e);
         }
-        for (; i < end; i++) {
-            x[i] = exp(x[i] - shift);
+        sum = Lanes.LEVELS >= 1 ? sum.add(sum.rearrange(Lanes.HALF)) : sum;
+        sum = Lanes.LEVELS >= 2 ? sum.add(sum.rearrange(Lanes.QUARTER)) : sum;
+        sum = Lanes.LEVELS >= 3 ? sum.add(sum.rearrange(Lanes.EIGHTH)) : sum;
+        sum = Lanes.LEVELS >= 4 ? sum.add(sum.rearrange(Lanes.SIXTEENTH)) : sum;
+        float total = sum.lane(0);
+        for (; i < n; i++) {
+            float e = exp(x[xo + i] - shift);
+            if (out != null) {
+                out[oo + i] = e;
+            }
+            total += e;
         }
+        return total;
+    }
+
+    /** x[i] = e^(x[i] - shift) for i in [from, from + n): {@link #expShiftedSum} in place, the sum unused. */
+    public static void expShiftedInPlace(float[] x, int from, int n, float shift) {
+        expShiftedSum(x, from, x, from, n, shift);
     }
 
     // ------------------------------------------------------------------------------------------ log

@@ -297,44 +297,24 @@ public final class CrossEntropy {
     }
 
     private static float sumExpF32(float[] x, int xo, int n, float max) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        var lanes = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            lanes = lanes.add(VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(max)));
-        }
-        float sum = Lanes.sum(lanes);
-        for (; i < n; i++) {
-            sum += VectorMath.exp(x[xo + i] - max);
-        }
-        return sum;
+        return VectorMath.expShiftedSum(x, xo, null, 0, n, max);
     }
 
     private static float sumF32(float[] x, int xo, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        var lanes = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            lanes = lanes.add(FloatVector.fromArray(F, x, xo + i));
-        }
-        float sum = Lanes.sum(lanes);
-        for (; i < n; i++) {
-            sum += x[xo + i];
-        }
-        return sum;
+        return Lanes.sum(x, xo, n);
     }
 
     /** out[j] = scale * (exp(x[j] - lse) - offTarget): the gradient of every class before the target's own term. */
     private static void softmaxMinusConstF32(float[] x, int xo, float lse, float offTarget, float scale, float[] out,
             int oo, int n) {
+        VectorMath.expShiftedSum(x, xo, out, oo, n, lse);
         int bound = F.loopBound(n);
         int i = 0;
         for (; i < bound; i += F.length()) {
-            VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(lse)).sub(offTarget).mul(scale)
-                    .intoArray(out, oo + i);
+            FloatVector.fromArray(F, out, oo + i).sub(offTarget).mul(scale).intoArray(out, oo + i);
         }
         for (; i < n; i++) {
-            out[oo + i] = scale * (VectorMath.exp(x[xo + i] - lse) - offTarget);
+            out[oo + i] = scale * (out[oo + i] - offTarget);
         }
     }
 }

@@ -141,28 +141,11 @@ public final class LayerNorm {
     /** Two passes (mean, then the squared deviations from it) keep the float variance accurate. */
     private static void forwardRowF32(float[] x, int xo, float[] w, float[] b, float eps, float[] y, int yo,
             float[] mean, float[] rstd, int row, int n) {
-        int bound = F.loopBound(n);
-        int i = 0;
-        var sumLanes = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            sumLanes = sumLanes.add(FloatVector.fromArray(F, x, xo + i));
-        }
-        float sum = Lanes.sum(sumLanes);
-        for (; i < n; i++) {
-            sum += x[xo + i];
-        }
-        float m = sum / n;
+        float m = Lanes.sum(x, xo, n) / n;
+        float sq = Lanes.sumSquaredDeviations(x, xo, n, m);
         var meanB = FloatVector.broadcast(F, m);
-        var sqLanes = FloatVector.zero(F);
-        for (i = 0; i < bound; i += F.length()) {
-            var dev = FloatVector.fromArray(F, x, xo + i).sub(meanB);
-            sqLanes = dev.fma(dev, sqLanes);
-        }
-        float sq = Lanes.sum(sqLanes);
-        for (; i < n; i++) {
-            float dev = x[xo + i] - m;
-            sq += dev * dev;
-        }
+        int bound = F.loopBound(n);
+        int i;
         float s = (float) (1.0 / Math.sqrt(sq / n + eps));
         for (i = 0; i < bound; i += F.length()) {
             var norm = FloatVector.fromArray(F, x, xo + i).sub(meanB).mul(s);
@@ -369,33 +352,23 @@ public final class LayerNorm {
         var meanB = FloatVector.broadcast(F, m);
         int bound = F.loopBound(n);
         int i = 0;
-        var dnormLanes = FloatVector.zero(F);
-        var dnormNormLanes = FloatVector.zero(F);
+        // dnorm goes into dx's row first: the two sums then read it back, and the last pass overwrites it.
         for (; i < bound; i += F.length()) {
-            var norm = FloatVector.fromArray(F, x, xo + i).sub(meanB).mul(s);
-            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
-            dnormLanes = dnormLanes.add(dnorm);
-            dnormNormLanes = dnorm.fma(norm, dnormNormLanes);
+            FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i)).intoArray(dx, dxo + i);
         }
-        float dnormSum = Lanes.sum(dnormLanes);
-        float dnormNormSum = Lanes.sum(dnormNormLanes);
         for (; i < n; i++) {
-            float norm = (x[xo + i] - m) * s;
-            float dnorm = w[i] * g[go + i];
-            dnormSum += dnorm;
-            dnormNormSum += dnorm * norm;
+            dx[dxo + i] = w[i] * g[go + i];
         }
-        float dnormMean = dnormSum / n;
-        float dnormNormMean = dnormNormSum / n;
+        float dnormMean = Lanes.sum(dx, dxo, n) / n;
+        float dnormNormMean = Lanes.dotNormalized(dx, dxo, x, xo, n, m, s) / n;
         for (i = 0; i < bound; i += F.length()) {
             var norm = FloatVector.fromArray(F, x, xo + i).sub(meanB).mul(s);
-            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
+            var dnorm = FloatVector.fromArray(F, dx, dxo + i);
             dnorm.sub(dnormMean).sub(norm.mul(dnormNormMean)).mul(s).intoArray(dx, dxo + i);
         }
         for (; i < n; i++) {
             float norm = (x[xo + i] - m) * s;
-            float dnorm = w[i] * g[go + i];
-            dx[dxo + i] = (dnorm - dnormMean - norm * dnormNormMean) * s;
+            dx[dxo + i] = (dx[dxo + i] - dnormMean - norm * dnormNormMean) * s;
         }
     }
 

@@ -125,16 +125,8 @@ public final class RmsNorm {
     private static void forwardRowF32(float[] x, int xo, float[] w, float eps, float[] y, int yo, float[] rstd,
             int row, int n) {
         int bound = F.loopBound(n);
-        int i = 0;
-        var sqLanes = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            var v = FloatVector.fromArray(F, x, xo + i);
-            sqLanes = v.fma(v, sqLanes);
-        }
-        float sq = Lanes.sum(sqLanes);
-        for (; i < n; i++) {
-            sq += x[xo + i] * x[xo + i];
-        }
+        int i;
+        float sq = Lanes.dot(x, xo, x, xo, n);
         float s = (float) (1.0 / Math.sqrt(sq / n + eps));
         for (i = 0; i < bound; i += F.length()) {
             FloatVector.fromArray(F, x, xo + i).mul(s).mul(FloatVector.fromArray(F, w, i)).intoArray(y, yo + i);
@@ -300,25 +292,21 @@ public final class RmsNorm {
             int n) {
         int bound = F.loopBound(n);
         int i = 0;
-        var dnormNormLanes = FloatVector.zero(F);
+        // dnorm goes into dx's row first: the sum then reads it back, and the last pass overwrites it.
         for (; i < bound; i += F.length()) {
-            var norm = FloatVector.fromArray(F, x, xo + i).mul(s);
-            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
-            dnormNormLanes = dnorm.fma(norm, dnormNormLanes);
+            FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i)).intoArray(dx, dxo + i);
         }
-        float dnormNormSum = Lanes.sum(dnormNormLanes);
         for (; i < n; i++) {
-            dnormNormSum += w[i] * g[go + i] * (x[xo + i] * s);
+            dx[dxo + i] = w[i] * g[go + i];
         }
-        float dnormNormMean = dnormNormSum / n;
+        float dnormNormMean = Lanes.dotNormalized(dx, dxo, x, xo, n, 0f, s) / n;
         for (i = 0; i < bound; i += F.length()) {
             var norm = FloatVector.fromArray(F, x, xo + i).mul(s);
-            var dnorm = FloatVector.fromArray(F, w, i).mul(FloatVector.fromArray(F, g, go + i));
-            dnorm.sub(norm.mul(dnormNormMean)).mul(s).intoArray(dx, dxo + i);
+            FloatVector.fromArray(F, dx, dxo + i).sub(norm.mul(dnormNormMean)).mul(s).intoArray(dx, dxo + i);
         }
         for (; i < n; i++) {
             float norm = x[xo + i] * s;
-            dx[dxo + i] = (w[i] * g[go + i] - norm * dnormNormMean) * s;
+            dx[dxo + i] = (dx[dxo + i] - norm * dnormNormMean) * s;
         }
     }
 

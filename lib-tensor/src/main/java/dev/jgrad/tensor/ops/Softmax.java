@@ -35,20 +35,7 @@ public final class Softmax {
     private static void softmaxRowF32(float[] x, int xo, float[] y, int yo, int n) {
         int bound = F.loopBound(n);
         int i;
-        float max = rowMaxF32(x, xo, n);
-        var maxB = FloatVector.broadcast(F, max);
-        var sumLanes = FloatVector.zero(F);
-        for (i = 0; i < bound; i += F.length()) {
-            var e = VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(maxB));
-            e.intoArray(y, yo + i);
-            sumLanes = sumLanes.add(e);
-        }
-        float sum = Lanes.sum(sumLanes);
-        for (; i < n; i++) {
-            float e = VectorMath.exp(x[xo + i] - max);
-            y[yo + i] = e;
-            sum += e;
-        }
+        float sum = VectorMath.expShiftedSum(x, xo, y, yo, n, rowMaxF32(x, xo, n));
         float inv = 1f / sum;
         for (i = 0; i < bound; i += F.length()) {
             FloatVector.fromArray(F, y, yo + i).mul(inv).intoArray(y, yo + i);
@@ -72,15 +59,8 @@ public final class Softmax {
 
     private static void softmaxBackwardRowF32(float[] g, int go, float[] y, int yo, float[] dx, int dxo, int n) {
         int bound = F.loopBound(n);
-        int i = 0;
-        var dotLanes = FloatVector.zero(F);
-        for (; i < bound; i += F.length()) {
-            dotLanes = FloatVector.fromArray(F, g, go + i).fma(FloatVector.fromArray(F, y, yo + i), dotLanes);
-        }
-        float dot = Lanes.sum(dotLanes);
-        for (; i < n; i++) {
-            dot += g[go + i] * y[yo + i];
-        }
+        int i;
+        float dot = Lanes.dot(g, go, y, yo, n);
         for (i = 0; i < bound; i += F.length()) {
             var gv = FloatVector.fromArray(F, g, go + i);
             gv.sub(dot).mul(FloatVector.fromArray(F, y, yo + i)).intoArray(dx, dxo + i);
@@ -223,14 +203,7 @@ public final class Softmax {
         int i;
         float max = rowMaxF32(x, xo, n);
         var maxB = FloatVector.broadcast(F, max);
-        var sumLanes = FloatVector.zero(F);
-        for (i = 0; i < bound; i += F.length()) {
-            sumLanes = sumLanes.add(VectorMath.exp(FloatVector.fromArray(F, x, xo + i).sub(maxB)));
-        }
-        float sum = Lanes.sum(sumLanes);
-        for (; i < n; i++) {
-            sum += VectorMath.exp(x[xo + i] - max);
-        }
+        float sum = VectorMath.expShiftedSum(x, xo, null, 0, n, max);
         // (x - max) - logSum rather than x - (max + logSum): max + logSum would round away logSum when max is large.
         float logSum = (float) Math.log(sum);
         for (i = 0; i < bound; i += F.length()) {
@@ -254,22 +227,16 @@ public final class Softmax {
     }
 
     private static void logSoftmaxBackwardRowF32(float[] g, int go, float[] y, int yo, float[] dx, int dxo, int n) {
+        float sum = Lanes.sum(g, go, n);
+        VectorMath.expShiftedSum(y, yo, dx, dxo, n, 0f);   // dx = exp(y) = softmax, then dx = g - softmax * sum
         int bound = F.loopBound(n);
         int i = 0;
-        var sumLanes = FloatVector.zero(F);
         for (; i < bound; i += F.length()) {
-            sumLanes = sumLanes.add(FloatVector.fromArray(F, g, go + i));
-        }
-        float sum = Lanes.sum(sumLanes);
-        for (; i < n; i++) {
-            sum += g[go + i];
-        }
-        for (i = 0; i < bound; i += F.length()) {
-            var p = VectorMath.exp(FloatVector.fromArray(F, y, yo + i));
+            var p = FloatVector.fromArray(F, dx, dxo + i);
             FloatVector.fromArray(F, g, go + i).sub(p.mul(sum)).intoArray(dx, dxo + i);
         }
         for (; i < n; i++) {
-            dx[dxo + i] = g[go + i] - VectorMath.exp(y[yo + i]) * sum;
+            dx[dxo + i] = g[go + i] - dx[dxo + i] * sum;
         }
     }
 

@@ -48,7 +48,7 @@ class LanesTest {
     void sumsInTheDocumentedOrderExactly() {
         for (float[] a : inputs(300)) {
             float expected = halvingTree(a);
-            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(Lanes.sum(FloatVector.fromArray(F, a, 0))),
+            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(Lanes.sum(a, 0, a.length)),
                     Arrays.toString(a));
             double exact = 0;
             for (float v : a) {
@@ -67,7 +67,7 @@ class LanesTest {
         float[][] in = inputs(200);
         float[] cold = new float[in.length];
         for (int k = 0; k < in.length; k++) {
-            cold[k] = Lanes.sum(FloatVector.fromArray(F, in[k], 0));
+            cold[k] = Lanes.sum(in[k], 0, in[k].length);
         }
         Rng rng = new Rng(5);
         Tensor x = Tensor.randn(rng, 6, 37).mul(30);
@@ -77,12 +77,12 @@ class LanesTest {
 
         float sink = 0;
         for (int i = 0; i < 20_000; i++) {   // enough calls for C2 to compile the kernels and Lanes.sum
-            sink += Lanes.sum(FloatVector.fromArray(F, in[i % in.length], 0));
+            sink += Lanes.sum(in[i % in.length], 0, F.length());
             sink += LayerNorm.forward(x, w, b, 1e-5).out().f32Data()[0];
         }
         assertTrue(Float.isFinite(sink));
         for (int k = 0; k < in.length; k++) {
-            assertEquals(Float.floatToIntBits(cold[k]), Float.floatToIntBits(Lanes.sum(FloatVector.fromArray(F, in[k], 0))));
+            assertEquals(Float.floatToIntBits(cold[k]), Float.floatToIntBits(Lanes.sum(in[k], 0, in[k].length)));
         }
         assertEquals(Arrays.toString(layerNormCold), Arrays.toString(LayerNorm.forward(x, w, b, 1e-5).out().toFloatArray()));
     }
@@ -90,26 +90,86 @@ class LanesTest {
     @Test
     void dotSumsLaneProductsInTheHalvingTreeThenTheTail() {
         Rng rng = new Rng(5);
-        for (int n : new int[] {0, 1, F.length() - 1, F.length(), 3 * F.length() + 5, 100}) {
-            float[] a = new float[n + 3];
-            float[] b = new float[n + 7];
-            for (int i = 0; i < a.length; i++) {
-                a[i] = (float) rng.nextGaussian();
-            }
-            for (int i = 0; i < b.length; i++) {
-                b[i] = (float) rng.nextGaussian();
-            }
-            // Scalar model: lane l accumulates the fmas of elements l, l + L, ... below the vector bound.
+        for (int n : LENGTHS) {
+            float[] a = gaussians(rng, n + 3);
+            float[] b = gaussians(rng, n + 7);
+            float expected = model(n, i -> a[3 + i], i -> b[7 + i]);
+            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(Lanes.dot(a, 3, b, 7, n)), "n = " + n);
+        }
+    }
+
+    @Test
+    void sumAddsLanesInTheHalvingTreeThenTheTailInOrder() {
+        Rng rng = new Rng(6);
+        for (int n : LENGTHS) {
+            float[] a = gaussians(rng, n + 5);
             int bound = n / F.length() * F.length();
             float[] lanes = new float[F.length()];
             for (int i = 0; i < bound; i++) {
-                lanes[i % F.length()] = Math.fma(a[3 + i], b[7 + i], lanes[i % F.length()]);
+                lanes[i % F.length()] += a[5 + i];
             }
             float expected = halvingTree(lanes);
             for (int i = bound; i < n; i++) {
-                expected = Math.fma(a[3 + i], b[7 + i], expected);
+                expected += a[5 + i];
             }
-            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(Lanes.dot(a, 3, b, 7, n)), "n = " + n);
+            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(Lanes.sum(a, 5, n)), "n = " + n);
         }
+    }
+
+    @Test
+    void sumSquaredDeviationsFusesEachSquareIntoItsLane() {
+        Rng rng = new Rng(7);
+        for (int n : LENGTHS) {
+            float[] a = gaussians(rng, n + 2);
+            float center = 0.37f;
+            float expected = model(n, i -> a[2 + i] - center, i -> a[2 + i] - center);
+            assertEquals(Float.floatToIntBits(expected), Float.floatToIntBits(Lanes.sumSquaredDeviations(a, 2, n,
+                    center)), "n = " + n);
+        }
+    }
+
+    @Test
+    void dotNormalizedIsTheDotProductWithTheNormalisedRow() {
+        Rng rng = new Rng(8);
+        for (int n : LENGTHS) {
+            float[] a = gaussians(rng, n + 1);
+            float[] x = gaussians(rng, n + 4);
+            float center = -0.2f;
+            float scale = 1.7f;
+            float expected = model(n, i -> a[1 + i], i -> (x[4 + i] - center) * scale);
+            assertEquals(Float.floatToIntBits(expected),
+                    Float.floatToIntBits(Lanes.dotNormalized(a, 1, x, 4, n, center, scale)), "n = " + n);
+        }
+    }
+
+    private static final int[] LENGTHS = {0, 1, F.length() - 1, F.length(), 3 * F.length() + 5, 100};
+
+    private static float[] gaussians(Rng rng, int n) {
+        float[] a = new float[n];
+        for (int i = 0; i < n; i++) {
+            a[i] = (float) rng.nextGaussian();
+        }
+        return a;
+    }
+
+    /**
+     * The scalar model of a fused reduction: lane l accumulates fma(left(i), right(i)) for i = l, l + L, ... below
+     * the vector bound, the lanes are summed in the halving tree, then the tail is fused in order.
+     */
+    private static float model(int n, IntToFloat left, IntToFloat right) {
+        int bound = n / F.length() * F.length();
+        float[] lanes = new float[F.length()];
+        for (int i = 0; i < bound; i++) {
+            lanes[i % F.length()] = Math.fma(left.at(i), right.at(i), lanes[i % F.length()]);
+        }
+        float sum = halvingTree(lanes);
+        for (int i = bound; i < n; i++) {
+            sum = Math.fma(left.at(i), right.at(i), sum);
+        }
+        return sum;
+    }
+
+    private interface IntToFloat {
+        float at(int i);
     }
 }

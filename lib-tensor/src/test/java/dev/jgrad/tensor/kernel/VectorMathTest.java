@@ -163,6 +163,27 @@ class VectorMathTest {
     }
 
     @Test
+    void expShiftedSumWritesExpOfEachShiftedValueAndSumsThemAsLanesSumDoes() {
+        Random random = new Random(4);
+        for (int n : new int[] {0, 1, S.length() - 1, S.length(), 2 * S.length() + 3, 100}) {
+            float[] x = new float[3 + n];
+            for (int i = 0; i < x.length; i++) {
+                x[i] = (float) (random.nextGaussian() * 4);
+            }
+            float shift = 1.25f;
+            float[] out = new float[7 + n];
+            float sum = VectorMath.expShiftedSum(x, 3, out, 7, n, shift);
+            for (int i = 0; i < n; i++) {
+                assertEquals(Float.floatToIntBits(VectorMath.exp(x[3 + i] - shift)), Float.floatToIntBits(out[7 + i]),
+                        "element " + i + " of n " + n);
+            }
+            assertEquals(Float.floatToIntBits(Lanes.sum(out, 7, n)), Float.floatToIntBits(sum), "sum of n " + n);
+            assertEquals(Float.floatToIntBits(sum), Float.floatToIntBits(VectorMath.expShiftedSum(x, 3, null, 0, n,
+                    shift)), "the sum alone, n " + n);
+        }
+    }
+
+    @Test
     void expShiftedInPlaceGivesEachElementTheBitsOfExpOfItsShiftedValue() {
         Random random = new Random(3);
         for (int n : new int[] {0, 1, S.length(), 2 * S.length() + 3, 64}) {
