@@ -4,6 +4,7 @@ import dev.jgrad.models.gpt.GptConfig;
 import dev.jgrad.tensor.Parallel;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.ElementwiseF32;
+import dev.jgrad.tensor.kernel.Lanes;
 import dev.jgrad.tensor.kernel.VectorMath;
 import java.util.Arrays;
 import jdk.incubator.vector.FloatVector;
@@ -38,8 +39,10 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
     static final long PARALLEL_MIN_MACS = 1L << 20;
 
     /**
-     * Lane i reads lane i XOR (L/2), XOR (L/4), ... XOR 1: the butterfly of {@link #laneSum}. Each is its own
-     * constant so C2 sees every shuffle (the loop over an array of shuffles in Lanes.sum is not inlined here).
+     * Lane i reads lane i XOR (L/2), XOR (L/4), ... XOR 1: the butterfly {@link #dot4} sums its lanes with, written
+     * out in the kernel rather than called (a method taking a vector must be inlined or C2 boxes the vector at the
+     * call; see {@link Lanes}). Lane 0 of the butterfly adds the same pairs as {@link Lanes}' rotations, so the
+     * bits are {@link Lanes#dot}'s. Each shuffle is its own constant so C2 sees it.
      */
     private static final VectorShuffle<Float> SWAP_HALVES = butterfly(F.length() / 2);
     private static final VectorShuffle<Float> SWAP_QUARTERS = butterfly(Math.max(1, F.length() / 4));
@@ -321,11 +324,11 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             int base = (h / group) * context * headDim;
             float max = Float.NEGATIVE_INFINITY;
             for (int j = 0; j < visible; j++) {
-                float score = dot(ws.qkv, q, keys, base + j * headDim, headDim) * attentionScale;
+                float score = Lanes.dot(ws.qkv, q, keys, base + j * headDim, headDim) * attentionScale;
                 scores[j] = score;
                 max = Math.max(max, score);
             }
-            float sum = expShifted(scores, visible, max);
+            float sum = VectorMath.expShiftedSum(scores, 0, scores, 0, visible, max);
             int out = r * dModel + h * headDim;
             Arrays.fill(ws.attended, out, out + headDim, 0f);
             for (int j = 0; j < visible; j++) {
@@ -398,13 +401,13 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
         }
         for (; o < to; o++) {
             for (int r = 0; r < rows; r++) {
-                float sum = dot(p.w, o * in, x, xOff + r * in, in);
+                float sum = Lanes.dot(p.w, o * in, x, xOff + r * in, in);
                 y[yOff + r * ldy + o] = p.b == null ? sum : sum + p.b[o];
             }
         }
     }
 
-    /** Four consecutive outputs o..o+3 of one row; each computed exactly as {@link #dot} would. */
+    /** Four consecutive outputs o..o+3 of one row, each computed exactly as {@link Lanes#dot} computes it. */
     private static void dot4(float[] w, int wOff, int n, float[] x, int xOff, float[] b, int o, float[] y, int yOff) {
         var acc0 = FloatVector.zero(F);
         var acc1 = FloatVector.zero(F);
@@ -418,16 +421,38 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             acc2 = FloatVector.fromArray(F, w, wOff + 2 * n + i).fma(xv, acc2);
             acc3 = FloatVector.fromArray(F, w, wOff + 3 * n + i).fma(xv, acc3);
         }
-        float s0 = laneSum(acc0);
-        float s1 = laneSum(acc1);
-        float s2 = laneSum(acc2);
-        float s3 = laneSum(acc3);
+        acc0 = acc0.add(acc0.rearrange(SWAP_HALVES));
+        acc1 = acc1.add(acc1.rearrange(SWAP_HALVES));
+        acc2 = acc2.add(acc2.rearrange(SWAP_HALVES));
+        acc3 = acc3.add(acc3.rearrange(SWAP_HALVES));
+        if (F.length() >= 4) {
+            acc0 = acc0.add(acc0.rearrange(SWAP_QUARTERS));
+            acc1 = acc1.add(acc1.rearrange(SWAP_QUARTERS));
+            acc2 = acc2.add(acc2.rearrange(SWAP_QUARTERS));
+            acc3 = acc3.add(acc3.rearrange(SWAP_QUARTERS));
+        }
+        if (F.length() >= 8) {
+            acc0 = acc0.add(acc0.rearrange(SWAP_EIGHTHS));
+            acc1 = acc1.add(acc1.rearrange(SWAP_EIGHTHS));
+            acc2 = acc2.add(acc2.rearrange(SWAP_EIGHTHS));
+            acc3 = acc3.add(acc3.rearrange(SWAP_EIGHTHS));
+        }
+        if (F.length() >= 16) {
+            acc0 = acc0.add(acc0.rearrange(SWAP_SIXTEENTHS));
+            acc1 = acc1.add(acc1.rearrange(SWAP_SIXTEENTHS));
+            acc2 = acc2.add(acc2.rearrange(SWAP_SIXTEENTHS));
+            acc3 = acc3.add(acc3.rearrange(SWAP_SIXTEENTHS));
+        }
+        float s0 = acc0.lane(0);
+        float s1 = acc1.lane(0);
+        float s2 = acc2.lane(0);
+        float s3 = acc3.lane(0);
         for (; i < n; i++) {
             float xi = x[xOff + i];
-            s0 += w[wOff + i] * xi;
-            s1 += w[wOff + n + i] * xi;
-            s2 += w[wOff + 2 * n + i] * xi;
-            s3 += w[wOff + 3 * n + i] * xi;
+            s0 = Math.fma(w[wOff + i], xi, s0);
+            s1 = Math.fma(w[wOff + n + i], xi, s1);
+            s2 = Math.fma(w[wOff + 2 * n + i], xi, s2);
+            s3 = Math.fma(w[wOff + 3 * n + i], xi, s3);
         }
         if (b != null) {
             s0 += b[o];
@@ -447,37 +472,6 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
             lanes[i] = i ^ distance;
         }
         return VectorShuffle.fromArray(F, lanes, 0);
-    }
-
-    /**
-     * The sum of v's lanes in one fixed order (a butterfly: whole-vector adds, the same compiled or not), so
-     * results never depend on the JIT; for up to 16 lanes (512-bit vectors), the widest x86 and ARM have.
-     */
-    private static float laneSum(FloatVector v) {
-        v = v.add(v.rearrange(SWAP_HALVES));
-        if (F.length() >= 4) {
-            v = v.add(v.rearrange(SWAP_QUARTERS));
-        }
-        if (F.length() >= 8) {
-            v = v.add(v.rearrange(SWAP_EIGHTHS));
-        }
-        if (F.length() >= 16) {
-            v = v.add(v.rearrange(SWAP_SIXTEENTHS));
-        }
-        return v.lane(0);
-    }
-
-    private static float dot(float[] a, int aOff, float[] b, int bOff, int n) {
-        var acc = FloatVector.zero(F);
-        int i = 0;
-        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            acc = FloatVector.fromArray(F, a, aOff + i).fma(FloatVector.fromArray(F, b, bOff + i), acc);
-        }
-        float sum = laneSum(acc);
-        for (; i < n; i++) {
-            sum += a[aOff + i] * b[bOff + i];
-        }
-        return sum;
     }
 
     /** y += alpha x */
@@ -522,25 +516,6 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
         }
     }
 
-    /** a[i] = exp(a[i] - max) for i < n; returns their sum (VectorMath: the same bits before and after the JIT). */
-    private static float expShifted(float[] a, int n, float max) {
-        var shift = FloatVector.broadcast(F, max);
-        var acc = FloatVector.zero(F);
-        int i = 0;
-        for (int bound = F.loopBound(n); i < bound; i += F.length()) {
-            var e = VectorMath.exp(FloatVector.fromArray(F, a, i).sub(shift));
-            e.intoArray(a, i);
-            acc = acc.add(e);
-        }
-        float sum = laneSum(acc);
-        for (; i < n; i++) {
-            float e = VectorMath.exp(a[i] - max);
-            a[i] = e;
-            sum += e;
-        }
-        return sum;
-    }
-
     /** RoPE on one head at {@code off}: (x[i], x[i + D/2]) rotated by pos · theta^(-2i/D), as the Rope op does. */
     private void rotate(float[] x, int off, int pos) {
         int half = headDim / 2;
@@ -577,28 +552,11 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
 
     /** Two passes (mean, then squared deviations), as the LayerNorm op computes it; bias may be null. */
     private static void layerNormRow(float[] x, int off, float[] w, float[] b, float eps, float[] y, int n) {
-        int bound = F.loopBound(n);
-        var sumLanes = FloatVector.zero(F);
-        int i = 0;
-        for (; i < bound; i += F.length()) {
-            sumLanes = sumLanes.add(FloatVector.fromArray(F, x, off + i));
-        }
-        float sum = laneSum(sumLanes);
-        for (; i < n; i++) {
-            sum += x[off + i];
-        }
-        float mean = sum / n;
+        float mean = Lanes.sum(x, off, n) / n;
+        float squares = Lanes.sumSquaredDeviations(x, off, n, mean);
         var meanV = FloatVector.broadcast(F, mean);
-        var squareLanes = FloatVector.zero(F);
-        for (i = 0; i < bound; i += F.length()) {
-            var deviation = FloatVector.fromArray(F, x, off + i).sub(meanV);
-            squareLanes = deviation.fma(deviation, squareLanes);
-        }
-        float squares = laneSum(squareLanes);
-        for (; i < n; i++) {
-            float deviation = x[off + i] - mean;
-            squares += deviation * deviation;
-        }
+        int bound = F.loopBound(n);
+        int i;
         float rstd = (float) (1.0 / Math.sqrt(squares / n + eps));
         for (i = 0; i < bound; i += F.length()) {
             var normed = FloatVector.fromArray(F, x, off + i).sub(meanV).mul(rstd).mul(FloatVector.fromArray(F, w, i));
@@ -611,17 +569,9 @@ final class ForwardF32 implements KvCacheDecoder.Engine {
     }
 
     private static void rmsNormRow(float[] x, int off, float[] w, float eps, float[] y, int n) {
+        float squares = Lanes.dot(x, off, x, off, n);
         int bound = F.loopBound(n);
-        var squareLanes = FloatVector.zero(F);
-        int i = 0;
-        for (; i < bound; i += F.length()) {
-            var v = FloatVector.fromArray(F, x, off + i);
-            squareLanes = v.fma(v, squareLanes);
-        }
-        float squares = laneSum(squareLanes);
-        for (; i < n; i++) {
-            squares += x[off + i] * x[off + i];
-        }
+        int i;
         float rstd = (float) (1.0 / Math.sqrt(squares / n + eps));
         for (i = 0; i < bound; i += F.length()) {
             FloatVector.fromArray(F, x, off + i).mul(rstd).mul(FloatVector.fromArray(F, w, i)).intoArray(y, off + i);
