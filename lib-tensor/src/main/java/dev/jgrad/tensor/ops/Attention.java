@@ -24,6 +24,13 @@ import jdk.incubator.vector.VectorSpecies;
  * h / (Hq / Hkv). With causal masking, query i sees keys j <= i + (S - T): the T queries are the last T
  * positions of the S keys, which is what a KV cache needs.
  *
+ * <p>{@link #forwardPacked} and {@link #backwardPacked} take the heads straight from a fused projection instead:
+ * qkv [B, T, (Hq + 2·Hkv)·D] holds each position's queries, keys and values side by side (GPT-2's
+ * {@code c_attn} output), the output is [B, T, Hq·D] with the heads side by side again (what the output
+ * projection reads), and the gradient is one [B, T, (Hq + 2·Hkv)·D] tensor like qkv. A row of a head is D
+ * consecutive values in either layout, only the distances between rows and heads differ, so both run the same
+ * kernels with the offsets of their layout ({@link Dims}): no copy into or out of the head-major layout.
+ *
  * <p>F32 kernels take query rows eight at a time, vectorise over keys for the scores (against a copy of k
  * transposed block by block, so no lane reductions) and over the head dimension for the weighted sums. The
  * backward takes tiles of 32 rows and keeps eight keys' slices of dk and dv in registers across a tile. However
@@ -106,17 +113,19 @@ public final class Attention {
             return acc;
         }
 
-        private int[] keyOffsets = new int[0];
+        private final int[] keyOffsets = new int[F.length()];
         private int keyOffsetsStride = -1;
 
-        /** 0, d, 2d, ...: where a vector's worth of consecutive keys' rows start, relative to the first. */
-        int[] keyOffsets(int d) {
-            if (keyOffsetsStride != d) {
-                keyOffsets = new int[F.length()];
+        /**
+         * 0, stride, 2·stride, ...: where a vector's worth of consecutive keys' rows start, relative to the first,
+         * for keys {@code stride} apart.
+         */
+        int[] keyOffsets(int stride) {
+            if (keyOffsetsStride != stride) {
                 for (int l = 0; l < keyOffsets.length; l++) {
-                    keyOffsets[l] = l * d;
+                    keyOffsets[l] = l * stride;
                 }
-                keyOffsetsStride = d;
+                keyOffsetsStride = stride;
             }
             return keyOffsets;
         }
@@ -130,8 +139,15 @@ public final class Attention {
     /** Gradients for q, k and v, in their shapes. */
     public record Grads(Tensor q, Tensor k, Tensor v) {}
 
-    /** Sizes of one attention call, checked once. */
-    private record Dims(int batch, int qHeads, int kvHeads, int queries, int keys, int headDim, boolean causal) {
+    /**
+     * Sizes of one attention call, checked once, and where its rows are. Head-major ({@code packed} false): q, k
+     * and v are [B, H, T or S, D] tensors, and so are out, g and the gradients. Packed: q, k and v are the column
+     * blocks [0, Hq·D), [Hq·D, (Hq + Hkv)·D) and [(Hq + Hkv)·D, W) of one qkv [B, T, W] (and dq, dk, dv the same
+     * blocks of one [B, T, W] gradient), out and g are [B, T, Hq·D], and S = T. The row offsets are relative to a
+     * tensor's own offset; the log-sum-exp is [B, Hq, T] in both layouts.
+     */
+    private record Dims(int batch, int qHeads, int kvHeads, int queries, int keys, int headDim, boolean causal,
+                        boolean packed) {
         int group() {
             return qHeads / kvHeads;
         }
@@ -141,14 +157,54 @@ public final class Attention {
             return causal ? i + (keys - queries) + 1 : keys;
         }
 
-        /** The output's shape [B, Hq, T, D], for messages. */
+        /** From one row of a head to the next in q, k, v and their gradients. */
+        int inputStride() {
+            return packed ? (qHeads + 2 * kvHeads) * headDim : headDim;
+        }
+
+        /** From one row of a head to the next in out and g. */
+        int outputStride() {
+            return packed ? qHeads * headDim : headDim;
+        }
+
+        /** Where row t of query head bh = b * Hq + h starts in q and dq. */
+        int queryRow(int bh, int t) {
+            return packed ? ((bh / qHeads) * queries + t) * inputStride() + (bh % qHeads) * headDim
+                    : (bh * queries + t) * headDim;
+        }
+
+        /** Where row j of kv head bkv = b * Hkv + h starts in k and dk. */
+        int keyRow(int bkv, int j) {
+            return packed ? ((bkv / kvHeads) * keys + j) * inputStride() + (qHeads + bkv % kvHeads) * headDim
+                    : (bkv * keys + j) * headDim;
+        }
+
+        /** Where row j of kv head bkv starts in v and dv. */
+        int valueRow(int bkv, int j) {
+            return packed ? keyRow(bkv, j) + kvHeads * headDim : (bkv * keys + j) * headDim;
+        }
+
+        /** Where row t of query head bh starts in out and g. */
+        int outputRow(int bh, int t) {
+            return packed ? ((bh / qHeads) * queries + t) * outputStride() + (bh % qHeads) * headDim
+                    : (bh * queries + t) * headDim;
+        }
+
+        /** The output's shape, [B, Hq, T, D] or packed [B, T, Hq·D], for messages. */
         int[] outShape() {
-            return new int[] {batch, qHeads, queries, headDim};
+            return packed ? new int[] {batch, queries, qHeads * headDim} : new int[] {batch, qHeads, queries, headDim};
         }
 
         /** The log-sum-exp's shape [B, Hq, T], for messages. */
         int[] rowShape() {
             return new int[] {batch, qHeads, queries};
+        }
+
+        /** True when x has the output's shape (checked in place: this runs on every call). */
+        boolean isOutShaped(Tensor x) {
+            return packed ? x.rank() == 3 && x.size(0) == batch && x.size(1) == queries && x.size(2) == qHeads * headDim
+                    : x.rank() == 4 && x.size(0) == batch && x.size(1) == qHeads && x.size(2) == queries
+                            && x.size(3) == headDim;
         }
     }
 
@@ -157,12 +213,29 @@ public final class Attention {
     /** Attention of q over k and v; see the class comment for shapes and the causal convention. */
     public static Result forward(Tensor q, Tensor k, Tensor v, boolean causal, double scale) {
         Dims dims = check("Attention.forward", q, k, v, causal, scale);
-        Tensor qc = q.contiguous();
-        Tensor kc = k.contiguous();
-        Tensor vc = v.contiguous();
         // The F32 kernel writes every output row and log-sum-exp; the F64 one accumulates into zeros.
+        Tensor out = q.dtype() == DType.F32 ? Tensor.emptyLike(q) : Tensor.zerosLike(q);   // [B, Hq, T, D]
+        return forward(dims, q.contiguous(), k.contiguous(), v.contiguous(), out, scale);
+    }
+
+    /**
+     * Causal or full self-attention straight from a fused projection qkv [B, T, (heads + 2·kvHeads)·D] (see the
+     * class comment): the output [B, T, heads·D] with the heads side by side, and the log-sum-exp [B, heads, T].
+     * The same values, bit for bit, as splitting qkv into head-major q, k and v, calling {@link #forward} and
+     * putting the output's heads side by side.
+     */
+    public static Result forwardPacked(Tensor qkv, int heads, int kvHeads, boolean causal, double scale) {
+        Dims dims = checkPacked("Attention.forwardPacked", qkv, heads, kvHeads, causal, scale);
+        Tensor x = qkv.contiguous();
+        int width = dims.qHeads * dims.headDim;
+        Tensor out = x.dtype() == DType.F32 ? Tensor.empty(x.dtype(), dims.batch, dims.queries, width)
+                : Tensor.zeros(x.dtype(), dims.batch, dims.queries, width);
+        return forward(dims, x, x, x, out, scale);
+    }
+
+    /** The forward of either layout: q, k and v contiguous (one tensor when packed), out fresh and zero for F64. */
+    private static Result forward(Dims dims, Tensor q, Tensor k, Tensor v, Tensor out, double scale) {
         boolean f32 = q.dtype() == DType.F32;
-        Tensor out = f32 ? Tensor.emptyLike(q) : Tensor.zerosLike(q);   // [B, Hq, T, D]
         Tensor lse = f32 ? Tensor.empty(q.dtype(), dims.batch, dims.qHeads, dims.queries)
                 : Tensor.zeros(q.dtype(), dims.batch, dims.qHeads, dims.queries);
         int heads = dims.batch * dims.qHeads;
@@ -170,9 +243,9 @@ public final class Attention {
             float[] os = out.f32Data();
             float[] ls = lse.f32Data();
             float s = (float) scale;
-            Parallel.forEachRange(heads, heads, 1, TASKS_F32.take().forward(dims, qc, kc, vc, os, ls, s));
+            Parallel.forEachRange(heads, heads, 1, TASKS_F32.take().forward(dims, q, k, v, os, ls, s));
         } else {
-            Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, qc, kc, vc, out.f64Data(), lse.f64Data(), scale));
+            Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, q, k, v, out.f64Data(), lse.f64Data(), scale));
         }
         return new Result(out, lse);
     }
@@ -183,11 +256,13 @@ public final class Attention {
         int t = dims.queries;
         int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = kvHeadOf(dims, bh) * s * d;
+        int stride = dims.inputStride();
+        int bkv = kvHeadOf(dims, bh);
         float[] qs = q.f32Data();
         float[] vs = v.f32Data();
-        int vo = v.offset() + kvBase;
-        float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d, Scratch.ATTENTION_KEYS);
+        int vo = v.offset() + dims.valueRow(bkv, 0);
+        float[] kT = transposedHead(k.f32Data(), k.offset() + dims.keyRow(bkv, 0), s, d, stride,
+                Scratch.ATTENTION_KEYS);
         // Rows are taken ROW_GROUP at a time so they share each load of kT and v; each row keeps its own running
         // max, sum and accumulator and goes through exactly the operations it would alone, so a row's result does
         // not depend on the rows computed beside it.
@@ -200,8 +275,7 @@ public final class Attention {
         float[] sum = buffers.sum;
         for (int i0 = 0; i0 < t; i0 += ROW_GROUP) {
             int rows = Math.min(ROW_GROUP, t - i0);
-            int qRow = q.offset() + (bh * t + i0) * d;
-            packRows(qs, qRow, rows, d, scale, qPacked);
+            packRows(qs, q.offset() + dims.queryRow(bh, i0), rows, d, stride, scale, qPacked);
             for (int r = 0; r < rows; r++) {
                 max[r] = Float.NEGATIVE_INFINITY;
                 sum[r] = 0f;
@@ -245,18 +319,18 @@ public final class Attention {
                 // row adds its values in ascending key order either way, so it gets the bits it would get alone.
                 int shared = rows == ROW_GROUP ? common : 0;
                 if (shared > 0) {
-                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * d, d, acc, 0);
+                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * stride, stride, d, acc, 0, d);
                 }
                 for (int r = 0; r < rows; r++) {
                     if (visible[r] > shared) {
-                        weightedRowSumF32(p, r * KEY_BLOCK, shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
+                        weightedRowSumF32(p, r * KEY_BLOCK, shared, visible[r], vs, vo + j0 * stride, stride, d, acc,
+                                r * d);
                     }
                 }
             }
             for (int r = 0; r < rows; r++) {
-                int row = bh * t + i0 + r;
-                scaleInto(acc, r * d, 1f / sum[r], out, row * d, d);
-                lse[row] = max[r] + (float) Math.log(sum[r]);
+                scaleInto(acc, r * d, 1f / sum[r], out, dims.outputRow(bh, i0 + r), d);
+                lse[bh * t + i0 + r] = max[r] + (float) Math.log(sum[r]);
             }
         }
     }
@@ -264,22 +338,22 @@ public final class Attention {
     private static void forwardHeadF64(Dims dims, int bh, Tensor q, Tensor k, Tensor v, double[] out, double[] lse,
             double scale) {
         int t = dims.queries;
-        int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = kvHeadOf(dims, bh) * s * d;
+        int stride = dims.inputStride();
+        int bkv = kvHeadOf(dims, bh);
         double[] qs = q.f64Data();
         double[] ks = k.f64Data();
         double[] vs = v.f64Data();
-        int ko = k.offset() + kvBase;
-        int vo = v.offset() + kvBase;
-        double[] scores = new double[s];
+        int ko = k.offset() + dims.keyRow(bkv, 0);
+        int vo = v.offset() + dims.valueRow(bkv, 0);
+        double[] scores = new double[dims.keys];
         for (int i = 0; i < t; i++) {
-            int row = bh * t + i;
-            int qo = q.offset() + row * d;
+            int qo = q.offset() + dims.queryRow(bh, i);
+            int oo = dims.outputRow(bh, i);
             int end = dims.keyEnd(i);
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < end; j++) {
-                scores[j] = dotF64(qs, qo, ks, ko + j * d, d) * scale;
+                scores[j] = dotF64(qs, qo, ks, ko + j * stride, d) * scale;
                 max = Math.max(max, scores[j]);
             }
             double sum = 0;
@@ -290,10 +364,10 @@ public final class Attention {
             for (int j = 0; j < end; j++) {
                 double p = scores[j] / sum;
                 for (int c = 0; c < d; c++) {
-                    out[row * d + c] += p * vs[vo + j * d + c];
+                    out[oo + c] += p * vs[vo + j * stride + c];
                 }
             }
-            lse[row] = max + Math.log(sum);
+            lse[bh * t + i] = max + Math.log(sum);
         }
     }
 
@@ -310,38 +384,52 @@ public final class Attention {
             double scale) {
         String op = "Attention.backward";
         Dims dims = check(op, q, k, v, causal, scale);
-        checkSaved(op, "g", g, q, dims, false);
-        checkSaved(op, "out", out, q, dims, false);
-        checkSaved(op, "logSumExp", logSumExp, q, dims, true);
-        Tensor gc = g.contiguous();
-        Tensor qc = q.contiguous();
-        Tensor kc = k.contiguous();
-        Tensor vc = v.contiguous();
-        Tensor oc = out.contiguous();
-        Tensor lc = logSumExp.contiguous();
-        // Each group zeroes the slices it accumulates into, so the zeroing is spread over the threads too.
+        checkSaved(op, g, out, logSumExp, "q", q, dims);
+        // Every element is written: each group zeroes the rows it accumulates into (spreading the zeroing over
+        // the threads too).
         Tensor dq = Tensor.emptyLike(q);
         Tensor dk = Tensor.emptyLike(k);   // k and v have q's dtype (checked)
         Tensor dv = Tensor.emptyLike(v);
+        backward(dims, g.contiguous(), q.contiguous(), k.contiguous(), v.contiguous(), out.contiguous(),
+                logSumExp.contiguous(), dq, dk, dv, scale);
+        return new Grads(dq, dk, dv);
+    }
+
+    /**
+     * The gradient of {@link #forwardPacked}'s loss with respect to qkv, [B, T, (heads + 2·kvHeads)·D] like qkv,
+     * given the upstream gradient g [B, T, heads·D] and the forward's output and log-sum-exp: the same values, bit for
+     * bit, as {@link #backward} on the split heads with the three gradients put side by side.
+     */
+    public static Tensor backwardPacked(Tensor g, Tensor qkv, int heads, int kvHeads, Tensor out, Tensor logSumExp,
+            boolean causal, double scale) {
+        String op = "Attention.backwardPacked";
+        Dims dims = checkPacked(op, qkv, heads, kvHeads, causal, scale);
+        checkSaved(op, g, out, logSumExp, "qkv", qkv, dims);
+        Tensor x = qkv.contiguous();
+        Tensor dx = Tensor.empty(x.dtype(), dims.batch, dims.queries, x.size(2));   // every element is written
+        backward(dims, g.contiguous(), x, x, x, out.contiguous(), logSumExp.contiguous(), dx, dx, dx, scale);
+        return dx;
+    }
+
+    /**
+     * The backward of either layout: inputs contiguous (q, k and v one tensor when packed), dq, dk and dv fresh
+     * (one tensor when packed). Work is split over (batch, kv head) groups, each writing only its own rows.
+     */
+    private static void backward(Dims dims, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq,
+            Tensor dk, Tensor dv, double scale) {
         int groups = dims.batch * dims.kvHeads;
-        int dqSlice = dims.group() * dims.queries * dims.headDim;
-        int kvSlice = dims.keys * dims.headDim;
         if (q.dtype() == DType.F32) {
-            float[] dqs = dq.f32Data();
-            float[] dks = dk.f32Data();
-            float[] dvs = dv.f32Data();
-            float s = (float) scale;
-            Parallel.forEachRange(groups, groups, 1, TASKS_F32.take().backward(dims, gc, qc, kc, vc, oc, lc, dqs, dks,
-                    dvs, s));
+            Parallel.forEachRange(groups, groups, 1, TASKS_F32.take().backward(dims, g, q, k, v, out, lse,
+                    dq.f32Data(), dk.f32Data(), dv.f32Data(), (float) scale));
         } else {
             Parallel.forEachTask(groups, bkv -> {
-                Arrays.fill(dq.f64Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0.0);
-                Arrays.fill(dk.f64Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0.0);
-                Arrays.fill(dv.f64Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0.0);
-                backwardGroupF64(dims, bkv, gc, qc, kc, vc, oc, lc, dq.f64Data(), dk.f64Data(), dv.f64Data(), scale);
+                double[] dqs = dq.f64Data();
+                double[] dks = dk.f64Data();
+                double[] dvs = dv.f64Data();
+                zeroGroupRows(dims, bkv, dqs, dks, dvs);
+                backwardGroupF64(dims, bkv, g, q, k, v, out, lse, dqs, dks, dvs, scale);
             });
         }
-        return new Grads(dq, dk, dv);
     }
 
     /**
@@ -404,15 +492,44 @@ public final class Attention {
 
     private static final Parallel.TaskCache<TasksF32> TASKS_F32 = new Parallel.TaskCache<>(TasksF32::new);
 
-    /** One task of the F32 backward: zeroes the group's slices of dq, dk and dv, then accumulates into them. */
+    /** One task of the F32 backward: zeroes the group's rows of dq, dk and dv, then accumulates into them. */
     private static void backwardGroupTaskF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
             Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
-        int dqSlice = dims.group() * dims.queries * dims.headDim;
-        int kvSlice = dims.keys * dims.headDim;
-        Arrays.fill(dq, bkv * dqSlice, (bkv + 1) * dqSlice, 0f);
-        Arrays.fill(dk, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
-        Arrays.fill(dv, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
+        zeroGroupRows(dims, bkv, dq, dk, dv);
         backwardGroupF32(dims, bkv, g, q, k, v, out, lse, dq, dk, dv, scale);
+    }
+
+    /**
+     * Zeroes the rows the backward of group bkv accumulates into: dq's rows of the group's query heads, dk's and
+     * dv's of its kv head. The groups' rows together are every element of dq, dk and dv, and no two groups share
+     * one. dq, dk and dv are all float[] or all double[] (the same array when packed).
+     */
+    private static void zeroGroupRows(Dims dims, int bkv, Object dq, Object dk, Object dv) {
+        int firstHead = firstQueryHead(dims, bkv);
+        for (int h = firstHead; h < firstHead + dims.group(); h++) {
+            zeroRows(dq, dims.queryRow(h, 0), dims.queries, dims.inputStride(), dims.headDim);
+        }
+        zeroRows(dk, dims.keyRow(bkv, 0), dims.keys, dims.inputStride(), dims.headDim);
+        zeroRows(dv, dims.valueRow(bkv, 0), dims.keys, dims.inputStride(), dims.headDim);
+    }
+
+    /** Zeroes n values at each of {@code rows} rows {@code stride} apart from {@code start}: one fill when they touch. */
+    private static void zeroRows(Object array, int start, int rows, int stride, int n) {
+        int runs = stride == n ? 1 : rows;
+        int length = stride == n ? rows * n : n;
+        for (int r = 0; r < runs; r++) {
+            int from = start + r * stride;
+            if (array instanceof float[] f) {
+                Arrays.fill(f, from, from + length, 0f);
+            } else {
+                Arrays.fill((double[]) array, from, from + length, 0.0);
+            }
+        }
+    }
+
+    /** The first of the query heads, b * Hq + kvh * group, that read kv head bkv = b * Hkv + kvh. */
+    private static int firstQueryHead(Dims dims, int bkv) {
+        return (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
     }
 
     /** Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head. */
@@ -421,15 +538,19 @@ public final class Attention {
         int t = dims.queries;
         int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = bkv * s * d;
+        int stride = dims.inputStride();          // rows of q, k, v, dq, dk, dv
+        int outStride = dims.outputStride();      // rows of g and out
         float[] gs = g.f32Data();
         float[] qs = q.f32Data();
         float[] ks = k.f32Data();
         float[] os = out.f32Data();
         float[] ls = lse.f32Data();
-        int ko = k.offset() + kvBase;
-        float[] kT = transposedHead(ks, ko, s, d, Scratch.ATTENTION_KEYS);
-        float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d, Scratch.ATTENTION_VALUES);
+        int ko = k.offset() + dims.keyRow(bkv, 0);
+        int dko = dims.keyRow(bkv, 0);            // dk, dv: fresh, offset 0
+        int dvo = dims.valueRow(bkv, 0);
+        float[] kT = transposedHead(ks, ko, s, d, stride, Scratch.ATTENTION_KEYS);
+        float[] vT = transposedHead(v.f32Data(), v.offset() + dims.valueRow(bkv, 0), s, d, stride,
+                Scratch.ATTENTION_VALUES);
         // Rows are taken ROW_TILE at a time: their scores four rows at a time, then dk and dv updated once for the
         // whole tile with a few keys' slices held in registers (outerProductsF32). Every element of dk and dv still
         // receives the rows' contributions one by one in ascending row order, and every dq element its keys' in
@@ -442,17 +563,18 @@ public final class Attention {
         int[] visible = buffers.visible;
         float[] rowLse = buffers.max;
         float[] gDotOut = buffers.sum;
-        int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
+        int firstHead = firstQueryHead(dims, bkv);
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
             for (int i0 = 0; i0 < t; i0 += ROW_TILE) {
                 int rows = Math.min(ROW_TILE, t - i0);
                 for (int r = 0; r < rows; r++) {
-                    int row = h * t + i0 + r;
-                    rowLse[r] = ls[lse.offset() + row];
-                    gDotOut[r] = Lanes.dot(gs, g.offset() + row * d, os, out.offset() + row * d, d);
+                    int row = dims.outputRow(h, i0 + r);
+                    rowLse[r] = ls[lse.offset() + h * t + i0 + r];
+                    gDotOut[r] = Lanes.dot(gs, g.offset() + row, os, out.offset() + row, d);
                 }
-                packRows(qs, q.offset() + (h * t + i0) * d, rows, d, scale, qPacked);
-                packRows(gs, g.offset() + (h * t + i0) * d, rows, d, 1f, gPacked);
+                packRows(qs, q.offset() + dims.queryRow(h, i0), rows, d, stride, scale, qPacked);
+                packRows(gs, g.offset() + dims.outputRow(h, i0), rows, d, outStride, 1f, gPacked);
+                int dqRow = dims.queryRow(h, i0);
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                     for (int r = 0; r < rows; r++) {
@@ -460,13 +582,13 @@ public final class Attention {
                     }
                     for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
                         backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qPacked, gPacked, kT, vT, j0,
-                                d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
+                                d, rowLse, gDotOut, p, dS, ks, ko, stride, dq, dqRow);
                     }
-                    outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
-                    outerProductsF32(p, visible, rows, gPacked, dv, kvBase + j0 * d, d);
+                    outerProductsF32(dS, visible, rows, qPacked, dk, dko + j0 * stride, stride, d);
+                    outerProductsF32(p, visible, rows, gPacked, dv, dvo + j0 * stride, stride, d);
                 }
                 for (int r = 0; r < rows; r++) {
-                    scaleInPlace(dq, (h * t + i0 + r) * d, scale, d);
+                    scaleInPlace(dq, dqRow + r * stride, scale, d);
                 }
             }
         }
@@ -474,11 +596,12 @@ public final class Attention {
 
     /**
      * For the rows [r0, r0 + rows) of a tile (rows <= ROW_GROUP) and the key block at j0: the probabilities p and
-     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
+     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow;
+     * rows of k from ko and of dq, {@code stride} apart).
      */
     private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qPacked, float[] gPacked,
             float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p, float[] dS, float[] ks,
-            int ko, float[] dq, int dqRow) {
+            int ko, int stride, float[] dq, int dqRow) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
         for (int r = r0; r < r0 + rows; r++) {
@@ -503,11 +626,13 @@ public final class Attention {
         // ascending key order per row.
         int shared = rows == ROW_GROUP ? common : 0;
         if (shared > 0) {
-            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
+            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * stride, stride, d, dq,
+                    dqRow + r0 * stride, stride);
         }
         for (int r = r0; r < r0 + rows; r++) {
             if (visible[r] > shared) {
-                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
+                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * stride, stride, d, dq,
+                        dqRow + r * stride);
             }
         }
     }
@@ -515,34 +640,35 @@ public final class Attention {
     private static void backwardGroupF64(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
             Tensor lse, double[] dq, double[] dk, double[] dv, double scale) {
         int t = dims.queries;
-        int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = bkv * s * d;
+        int stride = dims.inputStride();
         double[] gs = g.f64Data();
         double[] qs = q.f64Data();
         double[] ks = k.f64Data();
         double[] vs = v.f64Data();
         double[] os = out.f64Data();
         double[] ls = lse.f64Data();
-        int ko = k.offset() + kvBase;
-        int vo = v.offset() + kvBase;
-        int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
+        int ko = k.offset() + dims.keyRow(bkv, 0);
+        int vo = v.offset() + dims.valueRow(bkv, 0);
+        int dko = dims.keyRow(bkv, 0);   // dq, dk, dv: fresh, offset 0
+        int dvo = dims.valueRow(bkv, 0);
+        int firstHead = firstQueryHead(dims, bkv);
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
             for (int i = 0; i < t; i++) {
-                int row = h * t + i;
-                int qo = q.offset() + row * d;
-                int go = g.offset() + row * d;
-                double rowLse = ls[lse.offset() + row];
-                double gDotOut = dotF64(gs, go, os, out.offset() + row * d, d);
+                int qo = q.offset() + dims.queryRow(h, i);
+                int go = g.offset() + dims.outputRow(h, i);
+                int dqo = dims.queryRow(h, i);
+                double rowLse = ls[lse.offset() + h * t + i];
+                double gDotOut = dotF64(gs, go, os, out.offset() + dims.outputRow(h, i), d);
                 int end = dims.keyEnd(i);
                 for (int j = 0; j < end; j++) {
-                    double p = Math.exp(dotF64(qs, qo, ks, ko + j * d, d) * scale - rowLse);
-                    double dP = dotF64(gs, go, vs, vo + j * d, d);
+                    double p = Math.exp(dotF64(qs, qo, ks, ko + j * stride, d) * scale - rowLse);
+                    double dP = dotF64(gs, go, vs, vo + j * stride, d);
                     double dS = p * (dP - gDotOut);
                     for (int c = 0; c < d; c++) {
-                        dq[row * d + c] += dS * ks[ko + j * d + c] * scale;
-                        dk[kvBase + j * d + c] += dS * qs[qo + c] * scale;
-                        dv[kvBase + j * d + c] += p * gs[go + c];
+                        dq[dqo + c] += dS * ks[ko + j * stride + c] * scale;
+                        dk[dko + j * stride + c] += dS * qs[qo + c] * scale;
+                        dv[dvo + j * stride + c] += p * gs[go + c];
                     }
                 }
             }
@@ -629,7 +755,7 @@ public final class Attention {
         if (!Double.isFinite(scale)) {
             throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
         }
-        return new Dims(q.size(0), qHeads, kvHeads, t, s, q.size(3), causal);
+        return new Dims(q.size(0), qHeads, kvHeads, t, s, q.size(3), causal, false);
     }
 
     private static void checkRank4(String op, String name, Tensor x) {
@@ -645,16 +771,55 @@ public final class Attention {
     }
 
     /**
-     * Checks a tensor the backward is handed (g, or one the forward returned): q's dtype, and the output's shape
-     * [B, Hq, T, D], which is q's, or with {@code perRow} the log-sum-exp's [B, Hq, T].
+     * Checks the arguments of a packed call (qkv [B, T, (heads + 2·kvHeads)·D]) and returns its sizes, S = T.
+     * Compares in place and builds a message only when it throws, as {@link #check}.
      */
-    private static void checkSaved(String op, String name, Tensor x, Tensor q, Dims dims, boolean perRow) {
-        if (x.dtype() != q.dtype()) {
-            throw new IllegalArgumentException(op + ": " + name + " is " + x.dtype() + " but q is " + q.dtype());
+    private static Dims checkPacked(String op, Tensor qkv, int heads, int kvHeads, boolean causal, double scale) {
+        if (qkv.rank() != 3) {
+            throw new ShapeException(op + ": qkv must have rank 3 ([batch, seq, (heads + 2 * kvHeads) * headDim]), "
+                    + "got " + Shapes.str(qkv.shape()));
+        }
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
+            throw new ShapeException(op + ": query heads (" + heads + ") must be a positive multiple of key/value "
+                    + "heads (" + kvHeads + "), qkv " + Shapes.str(qkv.shape()));
+        }
+        int width = qkv.size(2);
+        int perPosition = heads + 2 * kvHeads;
+        if (width == 0 || width % perPosition != 0) {
+            throw new ShapeException(op + ": qkv's last dim must be (heads + 2 * kvHeads) * headDim = " + perPosition
+                    + " * headDim with headDim > 0 for heads " + heads + " and kvHeads " + kvHeads + ", got qkv "
+                    + Shapes.str(qkv.shape()));
+        }
+        if (qkv.size(1) == 0) {
+            throw new ShapeException(op + ": need at least one position, got qkv " + Shapes.str(qkv.shape()));
+        }
+        if (!Double.isFinite(scale)) {
+            throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        }
+        int time = qkv.size(1);
+        return new Dims(qkv.size(0), heads, kvHeads, time, time, width / perPosition, causal, true);
+    }
+
+    /**
+     * Checks what the backward is handed besides the inputs: g and out have the input's dtype and the output's
+     * shape ({@link Dims#outShape}), the log-sum-exp the input's dtype and shape [B, Hq, T].
+     */
+    private static void checkSaved(String op, Tensor g, Tensor out, Tensor logSumExp, String inputName, Tensor input,
+            Dims dims) {
+        checkSaved(op, "g", g, inputName, input, dims, false);
+        checkSaved(op, "out", out, inputName, input, dims, false);
+        checkSaved(op, "logSumExp", logSumExp, inputName, input, dims, true);
+    }
+
+    private static void checkSaved(String op, String name, Tensor x, String inputName, Tensor input, Dims dims,
+            boolean perRow) {
+        if (x.dtype() != input.dtype()) {
+            throw new IllegalArgumentException(op + ": " + name + " is " + x.dtype() + " but " + inputName + " is "
+                    + input.dtype());
         }
         boolean fits = perRow
                 ? x.rank() == 3 && x.size(0) == dims.batch && x.size(1) == dims.qHeads && x.size(2) == dims.queries
-                : x.sameShape(q);
+                : dims.isOutShaped(x);
         if (!fits) {
             throw new ShapeException(op + ": " + name + " must have shape "
                     + Shapes.str(perRow ? dims.rowShape() : dims.outShape()) + ", got " + Shapes.str(x.shape()));
@@ -674,7 +839,8 @@ public final class Attention {
     }
 
     /**
-     * A head's keys (or values) [s, d] at {@code base}, transposed block by block: for each block of KEY_BLOCK
+     * A head's s keys (or values) of d values, key j at {@code base + j * stride}, transposed block by block: for
+     * each block of KEY_BLOCK
      * keys, column c of its keys side by side, [d, KEY_BLOCK], so element (j, c) lands at
      * keyBlockStart(j - j % KEY_BLOCK, d) + c * KEY_BLOCK + j % KEY_BLOCK. The scores of consecutive keys are then
      * consecutive lanes, and a kernel walking the columns of a block steps by the constant KEY_BLOCK, which the
@@ -685,21 +851,21 @@ public final class Attention {
      * <p>A vector's worth of keys' column c is one gather (a key's row apart each), about twice as fast as
      * copying element by element, since either way one side is read or written with a stride.
      */
-    private static float[] transposedHead(float[] x, int base, int s, int d, int slot) {
+    private static float[] transposedHead(float[] x, int base, int s, int d, int stride, int slot) {
         int blocks = (s + KEY_BLOCK - 1) / KEY_BLOCK;
         float[] t = Scratch.f32(slot, blocks * KEY_BLOCK * d);
-        int[] keyOffsets = ROW_BUFFERS.get().keyOffsets(d);
+        int[] keyOffsets = ROW_BUFFERS.get().keyOffsets(stride);
         int wholeVectors = F.loopBound(s);
         for (int j = 0; j < wholeVectors; j += LANES) {
             int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
             for (int c = 0; c < d; c++) {
-                FloatVector.fromArray(F, x, base + j * d + c, keyOffsets, 0).intoArray(t, to + c * KEY_BLOCK);
+                FloatVector.fromArray(F, x, base + j * stride + c, keyOffsets, 0).intoArray(t, to + c * KEY_BLOCK);
             }
         }
         for (int j = wholeVectors; j < blocks * KEY_BLOCK; j++) {   // the last keys, then the padding
             int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
             for (int c = 0; c < d; c++) {
-                t[to + c * KEY_BLOCK] = j < s ? x[base + j * d + c] : 0f;
+                t[to + c * KEY_BLOCK] = j < s ? x[base + j * stride + c] : 0f;
             }
         }
         return t;
@@ -817,34 +983,34 @@ public final class Attention {
 
     /**
      * {@link #weightedRowSumF32} over j in [0, n) for the eight rows of weights at w[wo + m * KEY_BLOCK ..] into
-     * the eight consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The
+     * the eight rows acc[ao + m * accStride ..]; each accumulator receives the same fmas in the same order. The
      * head dim is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA
      * units busy, and each loaded row slice serves eight products.
      */
-    private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int d, float[] acc,
-            int ao) {
+    private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int rowStride, int d,
+            float[] acc, int ao, int accStride) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c + 2 * LANES <= bound; c += 2 * LANES) {
             int t0 = ao + c;
             var a00 = FloatVector.fromArray(F, acc, t0);
             var a01 = FloatVector.fromArray(F, acc, t0 + LANES);
-            var a10 = FloatVector.fromArray(F, acc, t0 + d);
-            var a11 = FloatVector.fromArray(F, acc, t0 + d + LANES);
-            var a20 = FloatVector.fromArray(F, acc, t0 + 2 * d);
-            var a21 = FloatVector.fromArray(F, acc, t0 + 2 * d + LANES);
-            var a30 = FloatVector.fromArray(F, acc, t0 + 3 * d);
-            var a31 = FloatVector.fromArray(F, acc, t0 + 3 * d + LANES);
-            var a40 = FloatVector.fromArray(F, acc, t0 + 4 * d);
-            var a41 = FloatVector.fromArray(F, acc, t0 + 4 * d + LANES);
-            var a50 = FloatVector.fromArray(F, acc, t0 + 5 * d);
-            var a51 = FloatVector.fromArray(F, acc, t0 + 5 * d + LANES);
-            var a60 = FloatVector.fromArray(F, acc, t0 + 6 * d);
-            var a61 = FloatVector.fromArray(F, acc, t0 + 6 * d + LANES);
-            var a70 = FloatVector.fromArray(F, acc, t0 + 7 * d);
-            var a71 = FloatVector.fromArray(F, acc, t0 + 7 * d + LANES);
+            var a10 = FloatVector.fromArray(F, acc, t0 + accStride);
+            var a11 = FloatVector.fromArray(F, acc, t0 + accStride + LANES);
+            var a20 = FloatVector.fromArray(F, acc, t0 + 2 * accStride);
+            var a21 = FloatVector.fromArray(F, acc, t0 + 2 * accStride + LANES);
+            var a30 = FloatVector.fromArray(F, acc, t0 + 3 * accStride);
+            var a31 = FloatVector.fromArray(F, acc, t0 + 3 * accStride + LANES);
+            var a40 = FloatVector.fromArray(F, acc, t0 + 4 * accStride);
+            var a41 = FloatVector.fromArray(F, acc, t0 + 4 * accStride + LANES);
+            var a50 = FloatVector.fromArray(F, acc, t0 + 5 * accStride);
+            var a51 = FloatVector.fromArray(F, acc, t0 + 5 * accStride + LANES);
+            var a60 = FloatVector.fromArray(F, acc, t0 + 6 * accStride);
+            var a61 = FloatVector.fromArray(F, acc, t0 + 6 * accStride + LANES);
+            var a70 = FloatVector.fromArray(F, acc, t0 + 7 * accStride);
+            var a71 = FloatVector.fromArray(F, acc, t0 + 7 * accStride + LANES);
             for (int j = 0; j < n; j++) {
-                int at = ro + j * d + c;
+                int at = ro + j * rowStride + c;
                 var xa = FloatVector.fromArray(F, rows, at);
                 var xb = FloatVector.fromArray(F, rows, at + LANES);
                 var y = FloatVector.broadcast(F, w[wo + j]);
@@ -874,33 +1040,33 @@ public final class Attention {
             }
             a00.intoArray(acc, t0);
             a01.intoArray(acc, t0 + LANES);
-            a10.intoArray(acc, t0 + d);
-            a11.intoArray(acc, t0 + d + LANES);
-            a20.intoArray(acc, t0 + 2 * d);
-            a21.intoArray(acc, t0 + 2 * d + LANES);
-            a30.intoArray(acc, t0 + 3 * d);
-            a31.intoArray(acc, t0 + 3 * d + LANES);
-            a40.intoArray(acc, t0 + 4 * d);
-            a41.intoArray(acc, t0 + 4 * d + LANES);
-            a50.intoArray(acc, t0 + 5 * d);
-            a51.intoArray(acc, t0 + 5 * d + LANES);
-            a60.intoArray(acc, t0 + 6 * d);
-            a61.intoArray(acc, t0 + 6 * d + LANES);
-            a70.intoArray(acc, t0 + 7 * d);
-            a71.intoArray(acc, t0 + 7 * d + LANES);
+            a10.intoArray(acc, t0 + accStride);
+            a11.intoArray(acc, t0 + accStride + LANES);
+            a20.intoArray(acc, t0 + 2 * accStride);
+            a21.intoArray(acc, t0 + 2 * accStride + LANES);
+            a30.intoArray(acc, t0 + 3 * accStride);
+            a31.intoArray(acc, t0 + 3 * accStride + LANES);
+            a40.intoArray(acc, t0 + 4 * accStride);
+            a41.intoArray(acc, t0 + 4 * accStride + LANES);
+            a50.intoArray(acc, t0 + 5 * accStride);
+            a51.intoArray(acc, t0 + 5 * accStride + LANES);
+            a60.intoArray(acc, t0 + 6 * accStride);
+            a61.intoArray(acc, t0 + 6 * accStride + LANES);
+            a70.intoArray(acc, t0 + 7 * accStride);
+            a71.intoArray(acc, t0 + 7 * accStride + LANES);
         }
         for (; c < bound; c += LANES) {
             int t0 = ao + c;
             var a0 = FloatVector.fromArray(F, acc, t0);
-            var a1 = FloatVector.fromArray(F, acc, t0 + d);
-            var a2 = FloatVector.fromArray(F, acc, t0 + 2 * d);
-            var a3 = FloatVector.fromArray(F, acc, t0 + 3 * d);
-            var a4 = FloatVector.fromArray(F, acc, t0 + 4 * d);
-            var a5 = FloatVector.fromArray(F, acc, t0 + 5 * d);
-            var a6 = FloatVector.fromArray(F, acc, t0 + 6 * d);
-            var a7 = FloatVector.fromArray(F, acc, t0 + 7 * d);
+            var a1 = FloatVector.fromArray(F, acc, t0 + accStride);
+            var a2 = FloatVector.fromArray(F, acc, t0 + 2 * accStride);
+            var a3 = FloatVector.fromArray(F, acc, t0 + 3 * accStride);
+            var a4 = FloatVector.fromArray(F, acc, t0 + 4 * accStride);
+            var a5 = FloatVector.fromArray(F, acc, t0 + 5 * accStride);
+            var a6 = FloatVector.fromArray(F, acc, t0 + 6 * accStride);
+            var a7 = FloatVector.fromArray(F, acc, t0 + 7 * accStride);
             for (int j = 0; j < n; j++) {
-                var xa = FloatVector.fromArray(F, rows, ro + j * d + c);
+                var xa = FloatVector.fromArray(F, rows, ro + j * rowStride + c);
                 a0 = xa.fma(FloatVector.broadcast(F, w[wo + j]), a0);
                 a1 = xa.fma(FloatVector.broadcast(F, w[wo + KEY_BLOCK + j]), a1);
                 a2 = xa.fma(FloatVector.broadcast(F, w[wo + 2 * KEY_BLOCK + j]), a2);
@@ -911,45 +1077,47 @@ public final class Attention {
                 a7 = xa.fma(FloatVector.broadcast(F, w[wo + 7 * KEY_BLOCK + j]), a7);
             }
             a0.intoArray(acc, t0);
-            a1.intoArray(acc, t0 + d);
-            a2.intoArray(acc, t0 + 2 * d);
-            a3.intoArray(acc, t0 + 3 * d);
-            a4.intoArray(acc, t0 + 4 * d);
-            a5.intoArray(acc, t0 + 5 * d);
-            a6.intoArray(acc, t0 + 6 * d);
-            a7.intoArray(acc, t0 + 7 * d);
+            a1.intoArray(acc, t0 + accStride);
+            a2.intoArray(acc, t0 + 2 * accStride);
+            a3.intoArray(acc, t0 + 3 * accStride);
+            a4.intoArray(acc, t0 + 4 * accStride);
+            a5.intoArray(acc, t0 + 5 * accStride);
+            a6.intoArray(acc, t0 + 6 * accStride);
+            a7.intoArray(acc, t0 + 7 * accStride);
         }
         for (int m = 0; m < ROW_GROUP; m++) {
             for (int cc = c; cc < d; cc++) {
-                float sum = acc[ao + m * d + cc];
+                float sum = acc[ao + m * accStride + cc];
                 for (int j = 0; j < n; j++) {
-                    sum = Math.fma(rows[ro + j * d + cc], w[wo + m * KEY_BLOCK + j], sum);
+                    sum = Math.fma(rows[ro + j * rowStride + cc], w[wo + m * KEY_BLOCK + j], sum);
                 }
-                acc[ao + m * d + cc] = sum;
+                acc[ao + m * accStride + cc] = sum;
             }
         }
     }
 
     /**
-     * acc[ao + c] += sum_{j in [from, to)} w[wo + j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
+     * acc[ao + c] += sum_{j in [from, to)} w[wo + j] * rows[ro + j * rowStride + c] for c in [0, d), the terms added in
+     * ascending j: a weighted
      * sum of value rows, vectorised over the head dim. Continuing a sum with a later range adds exactly what one
      * call over both ranges would.
      */
-    private static void weightedRowSumF32(float[] w, int wo, int from, int to, float[] rows, int ro, int d,
-            float[] acc, int ao) {
+    private static void weightedRowSumF32(float[] w, int wo, int from, int to, float[] rows, int ro, int rowStride,
+            int d, float[] acc, int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c < bound; c += F.length()) {
             var sum = FloatVector.fromArray(F, acc, ao + c);
             for (int j = from; j < to; j++) {
-                sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[wo + j]), sum);
+                sum = FloatVector.fromArray(F, rows, ro + j * rowStride + c).fma(FloatVector.broadcast(F, w[wo + j]),
+                        sum);
             }
             sum.intoArray(acc, ao + c);
         }
         for (; c < d; c++) {
             float sum = acc[ao + c];
             for (int j = from; j < to; j++) {
-                sum = Math.fma(rows[ro + j * d + c], w[wo + j], sum);
+                sum = Math.fma(rows[ro + j * rowStride + c], w[wo + j], sum);
             }
             acc[ao + c] = sum;
         }
@@ -1001,26 +1169,26 @@ public final class Attention {
     }
 
     /**
-     * Copies rows [0, rows) of d values (row r at xo + r * d), times {@code scale}, into {@code packed} by vectors
+     * Copies rows [0, rows) of d values (row r at xo + r * stride), times {@code scale}, into {@code packed} by vectors
      * of columns: element (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop over rows
      * then reads each row's slice of LANES columns at a constant stride, which the JIT addresses without a
      * multiply or a range check per row, and the rows of a slice sit at constant distances from each other.
      */
-    private static void packRows(float[] x, int xo, int rows, int d, float scale, float[] packed) {
+    private static void packRows(float[] x, int xo, int rows, int d, int stride, float scale, float[] packed) {
         int bound = F.loopBound(d);
         for (int r = 0; r < rows; r++) {
             int c = 0;
             for (; c < bound; c += LANES) {
-                FloatVector.fromArray(F, x, xo + r * d + c).mul(scale).intoArray(packed, c * ROW_TILE + r * LANES);
+                FloatVector.fromArray(F, x, xo + r * stride + c).mul(scale).intoArray(packed, c * ROW_TILE + r * LANES);
             }
             for (; c < d; c++) {
-                packed[bound * ROW_TILE + r * LANES + c - bound] = scale * x[xo + r * d + c];
+                packed[bound * ROW_TILE + r * LANES + c - bound] = scale * x[xo + r * stride + c];
             }
         }
     }
 
     /**
-     * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * d + c] +=
+     * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * stride + c] +=
      * w[r * KEY_BLOCK + j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and
      * rows (scaled q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at
      * least the keys earlier ones do). Every target element receives its rows' terms one by one in ascending row
@@ -1030,7 +1198,7 @@ public final class Attention {
      * keys of a block, if fewer, one at a time.
      */
     private static void outerProductsF32(float[] w, int[] visible, int rows, float[] x, float[] target, int to,
-            int d) {
+            int stride, int d) {
         int keys = visible[rows - 1];
         int from = 0;   // the first row that sees key j (later keys' first rows come no earlier)
         int full = 0;   // the first row that sees the tile's last key
@@ -1038,11 +1206,11 @@ public final class Attention {
         for (; j + KEY_TILE <= keys; j += KEY_TILE) {
             from = firstRowSeeing(visible, j, from);
             full = firstRowSeeing(visible, j + KEY_TILE - 1, Math.max(full, from));
-            eightKeyOuterProductsF32(w, visible, j, from, full, rows, x, target, to + j * d, d);
+            eightKeyOuterProductsF32(w, visible, j, from, full, rows, x, target, to + j * stride, stride, d);
         }
         for (; j < keys; j++) {
             from = firstRowSeeing(visible, j, from);
-            oneKeyOuterProductsF32(w, j, from, rows, x, target, to + j * d, d);
+            oneKeyOuterProductsF32(w, j, from, rows, x, target, to + j * stride, d);
         }
     }
 
@@ -1086,14 +1254,14 @@ public final class Attention {
     }
 
     /**
-     * target[at + m * d + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in
+     * target[at + m * stride + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in
      * [from, to) that see them, in row order: two vectors of columns of eight keys (sixteen accumulators) stay in
      * registers across the rows, so each costs one load and one store per call instead of one per row, and each
      * loaded row slice serves eight products. Rows from {@code from} see key j; rows from {@code full} see all
      * eight; the ones between (on the causal diagonal) see the first visible[r] - j and add only those.
      */
     private static void eightKeyOuterProductsF32(float[] w, int[] visible, int j, int from, int full, int to,
-            float[] x, float[] target, int at, int d) {
+            float[] x, float[] target, int at, int stride, int d) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c + 2 * LANES <= bound; c += 2 * LANES) {
@@ -1102,20 +1270,20 @@ public final class Attention {
             int t0 = at + c;
             var a00 = FloatVector.fromArray(F, target, t0);
             var a01 = FloatVector.fromArray(F, target, t0 + LANES);
-            var a10 = FloatVector.fromArray(F, target, t0 + d);
-            var a11 = FloatVector.fromArray(F, target, t0 + d + LANES);
-            var a20 = FloatVector.fromArray(F, target, t0 + 2 * d);
-            var a21 = FloatVector.fromArray(F, target, t0 + 2 * d + LANES);
-            var a30 = FloatVector.fromArray(F, target, t0 + 3 * d);
-            var a31 = FloatVector.fromArray(F, target, t0 + 3 * d + LANES);
-            var a40 = FloatVector.fromArray(F, target, t0 + 4 * d);
-            var a41 = FloatVector.fromArray(F, target, t0 + 4 * d + LANES);
-            var a50 = FloatVector.fromArray(F, target, t0 + 5 * d);
-            var a51 = FloatVector.fromArray(F, target, t0 + 5 * d + LANES);
-            var a60 = FloatVector.fromArray(F, target, t0 + 6 * d);
-            var a61 = FloatVector.fromArray(F, target, t0 + 6 * d + LANES);
-            var a70 = FloatVector.fromArray(F, target, t0 + 7 * d);
-            var a71 = FloatVector.fromArray(F, target, t0 + 7 * d + LANES);
+            var a10 = FloatVector.fromArray(F, target, t0 + stride);
+            var a11 = FloatVector.fromArray(F, target, t0 + stride + LANES);
+            var a20 = FloatVector.fromArray(F, target, t0 + 2 * stride);
+            var a21 = FloatVector.fromArray(F, target, t0 + 2 * stride + LANES);
+            var a30 = FloatVector.fromArray(F, target, t0 + 3 * stride);
+            var a31 = FloatVector.fromArray(F, target, t0 + 3 * stride + LANES);
+            var a40 = FloatVector.fromArray(F, target, t0 + 4 * stride);
+            var a41 = FloatVector.fromArray(F, target, t0 + 4 * stride + LANES);
+            var a50 = FloatVector.fromArray(F, target, t0 + 5 * stride);
+            var a51 = FloatVector.fromArray(F, target, t0 + 5 * stride + LANES);
+            var a60 = FloatVector.fromArray(F, target, t0 + 6 * stride);
+            var a61 = FloatVector.fromArray(F, target, t0 + 6 * stride + LANES);
+            var a70 = FloatVector.fromArray(F, target, t0 + 7 * stride);
+            var a71 = FloatVector.fromArray(F, target, t0 + 7 * stride + LANES);
             for (int r = from; r < full; r++) {
                 int n = visible[r] - j;   // 1 to 7
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
@@ -1186,32 +1354,32 @@ public final class Attention {
             }
             a00.intoArray(target, t0);
             a01.intoArray(target, t0 + LANES);
-            a10.intoArray(target, t0 + d);
-            a11.intoArray(target, t0 + d + LANES);
-            a20.intoArray(target, t0 + 2 * d);
-            a21.intoArray(target, t0 + 2 * d + LANES);
-            a30.intoArray(target, t0 + 3 * d);
-            a31.intoArray(target, t0 + 3 * d + LANES);
-            a40.intoArray(target, t0 + 4 * d);
-            a41.intoArray(target, t0 + 4 * d + LANES);
-            a50.intoArray(target, t0 + 5 * d);
-            a51.intoArray(target, t0 + 5 * d + LANES);
-            a60.intoArray(target, t0 + 6 * d);
-            a61.intoArray(target, t0 + 6 * d + LANES);
-            a70.intoArray(target, t0 + 7 * d);
-            a71.intoArray(target, t0 + 7 * d + LANES);
+            a10.intoArray(target, t0 + stride);
+            a11.intoArray(target, t0 + stride + LANES);
+            a20.intoArray(target, t0 + 2 * stride);
+            a21.intoArray(target, t0 + 2 * stride + LANES);
+            a30.intoArray(target, t0 + 3 * stride);
+            a31.intoArray(target, t0 + 3 * stride + LANES);
+            a40.intoArray(target, t0 + 4 * stride);
+            a41.intoArray(target, t0 + 4 * stride + LANES);
+            a50.intoArray(target, t0 + 5 * stride);
+            a51.intoArray(target, t0 + 5 * stride + LANES);
+            a60.intoArray(target, t0 + 6 * stride);
+            a61.intoArray(target, t0 + 6 * stride + LANES);
+            a70.intoArray(target, t0 + 7 * stride);
+            a71.intoArray(target, t0 + 7 * stride + LANES);
         }
         for (; c < bound; c += LANES) {
             int x0 = c * ROW_TILE;
             int t0 = at + c;
             var a0 = FloatVector.fromArray(F, target, t0);
-            var a1 = FloatVector.fromArray(F, target, t0 + d);
-            var a2 = FloatVector.fromArray(F, target, t0 + 2 * d);
-            var a3 = FloatVector.fromArray(F, target, t0 + 3 * d);
-            var a4 = FloatVector.fromArray(F, target, t0 + 4 * d);
-            var a5 = FloatVector.fromArray(F, target, t0 + 5 * d);
-            var a6 = FloatVector.fromArray(F, target, t0 + 6 * d);
-            var a7 = FloatVector.fromArray(F, target, t0 + 7 * d);
+            var a1 = FloatVector.fromArray(F, target, t0 + stride);
+            var a2 = FloatVector.fromArray(F, target, t0 + 2 * stride);
+            var a3 = FloatVector.fromArray(F, target, t0 + 3 * stride);
+            var a4 = FloatVector.fromArray(F, target, t0 + 4 * stride);
+            var a5 = FloatVector.fromArray(F, target, t0 + 5 * stride);
+            var a6 = FloatVector.fromArray(F, target, t0 + 6 * stride);
+            var a7 = FloatVector.fromArray(F, target, t0 + 7 * stride);
             for (int r = from; r < full; r++) {
                 int n = visible[r] - j;   // 1 to 7
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
@@ -1249,24 +1417,24 @@ public final class Attention {
                 a7 = xa.fma(FloatVector.broadcast(F, w[wr + 7]), a7);
             }
             a0.intoArray(target, t0);
-            a1.intoArray(target, t0 + d);
-            a2.intoArray(target, t0 + 2 * d);
-            a3.intoArray(target, t0 + 3 * d);
-            a4.intoArray(target, t0 + 4 * d);
-            a5.intoArray(target, t0 + 5 * d);
-            a6.intoArray(target, t0 + 6 * d);
-            a7.intoArray(target, t0 + 7 * d);
+            a1.intoArray(target, t0 + stride);
+            a2.intoArray(target, t0 + 2 * stride);
+            a3.intoArray(target, t0 + 3 * stride);
+            a4.intoArray(target, t0 + 4 * stride);
+            a5.intoArray(target, t0 + 5 * stride);
+            a6.intoArray(target, t0 + 6 * stride);
+            a7.intoArray(target, t0 + 7 * stride);
         }
         for (; c < d; c++) {
             int xc = bound * ROW_TILE + c - bound;
             for (int m = 0; m < KEY_TILE; m++) {
-                float acc = target[at + m * d + c];
+                float acc = target[at + m * stride + c];
                 for (int r = from; r < to; r++) {
                     if (visible[r] > j + m) {
                         acc = Math.fma(x[xc + r * LANES], w[r * KEY_BLOCK + j + m], acc);
                     }
                 }
-                target[at + m * d + c] = acc;
+                target[at + m * stride + c] = acc;
             }
         }
     }
