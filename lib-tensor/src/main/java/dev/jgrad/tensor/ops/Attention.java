@@ -88,6 +88,9 @@ public final class Attention {
         private float[] acc = new float[0];
         private float[] qPacked = new float[0];
         private float[] gPacked = new float[0];
+        private float[] dqTile = new float[0];
+        private float[] keyGrads = new float[0];
+        private float[] valueGrads = new float[0];
 
         /** ROW_TILE rows of d scaled query values, laid out by packRows. */
         float[] qPacked(int d) {
@@ -111,6 +114,30 @@ public final class Attention {
                 acc = new float[ROW_GROUP * d];
             }
             return acc;
+        }
+
+        /** ROW_TILE rows of d: a backward tile's dq, accumulated before it is scaled into dq. */
+        float[] dqTile(int d) {
+            if (dqTile.length != ROW_TILE * d) {
+                dqTile = new float[ROW_TILE * d];
+            }
+            return dqTile;
+        }
+
+        /** At least n values: a group's dk, rows of d, accumulated before it is copied into dk. */
+        float[] keyGrads(int n) {
+            if (keyGrads.length < n) {
+                keyGrads = new float[n];
+            }
+            return keyGrads;
+        }
+
+        /** As keyGrads, for dv. */
+        float[] valueGrads(int n) {
+            if (valueGrads.length < n) {
+                valueGrads = new float[n];
+            }
+            return valueGrads;
         }
 
         private final int[] keyOffsets = new int[F.length()];
@@ -319,7 +346,7 @@ public final class Attention {
                 // row adds its values in ascending key order either way, so it gets the bits it would get alone.
                 int shared = rows == ROW_GROUP ? common : 0;
                 if (shared > 0) {
-                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * stride, stride, d, acc, 0, d);
+                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * stride, stride, d, acc, 0);
                 }
                 for (int r = 0; r < rows; r++) {
                     if (visible[r] > shared) {
@@ -426,7 +453,7 @@ public final class Attention {
                 double[] dqs = dq.f64Data();
                 double[] dks = dk.f64Data();
                 double[] dvs = dv.f64Data();
-                zeroGroupRows(dims, bkv, dqs, dks, dvs);
+                zeroGroupRowsF64(dims, bkv, dqs, dks, dvs);
                 backwardGroupF64(dims, bkv, g, q, k, v, out, lse, dqs, dks, dvs, scale);
             });
         }
@@ -475,7 +502,7 @@ public final class Attention {
         protected void run(int from, int to) {
             for (int i = from; i < to; i++) {
                 if (backward) {
-                    backwardGroupTaskF32(dims, i, g, q, k, v, out, lse, dq, dk, dv, scale);
+                    backwardGroupF32(dims, i, g, q, k, v, out, lse, dq, dk, dv, scale);
                 } else {
                     forwardHeadF32(dims, i, q, k, v, os, ls, scale);
                 }
@@ -492,38 +519,22 @@ public final class Attention {
 
     private static final Parallel.TaskCache<TasksF32> TASKS_F32 = new Parallel.TaskCache<>(TasksF32::new);
 
-    /** One task of the F32 backward: zeroes the group's rows of dq, dk and dv, then accumulates into them. */
-    private static void backwardGroupTaskF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
-            Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
-        zeroGroupRows(dims, bkv, dq, dk, dv);
-        backwardGroupF32(dims, bkv, g, q, k, v, out, lse, dq, dk, dv, scale);
-    }
-
     /**
-     * Zeroes the rows the backward of group bkv accumulates into: dq's rows of the group's query heads, dk's and
-     * dv's of its kv head. The groups' rows together are every element of dq, dk and dv, and no two groups share
-     * one. dq, dk and dv are all float[] or all double[] (the same array when packed).
+     * Zeroes the rows the F64 backward of group bkv accumulates into: dq's rows of the group's query heads, dk's
+     * and dv's of its kv head. The groups' rows together are every element of dq, dk and dv, and no two groups
+     * share one (dq, dk and dv are one array when packed).
      */
-    private static void zeroGroupRows(Dims dims, int bkv, Object dq, Object dk, Object dv) {
+    private static void zeroGroupRowsF64(Dims dims, int bkv, double[] dq, double[] dk, double[] dv) {
+        int d = dims.headDim;
         int firstHead = firstQueryHead(dims, bkv);
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
-            zeroRows(dq, dims.queryRow(h, 0), dims.queries, dims.inputStride(), dims.headDim);
-        }
-        zeroRows(dk, dims.keyRow(bkv, 0), dims.keys, dims.inputStride(), dims.headDim);
-        zeroRows(dv, dims.valueRow(bkv, 0), dims.keys, dims.inputStride(), dims.headDim);
-    }
-
-    /** Zeroes n values at each of {@code rows} rows {@code stride} apart from {@code start}: one fill when they touch. */
-    private static void zeroRows(Object array, int start, int rows, int stride, int n) {
-        int runs = stride == n ? 1 : rows;
-        int length = stride == n ? rows * n : n;
-        for (int r = 0; r < runs; r++) {
-            int from = start + r * stride;
-            if (array instanceof float[] f) {
-                Arrays.fill(f, from, from + length, 0f);
-            } else {
-                Arrays.fill((double[]) array, from, from + length, 0.0);
+            for (int i = 0; i < dims.queries; i++) {
+                Arrays.fill(dq, dims.queryRow(h, i), dims.queryRow(h, i) + d, 0.0);
             }
+        }
+        for (int j = 0; j < dims.keys; j++) {
+            Arrays.fill(dk, dims.keyRow(bkv, j), dims.keyRow(bkv, j) + d, 0.0);
+            Arrays.fill(dv, dims.valueRow(bkv, j), dims.valueRow(bkv, j) + d, 0.0);
         }
     }
 
@@ -532,7 +543,12 @@ public final class Attention {
         return (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
     }
 
-    /** Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head. */
+    /**
+     * Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head, every
+     * element of them. dk and dv are accumulated in this thread's buffers and copied out once the group is done,
+     * dq a tile at a time likewise: in the packed layout a head's rows are a fused row apart, and accumulating
+     * there directly would spread a key block's dk and dv over a few of the L1 cache's sets.
+     */
     private static void backwardGroupF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
             Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
         int t = dims.queries;
@@ -546,8 +562,6 @@ public final class Attention {
         float[] os = out.f32Data();
         float[] ls = lse.f32Data();
         int ko = k.offset() + dims.keyRow(bkv, 0);
-        int dko = dims.keyRow(bkv, 0);            // dk, dv: fresh, offset 0
-        int dvo = dims.valueRow(bkv, 0);
         float[] kT = transposedHead(ks, ko, s, d, stride, Scratch.ATTENTION_KEYS);
         float[] vT = transposedHead(v.f32Data(), v.offset() + dims.valueRow(bkv, 0), s, d, stride,
                 Scratch.ATTENTION_VALUES);
@@ -563,6 +577,11 @@ public final class Attention {
         int[] visible = buffers.visible;
         float[] rowLse = buffers.max;
         float[] gDotOut = buffers.sum;
+        float[] dqTile = buffers.dqTile(d);
+        float[] dkHead = buffers.keyGrads(s * d);
+        float[] dvHead = buffers.valueGrads(s * d);
+        Arrays.fill(dkHead, 0, s * d, 0f);
+        Arrays.fill(dvHead, 0, s * d, 0f);
         int firstHead = firstQueryHead(dims, bkv);
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
             for (int i0 = 0; i0 < t; i0 += ROW_TILE) {
@@ -574,7 +593,7 @@ public final class Attention {
                 }
                 packRows(qs, q.offset() + dims.queryRow(h, i0), rows, d, stride, scale, qPacked);
                 packRows(gs, g.offset() + dims.outputRow(h, i0), rows, d, outStride, 1f, gPacked);
-                int dqRow = dims.queryRow(h, i0);
+                Arrays.fill(dqTile, 0, rows * d, 0f);
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                     for (int r = 0; r < rows; r++) {
@@ -582,26 +601,47 @@ public final class Attention {
                     }
                     for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
                         backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qPacked, gPacked, kT, vT, j0,
-                                d, rowLse, gDotOut, p, dS, ks, ko, stride, dq, dqRow);
+                                d, rowLse, gDotOut, p, dS, ks, ko, stride, dqTile);
                     }
-                    outerProductsF32(dS, visible, rows, qPacked, dk, dko + j0 * stride, stride, d);
-                    outerProductsF32(p, visible, rows, gPacked, dv, dvo + j0 * stride, stride, d);
+                    outerProductsF32(dS, visible, rows, qPacked, dkHead, j0 * d, d);
+                    outerProductsF32(p, visible, rows, gPacked, dvHead, j0 * d, d);
                 }
                 for (int r = 0; r < rows; r++) {
-                    scaleInPlace(dq, dqRow + r * stride, scale, d);
+                    scaleInto(dqTile, r * d, scale, dq, dims.queryRow(h, i0 + r), d);
                 }
+            }
+        }
+        copyRows(dkHead, s, d, dk, dims.keyRow(bkv, 0), stride);
+        copyRows(dvHead, s, d, dv, dims.valueRow(bkv, 0), stride);
+    }
+
+    /** Copies rows [0, rows) of d values from contiguous {@code from} to {@code to}, row r at at + r * stride. */
+    private static void copyRows(float[] from, int rows, int d, float[] to, int at, int stride) {
+        if (stride == d) {
+            System.arraycopy(from, 0, to, at, rows * d);
+            return;
+        }
+        // A System.arraycopy call per row costs about as much as copying a row of 32 or 64 values itself.
+        int bound = F.loopBound(d);
+        for (int r = 0; r < rows; r++) {
+            int c = 0;
+            for (; c < bound; c += LANES) {
+                FloatVector.fromArray(F, from, r * d + c).intoArray(to, at + r * stride + c);
+            }
+            for (; c < d; c++) {
+                to[at + r * stride + c] = from[r * d + c];
             }
         }
     }
 
     /**
      * For the rows [r0, r0 + rows) of a tile (rows <= ROW_GROUP) and the key block at j0: the probabilities p and
-     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow;
-     * rows of k from ko and of dq, {@code stride} apart).
+     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (rows of k from ko, {@code stride}
+     * apart; dq of the tile's row r at dqTile[r * d]).
      */
     private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qPacked, float[] gPacked,
             float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p, float[] dS, float[] ks,
-            int ko, int stride, float[] dq, int dqRow) {
+            int ko, int stride, float[] dqTile) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
         for (int r = r0; r < r0 + rows; r++) {
@@ -626,13 +666,12 @@ public final class Attention {
         // ascending key order per row.
         int shared = rows == ROW_GROUP ? common : 0;
         if (shared > 0) {
-            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * stride, stride, d, dq,
-                    dqRow + r0 * stride, stride);
+            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * stride, stride, d, dqTile, r0 * d);
         }
         for (int r = r0; r < r0 + rows; r++) {
             if (visible[r] > shared) {
-                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * stride, stride, d, dq,
-                        dqRow + r * stride);
+                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * stride, stride, d, dqTile,
+                        r * d);
             }
         }
     }
@@ -983,32 +1022,32 @@ public final class Attention {
 
     /**
      * {@link #weightedRowSumF32} over j in [0, n) for the eight rows of weights at w[wo + m * KEY_BLOCK ..] into
-     * the eight rows acc[ao + m * accStride ..]; each accumulator receives the same fmas in the same order. The
+     * the eight consecutive rows acc[ao + m * d ..]; each accumulator receives the same fmas in the same order. The
      * head dim is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA
      * units busy, and each loaded row slice serves eight products.
      */
     private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int rowStride, int d,
-            float[] acc, int ao, int accStride) {
+            float[] acc, int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c + 2 * LANES <= bound; c += 2 * LANES) {
             int t0 = ao + c;
             var a00 = FloatVector.fromArray(F, acc, t0);
             var a01 = FloatVector.fromArray(F, acc, t0 + LANES);
-            var a10 = FloatVector.fromArray(F, acc, t0 + accStride);
-            var a11 = FloatVector.fromArray(F, acc, t0 + accStride + LANES);
-            var a20 = FloatVector.fromArray(F, acc, t0 + 2 * accStride);
-            var a21 = FloatVector.fromArray(F, acc, t0 + 2 * accStride + LANES);
-            var a30 = FloatVector.fromArray(F, acc, t0 + 3 * accStride);
-            var a31 = FloatVector.fromArray(F, acc, t0 + 3 * accStride + LANES);
-            var a40 = FloatVector.fromArray(F, acc, t0 + 4 * accStride);
-            var a41 = FloatVector.fromArray(F, acc, t0 + 4 * accStride + LANES);
-            var a50 = FloatVector.fromArray(F, acc, t0 + 5 * accStride);
-            var a51 = FloatVector.fromArray(F, acc, t0 + 5 * accStride + LANES);
-            var a60 = FloatVector.fromArray(F, acc, t0 + 6 * accStride);
-            var a61 = FloatVector.fromArray(F, acc, t0 + 6 * accStride + LANES);
-            var a70 = FloatVector.fromArray(F, acc, t0 + 7 * accStride);
-            var a71 = FloatVector.fromArray(F, acc, t0 + 7 * accStride + LANES);
+            var a10 = FloatVector.fromArray(F, acc, t0 + d);
+            var a11 = FloatVector.fromArray(F, acc, t0 + d + LANES);
+            var a20 = FloatVector.fromArray(F, acc, t0 + 2 * d);
+            var a21 = FloatVector.fromArray(F, acc, t0 + 2 * d + LANES);
+            var a30 = FloatVector.fromArray(F, acc, t0 + 3 * d);
+            var a31 = FloatVector.fromArray(F, acc, t0 + 3 * d + LANES);
+            var a40 = FloatVector.fromArray(F, acc, t0 + 4 * d);
+            var a41 = FloatVector.fromArray(F, acc, t0 + 4 * d + LANES);
+            var a50 = FloatVector.fromArray(F, acc, t0 + 5 * d);
+            var a51 = FloatVector.fromArray(F, acc, t0 + 5 * d + LANES);
+            var a60 = FloatVector.fromArray(F, acc, t0 + 6 * d);
+            var a61 = FloatVector.fromArray(F, acc, t0 + 6 * d + LANES);
+            var a70 = FloatVector.fromArray(F, acc, t0 + 7 * d);
+            var a71 = FloatVector.fromArray(F, acc, t0 + 7 * d + LANES);
             for (int j = 0; j < n; j++) {
                 int at = ro + j * rowStride + c;
                 var xa = FloatVector.fromArray(F, rows, at);
@@ -1040,31 +1079,31 @@ public final class Attention {
             }
             a00.intoArray(acc, t0);
             a01.intoArray(acc, t0 + LANES);
-            a10.intoArray(acc, t0 + accStride);
-            a11.intoArray(acc, t0 + accStride + LANES);
-            a20.intoArray(acc, t0 + 2 * accStride);
-            a21.intoArray(acc, t0 + 2 * accStride + LANES);
-            a30.intoArray(acc, t0 + 3 * accStride);
-            a31.intoArray(acc, t0 + 3 * accStride + LANES);
-            a40.intoArray(acc, t0 + 4 * accStride);
-            a41.intoArray(acc, t0 + 4 * accStride + LANES);
-            a50.intoArray(acc, t0 + 5 * accStride);
-            a51.intoArray(acc, t0 + 5 * accStride + LANES);
-            a60.intoArray(acc, t0 + 6 * accStride);
-            a61.intoArray(acc, t0 + 6 * accStride + LANES);
-            a70.intoArray(acc, t0 + 7 * accStride);
-            a71.intoArray(acc, t0 + 7 * accStride + LANES);
+            a10.intoArray(acc, t0 + d);
+            a11.intoArray(acc, t0 + d + LANES);
+            a20.intoArray(acc, t0 + 2 * d);
+            a21.intoArray(acc, t0 + 2 * d + LANES);
+            a30.intoArray(acc, t0 + 3 * d);
+            a31.intoArray(acc, t0 + 3 * d + LANES);
+            a40.intoArray(acc, t0 + 4 * d);
+            a41.intoArray(acc, t0 + 4 * d + LANES);
+            a50.intoArray(acc, t0 + 5 * d);
+            a51.intoArray(acc, t0 + 5 * d + LANES);
+            a60.intoArray(acc, t0 + 6 * d);
+            a61.intoArray(acc, t0 + 6 * d + LANES);
+            a70.intoArray(acc, t0 + 7 * d);
+            a71.intoArray(acc, t0 + 7 * d + LANES);
         }
         for (; c < bound; c += LANES) {
             int t0 = ao + c;
             var a0 = FloatVector.fromArray(F, acc, t0);
-            var a1 = FloatVector.fromArray(F, acc, t0 + accStride);
-            var a2 = FloatVector.fromArray(F, acc, t0 + 2 * accStride);
-            var a3 = FloatVector.fromArray(F, acc, t0 + 3 * accStride);
-            var a4 = FloatVector.fromArray(F, acc, t0 + 4 * accStride);
-            var a5 = FloatVector.fromArray(F, acc, t0 + 5 * accStride);
-            var a6 = FloatVector.fromArray(F, acc, t0 + 6 * accStride);
-            var a7 = FloatVector.fromArray(F, acc, t0 + 7 * accStride);
+            var a1 = FloatVector.fromArray(F, acc, t0 + d);
+            var a2 = FloatVector.fromArray(F, acc, t0 + 2 * d);
+            var a3 = FloatVector.fromArray(F, acc, t0 + 3 * d);
+            var a4 = FloatVector.fromArray(F, acc, t0 + 4 * d);
+            var a5 = FloatVector.fromArray(F, acc, t0 + 5 * d);
+            var a6 = FloatVector.fromArray(F, acc, t0 + 6 * d);
+            var a7 = FloatVector.fromArray(F, acc, t0 + 7 * d);
             for (int j = 0; j < n; j++) {
                 var xa = FloatVector.fromArray(F, rows, ro + j * rowStride + c);
                 a0 = xa.fma(FloatVector.broadcast(F, w[wo + j]), a0);
@@ -1077,21 +1116,21 @@ public final class Attention {
                 a7 = xa.fma(FloatVector.broadcast(F, w[wo + 7 * KEY_BLOCK + j]), a7);
             }
             a0.intoArray(acc, t0);
-            a1.intoArray(acc, t0 + accStride);
-            a2.intoArray(acc, t0 + 2 * accStride);
-            a3.intoArray(acc, t0 + 3 * accStride);
-            a4.intoArray(acc, t0 + 4 * accStride);
-            a5.intoArray(acc, t0 + 5 * accStride);
-            a6.intoArray(acc, t0 + 6 * accStride);
-            a7.intoArray(acc, t0 + 7 * accStride);
+            a1.intoArray(acc, t0 + d);
+            a2.intoArray(acc, t0 + 2 * d);
+            a3.intoArray(acc, t0 + 3 * d);
+            a4.intoArray(acc, t0 + 4 * d);
+            a5.intoArray(acc, t0 + 5 * d);
+            a6.intoArray(acc, t0 + 6 * d);
+            a7.intoArray(acc, t0 + 7 * d);
         }
         for (int m = 0; m < ROW_GROUP; m++) {
             for (int cc = c; cc < d; cc++) {
-                float sum = acc[ao + m * accStride + cc];
+                float sum = acc[ao + m * d + cc];
                 for (int j = 0; j < n; j++) {
                     sum = Math.fma(rows[ro + j * rowStride + cc], w[wo + m * KEY_BLOCK + j], sum);
                 }
-                acc[ao + m * accStride + cc] = sum;
+                acc[ao + m * d + cc] = sum;
             }
         }
     }
@@ -1188,7 +1227,7 @@ public final class Attention {
     }
 
     /**
-     * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * stride + c] +=
+     * For every row r in [0, rows), key j in [0, visible[r]) and c in [0, d): target[to + j * d + c] +=
      * w[r * KEY_BLOCK + j] * x(r, c), x packed by packRows: the outer products of a tile's weights (dS or p) and
      * rows (scaled q or dO), the dk or dv terms of a key block. visible is non-decreasing in r (later rows see at
      * least the keys earlier ones do). Every target element receives its rows' terms one by one in ascending row
@@ -1198,7 +1237,7 @@ public final class Attention {
      * keys of a block, if fewer, one at a time.
      */
     private static void outerProductsF32(float[] w, int[] visible, int rows, float[] x, float[] target, int to,
-            int stride, int d) {
+            int d) {
         int keys = visible[rows - 1];
         int from = 0;   // the first row that sees key j (later keys' first rows come no earlier)
         int full = 0;   // the first row that sees the tile's last key
@@ -1206,11 +1245,11 @@ public final class Attention {
         for (; j + KEY_TILE <= keys; j += KEY_TILE) {
             from = firstRowSeeing(visible, j, from);
             full = firstRowSeeing(visible, j + KEY_TILE - 1, Math.max(full, from));
-            eightKeyOuterProductsF32(w, visible, j, from, full, rows, x, target, to + j * stride, stride, d);
+            eightKeyOuterProductsF32(w, visible, j, from, full, rows, x, target, to + j * d, d);
         }
         for (; j < keys; j++) {
             from = firstRowSeeing(visible, j, from);
-            oneKeyOuterProductsF32(w, j, from, rows, x, target, to + j * stride, d);
+            oneKeyOuterProductsF32(w, j, from, rows, x, target, to + j * d, d);
         }
     }
 
@@ -1254,14 +1293,14 @@ public final class Attention {
     }
 
     /**
-     * target[at + m * stride + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in
+     * target[at + m * d + c] += w[r * KEY_BLOCK + j + m] * x(r, c) for the KEY_TILE keys m and rows r in
      * [from, to) that see them, in row order: two vectors of columns of eight keys (sixteen accumulators) stay in
      * registers across the rows, so each costs one load and one store per call instead of one per row, and each
      * loaded row slice serves eight products. Rows from {@code from} see key j; rows from {@code full} see all
      * eight; the ones between (on the causal diagonal) see the first visible[r] - j and add only those.
      */
     private static void eightKeyOuterProductsF32(float[] w, int[] visible, int j, int from, int full, int to,
-            float[] x, float[] target, int at, int stride, int d) {
+            float[] x, float[] target, int at, int d) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c + 2 * LANES <= bound; c += 2 * LANES) {
@@ -1270,20 +1309,20 @@ public final class Attention {
             int t0 = at + c;
             var a00 = FloatVector.fromArray(F, target, t0);
             var a01 = FloatVector.fromArray(F, target, t0 + LANES);
-            var a10 = FloatVector.fromArray(F, target, t0 + stride);
-            var a11 = FloatVector.fromArray(F, target, t0 + stride + LANES);
-            var a20 = FloatVector.fromArray(F, target, t0 + 2 * stride);
-            var a21 = FloatVector.fromArray(F, target, t0 + 2 * stride + LANES);
-            var a30 = FloatVector.fromArray(F, target, t0 + 3 * stride);
-            var a31 = FloatVector.fromArray(F, target, t0 + 3 * stride + LANES);
-            var a40 = FloatVector.fromArray(F, target, t0 + 4 * stride);
-            var a41 = FloatVector.fromArray(F, target, t0 + 4 * stride + LANES);
-            var a50 = FloatVector.fromArray(F, target, t0 + 5 * stride);
-            var a51 = FloatVector.fromArray(F, target, t0 + 5 * stride + LANES);
-            var a60 = FloatVector.fromArray(F, target, t0 + 6 * stride);
-            var a61 = FloatVector.fromArray(F, target, t0 + 6 * stride + LANES);
-            var a70 = FloatVector.fromArray(F, target, t0 + 7 * stride);
-            var a71 = FloatVector.fromArray(F, target, t0 + 7 * stride + LANES);
+            var a10 = FloatVector.fromArray(F, target, t0 + d);
+            var a11 = FloatVector.fromArray(F, target, t0 + d + LANES);
+            var a20 = FloatVector.fromArray(F, target, t0 + 2 * d);
+            var a21 = FloatVector.fromArray(F, target, t0 + 2 * d + LANES);
+            var a30 = FloatVector.fromArray(F, target, t0 + 3 * d);
+            var a31 = FloatVector.fromArray(F, target, t0 + 3 * d + LANES);
+            var a40 = FloatVector.fromArray(F, target, t0 + 4 * d);
+            var a41 = FloatVector.fromArray(F, target, t0 + 4 * d + LANES);
+            var a50 = FloatVector.fromArray(F, target, t0 + 5 * d);
+            var a51 = FloatVector.fromArray(F, target, t0 + 5 * d + LANES);
+            var a60 = FloatVector.fromArray(F, target, t0 + 6 * d);
+            var a61 = FloatVector.fromArray(F, target, t0 + 6 * d + LANES);
+            var a70 = FloatVector.fromArray(F, target, t0 + 7 * d);
+            var a71 = FloatVector.fromArray(F, target, t0 + 7 * d + LANES);
             for (int r = from; r < full; r++) {
                 int n = visible[r] - j;   // 1 to 7
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
@@ -1354,32 +1393,32 @@ public final class Attention {
             }
             a00.intoArray(target, t0);
             a01.intoArray(target, t0 + LANES);
-            a10.intoArray(target, t0 + stride);
-            a11.intoArray(target, t0 + stride + LANES);
-            a20.intoArray(target, t0 + 2 * stride);
-            a21.intoArray(target, t0 + 2 * stride + LANES);
-            a30.intoArray(target, t0 + 3 * stride);
-            a31.intoArray(target, t0 + 3 * stride + LANES);
-            a40.intoArray(target, t0 + 4 * stride);
-            a41.intoArray(target, t0 + 4 * stride + LANES);
-            a50.intoArray(target, t0 + 5 * stride);
-            a51.intoArray(target, t0 + 5 * stride + LANES);
-            a60.intoArray(target, t0 + 6 * stride);
-            a61.intoArray(target, t0 + 6 * stride + LANES);
-            a70.intoArray(target, t0 + 7 * stride);
-            a71.intoArray(target, t0 + 7 * stride + LANES);
+            a10.intoArray(target, t0 + d);
+            a11.intoArray(target, t0 + d + LANES);
+            a20.intoArray(target, t0 + 2 * d);
+            a21.intoArray(target, t0 + 2 * d + LANES);
+            a30.intoArray(target, t0 + 3 * d);
+            a31.intoArray(target, t0 + 3 * d + LANES);
+            a40.intoArray(target, t0 + 4 * d);
+            a41.intoArray(target, t0 + 4 * d + LANES);
+            a50.intoArray(target, t0 + 5 * d);
+            a51.intoArray(target, t0 + 5 * d + LANES);
+            a60.intoArray(target, t0 + 6 * d);
+            a61.intoArray(target, t0 + 6 * d + LANES);
+            a70.intoArray(target, t0 + 7 * d);
+            a71.intoArray(target, t0 + 7 * d + LANES);
         }
         for (; c < bound; c += LANES) {
             int x0 = c * ROW_TILE;
             int t0 = at + c;
             var a0 = FloatVector.fromArray(F, target, t0);
-            var a1 = FloatVector.fromArray(F, target, t0 + stride);
-            var a2 = FloatVector.fromArray(F, target, t0 + 2 * stride);
-            var a3 = FloatVector.fromArray(F, target, t0 + 3 * stride);
-            var a4 = FloatVector.fromArray(F, target, t0 + 4 * stride);
-            var a5 = FloatVector.fromArray(F, target, t0 + 5 * stride);
-            var a6 = FloatVector.fromArray(F, target, t0 + 6 * stride);
-            var a7 = FloatVector.fromArray(F, target, t0 + 7 * stride);
+            var a1 = FloatVector.fromArray(F, target, t0 + d);
+            var a2 = FloatVector.fromArray(F, target, t0 + 2 * d);
+            var a3 = FloatVector.fromArray(F, target, t0 + 3 * d);
+            var a4 = FloatVector.fromArray(F, target, t0 + 4 * d);
+            var a5 = FloatVector.fromArray(F, target, t0 + 5 * d);
+            var a6 = FloatVector.fromArray(F, target, t0 + 6 * d);
+            var a7 = FloatVector.fromArray(F, target, t0 + 7 * d);
             for (int r = from; r < full; r++) {
                 int n = visible[r] - j;   // 1 to 7
                 var xa = FloatVector.fromArray(F, x, x0 + r * LANES);
@@ -1417,24 +1456,24 @@ public final class Attention {
                 a7 = xa.fma(FloatVector.broadcast(F, w[wr + 7]), a7);
             }
             a0.intoArray(target, t0);
-            a1.intoArray(target, t0 + stride);
-            a2.intoArray(target, t0 + 2 * stride);
-            a3.intoArray(target, t0 + 3 * stride);
-            a4.intoArray(target, t0 + 4 * stride);
-            a5.intoArray(target, t0 + 5 * stride);
-            a6.intoArray(target, t0 + 6 * stride);
-            a7.intoArray(target, t0 + 7 * stride);
+            a1.intoArray(target, t0 + d);
+            a2.intoArray(target, t0 + 2 * d);
+            a3.intoArray(target, t0 + 3 * d);
+            a4.intoArray(target, t0 + 4 * d);
+            a5.intoArray(target, t0 + 5 * d);
+            a6.intoArray(target, t0 + 6 * d);
+            a7.intoArray(target, t0 + 7 * d);
         }
         for (; c < d; c++) {
             int xc = bound * ROW_TILE + c - bound;
             for (int m = 0; m < KEY_TILE; m++) {
-                float acc = target[at + m * stride + c];
+                float acc = target[at + m * d + c];
                 for (int r = from; r < to; r++) {
                     if (visible[r] > j + m) {
                         acc = Math.fma(x[xc + r * LANES], w[r * KEY_BLOCK + j + m], acc);
                     }
                 }
-                target[at + m * stride + c] = acc;
+                target[at + m * d + c] = acc;
             }
         }
     }
