@@ -91,6 +91,7 @@ public final class Attention {
         private float[] dqTile = new float[0];
         private float[] keyGrads = new float[0];
         private float[] valueGrads = new float[0];
+        private float[] headRows = new float[0];
 
         /** ROW_TILE rows of d scaled query values, laid out by packRows. */
         float[] qPacked(int d) {
@@ -138,6 +139,17 @@ public final class Attention {
                 valueGrads = new float[n];
             }
             return valueGrads;
+        }
+
+        /**
+         * At least n values: a packed head's rows gathered contiguously, the values of a forward's head or the keys
+         * of a backward's group.
+         */
+        float[] headRows(int n) {
+            if (headRows.length < n) {
+                headRows = new float[n];
+            }
+            return headRows;
         }
 
         private final int[] keyOffsets = new int[F.length()];
@@ -286,14 +298,20 @@ public final class Attention {
         int stride = dims.inputStride();
         int bkv = kvHeadOf(dims, bh);
         float[] qs = q.f32Data();
-        float[] vs = v.f32Data();
-        int vo = v.offset() + dims.valueRow(bkv, 0);
         float[] kT = transposedHead(k.f32Data(), k.offset() + dims.keyRow(bkv, 0), s, d, stride,
                 Scratch.ATTENTION_KEYS);
+        // The weighted sums read the value rows over and over, one key block at a time: rows a fused row apart
+        // (packed) are gathered into a contiguous buffer first, as the keys are into kT.
+        RowBuffers buffers = ROW_BUFFERS.get();
+        float[] vs = v.f32Data();
+        int vo = v.offset() + dims.valueRow(bkv, 0);
+        if (stride != d) {
+            vs = gatherRows(vs, vo, stride, s, d, buffers.headRows(s * d));
+            vo = 0;
+        }
         // Rows are taken ROW_GROUP at a time so they share each load of kT and v; each row keeps its own running
         // max, sum and accumulator and goes through exactly the operations it would alone, so a row's result does
         // not depend on the rows computed beside it.
-        RowBuffers buffers = ROW_BUFFERS.get();
         float[] qPacked = buffers.qPacked(d);
         float[] acc = buffers.acc(d);
         float[] p = buffers.pTile;
@@ -346,12 +364,11 @@ public final class Attention {
                 // row adds its values in ascending key order either way, so it gets the bits it would get alone.
                 int shared = rows == ROW_GROUP ? common : 0;
                 if (shared > 0) {
-                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * stride, stride, d, acc, 0);
+                    weightedEightRowSumsF32(p, 0, shared, vs, vo + j0 * d, d, acc, 0);
                 }
                 for (int r = 0; r < rows; r++) {
                     if (visible[r] > shared) {
-                        weightedRowSumF32(p, r * KEY_BLOCK, shared, visible[r], vs, vo + j0 * stride, stride, d, acc,
-                                r * d);
+                        weightedRowSumF32(p, r * KEY_BLOCK, shared, visible[r], vs, vo + j0 * d, d, acc, r * d);
                     }
                 }
             }
@@ -565,11 +582,15 @@ public final class Attention {
         float[] kT = transposedHead(ks, ko, s, d, stride, Scratch.ATTENTION_KEYS);
         float[] vT = transposedHead(v.f32Data(), v.offset() + dims.valueRow(bkv, 0), s, d, stride,
                 Scratch.ATTENTION_VALUES);
+        RowBuffers buffers = ROW_BUFFERS.get();
+        if (stride != d) {   // the rows dq = dS k reads, gathered as the forward does its values
+            ks = gatherRows(ks, ko, stride, s, d, buffers.headRows(s * d));
+            ko = 0;
+        }
         // Rows are taken ROW_TILE at a time: their scores four rows at a time, then dk and dv updated once for the
         // whole tile with a few keys' slices held in registers (outerProductsF32). Every element of dk and dv still
         // receives the rows' contributions one by one in ascending row order, and every dq element its keys' in
         // ascending key order, so the result is the same as row by row.
-        RowBuffers buffers = ROW_BUFFERS.get();
         float[] qPacked = buffers.qPacked(d);
         float[] gPacked = buffers.gPacked(d);
         float[] p = buffers.pTile;
@@ -601,7 +622,7 @@ public final class Attention {
                     }
                     for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
                         backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qPacked, gPacked, kT, vT, j0,
-                                d, rowLse, gDotOut, p, dS, ks, ko, stride, dqTile);
+                                d, rowLse, gDotOut, p, dS, ks, ko, dqTile);
                     }
                     outerProductsF32(dS, visible, rows, qPacked, dkHead, j0 * d, d);
                     outerProductsF32(p, visible, rows, gPacked, dvHead, j0 * d, d);
@@ -611,17 +632,34 @@ public final class Attention {
                 }
             }
         }
-        copyRows(dkHead, s, d, dk, dims.keyRow(bkv, 0), stride);
-        copyRows(dvHead, s, d, dv, dims.valueRow(bkv, 0), stride);
+        scatterRows(dkHead, s, d, dk, dims.keyRow(bkv, 0), stride);
+        scatterRows(dvHead, s, d, dv, dims.valueRow(bkv, 0), stride);
     }
 
-    /** Copies rows [0, rows) of d values from contiguous {@code from} to {@code to}, row r at at + r * stride. */
-    private static void copyRows(float[] from, int rows, int d, float[] to, int at, int stride) {
+    /**
+     * Copies {@code rows} rows of d values, row r at from[at + r * stride], into to[0, rows * d) and returns to.
+     * A System.arraycopy call per row would cost about as much as copying a row of 32 or 64 values itself.
+     */
+    private static float[] gatherRows(float[] from, int at, int stride, int rows, int d, float[] to) {
+        int bound = F.loopBound(d);
+        for (int r = 0; r < rows; r++) {
+            int c = 0;
+            for (; c < bound; c += LANES) {
+                FloatVector.fromArray(F, from, at + r * stride + c).intoArray(to, r * d + c);
+            }
+            for (; c < d; c++) {
+                to[r * d + c] = from[at + r * stride + c];
+            }
+        }
+        return to;
+    }
+
+    /** The reverse of {@link #gatherRows}: rows of d values from from[0, rows * d) to to[at + r * stride]. */
+    private static void scatterRows(float[] from, int rows, int d, float[] to, int at, int stride) {
         if (stride == d) {
             System.arraycopy(from, 0, to, at, rows * d);
             return;
         }
-        // A System.arraycopy call per row costs about as much as copying a row of 32 or 64 values itself.
         int bound = F.loopBound(d);
         for (int r = 0; r < rows; r++) {
             int c = 0;
@@ -636,12 +674,12 @@ public final class Attention {
 
     /**
      * For the rows [r0, r0 + rows) of a tile (rows <= ROW_GROUP) and the key block at j0: the probabilities p and
-     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (rows of k from ko, {@code stride}
-     * apart; dq of the tile's row r at dqTile[r * d]).
+     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (rows of k contiguous from ko, dq
+     * of the tile's row r at dqTile[r * d]).
      */
     private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qPacked, float[] gPacked,
             float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p, float[] dS, float[] ks,
-            int ko, int stride, float[] dqTile) {
+            int ko, float[] dqTile) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
         for (int r = r0; r < r0 + rows; r++) {
@@ -666,12 +704,11 @@ public final class Attention {
         // ascending key order per row.
         int shared = rows == ROW_GROUP ? common : 0;
         if (shared > 0) {
-            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * stride, stride, d, dqTile, r0 * d);
+            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * d, d, dqTile, r0 * d);
         }
         for (int r = r0; r < r0 + rows; r++) {
             if (visible[r] > shared) {
-                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * stride, stride, d, dqTile,
-                        r * d);
+                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * d, d, dqTile, r * d);
             }
         }
     }
@@ -1026,8 +1063,8 @@ public final class Attention {
      * head dim is taken two vectors at a time where it allows: sixteen independent accumulators keep both FMA
      * units busy, and each loaded row slice serves eight products.
      */
-    private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int rowStride, int d,
-            float[] acc, int ao) {
+    private static void weightedEightRowSumsF32(float[] w, int wo, int n, float[] rows, int ro, int d, float[] acc,
+            int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c + 2 * LANES <= bound; c += 2 * LANES) {
@@ -1049,7 +1086,7 @@ public final class Attention {
             var a70 = FloatVector.fromArray(F, acc, t0 + 7 * d);
             var a71 = FloatVector.fromArray(F, acc, t0 + 7 * d + LANES);
             for (int j = 0; j < n; j++) {
-                int at = ro + j * rowStride + c;
+                int at = ro + j * d + c;
                 var xa = FloatVector.fromArray(F, rows, at);
                 var xb = FloatVector.fromArray(F, rows, at + LANES);
                 var y = FloatVector.broadcast(F, w[wo + j]);
@@ -1105,7 +1142,7 @@ public final class Attention {
             var a6 = FloatVector.fromArray(F, acc, t0 + 6 * d);
             var a7 = FloatVector.fromArray(F, acc, t0 + 7 * d);
             for (int j = 0; j < n; j++) {
-                var xa = FloatVector.fromArray(F, rows, ro + j * rowStride + c);
+                var xa = FloatVector.fromArray(F, rows, ro + j * d + c);
                 a0 = xa.fma(FloatVector.broadcast(F, w[wo + j]), a0);
                 a1 = xa.fma(FloatVector.broadcast(F, w[wo + KEY_BLOCK + j]), a1);
                 a2 = xa.fma(FloatVector.broadcast(F, w[wo + 2 * KEY_BLOCK + j]), a2);
@@ -1128,7 +1165,7 @@ public final class Attention {
             for (int cc = c; cc < d; cc++) {
                 float sum = acc[ao + m * d + cc];
                 for (int j = 0; j < n; j++) {
-                    sum = Math.fma(rows[ro + j * rowStride + cc], w[wo + m * KEY_BLOCK + j], sum);
+                    sum = Math.fma(rows[ro + j * d + cc], w[wo + m * KEY_BLOCK + j], sum);
                 }
                 acc[ao + m * d + cc] = sum;
             }
@@ -1136,27 +1173,25 @@ public final class Attention {
     }
 
     /**
-     * acc[ao + c] += sum_{j in [from, to)} w[wo + j] * rows[ro + j * rowStride + c] for c in [0, d), the terms added in
-     * ascending j: a weighted
+     * acc[ao + c] += sum_{j in [from, to)} w[wo + j] * rows[ro + j * d + c], the terms added in ascending j: a weighted
      * sum of value rows, vectorised over the head dim. Continuing a sum with a later range adds exactly what one
      * call over both ranges would.
      */
-    private static void weightedRowSumF32(float[] w, int wo, int from, int to, float[] rows, int ro, int rowStride,
-            int d, float[] acc, int ao) {
+    private static void weightedRowSumF32(float[] w, int wo, int from, int to, float[] rows, int ro, int d,
+            float[] acc, int ao) {
         int bound = F.loopBound(d);
         int c = 0;
         for (; c < bound; c += F.length()) {
             var sum = FloatVector.fromArray(F, acc, ao + c);
             for (int j = from; j < to; j++) {
-                sum = FloatVector.fromArray(F, rows, ro + j * rowStride + c).fma(FloatVector.broadcast(F, w[wo + j]),
-                        sum);
+                sum = FloatVector.fromArray(F, rows, ro + j * d + c).fma(FloatVector.broadcast(F, w[wo + j]), sum);
             }
             sum.intoArray(acc, ao + c);
         }
         for (; c < d; c++) {
             float sum = acc[ao + c];
             for (int j = from; j < to; j++) {
-                sum = Math.fma(rows[ro + j * rowStride + c], w[wo + j], sum);
+                sum = Math.fma(rows[ro + j * d + c], w[wo + j], sum);
             }
             acc[ao + c] = sum;
         }
