@@ -29,7 +29,9 @@ import jdk.incubator.vector.VectorSpecies;
  * {@code c_attn} output), the output is [B, T, Hq·D] with the heads side by side again (what the output
  * projection reads), and the gradient is one [B, T, (Hq + 2·Hkv)·D] tensor like qkv. A row of a head is D
  * consecutive values in either layout, only the distances between rows and heads differ, so both run the same
- * kernels with the offsets of their layout ({@link Dims}): no copy into or out of the head-major layout.
+ * kernels with the offsets of their layout ({@link Dims}) and no tensor is copied into or out of the head-major
+ * layout: each task reads the rows of its head straight into its per-thread working buffers (the transposed keys,
+ * the packed query rows) and writes its results' rows straight into place.
  *
  * <p>F32 kernels take query rows eight at a time, vectorise over keys for the scores (against a copy of k
  * transposed block by block, so no lane reductions) and over the head dimension for the weighted sums. The
@@ -429,9 +431,7 @@ public final class Attention {
         String op = "Attention.backward";
         Dims dims = check(op, q, k, v, causal, scale);
         checkSaved(op, g, out, logSumExp, "q", q, dims);
-        // Every element is written: each group zeroes the rows it accumulates into (spreading the zeroing over
-        // the threads too).
-        Tensor dq = Tensor.emptyLike(q);
+        Tensor dq = Tensor.emptyLike(q);   // every element is written
         Tensor dk = Tensor.emptyLike(k);   // k and v have q's dtype (checked)
         Tensor dv = Tensor.emptyLike(v);
         backward(dims, g.contiguous(), q.contiguous(), k.contiguous(), v.contiguous(), out.contiguous(),
@@ -562,9 +562,9 @@ public final class Attention {
 
     /**
      * Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head, every
-     * element of them. dk and dv are accumulated in this thread's buffers and copied out once the group is done,
-     * dq a tile at a time likewise: in the packed layout a head's rows are a fused row apart, and accumulating
-     * there directly would spread a key block's dk and dv over a few of the L1 cache's sets.
+     * element of them. dk and dv are accumulated in contiguous per-thread buffers and copied out when the group is
+     * done, dq a tile at a time likewise, so the hot loops run on head-major rows whatever the tensors' layout (in
+     * the packed one a head's rows are a fused row apart) and nothing needs zeroing in the output first.
      */
     private static void backwardGroupF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
             Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
@@ -916,8 +916,7 @@ public final class Attention {
 
     /**
      * A head's s keys (or values) of d values, key j at {@code base + j * stride}, transposed block by block: for
-     * each block of KEY_BLOCK
-     * keys, column c of its keys side by side, [d, KEY_BLOCK], so element (j, c) lands at
+     * each block of KEY_BLOCK keys, column c of its keys side by side, [d, KEY_BLOCK], so element (j, c) lands at
      * keyBlockStart(j - j % KEY_BLOCK, d) + c * KEY_BLOCK + j % KEY_BLOCK. The scores of consecutive keys are then
      * consecutive lanes, and a kernel walking the columns of a block steps by the constant KEY_BLOCK, which the
      * JIT addresses without a multiply or a range check per step. The last block is padded with zero keys, so a
@@ -1243,10 +1242,10 @@ public final class Attention {
     }
 
     /**
-     * Copies rows [0, rows) of d values (row r at xo + r * stride), times {@code scale}, into {@code packed} by vectors
-     * of columns: element (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop over rows
-     * then reads each row's slice of LANES columns at a constant stride, which the JIT addresses without a
-     * multiply or a range check per row, and the rows of a slice sit at constant distances from each other.
+     * Copies rows [0, rows) of d values (row r at xo + r * stride), times {@code scale}, into {@code packed} by
+     * vectors of columns: element (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop
+     * over rows then reads each row's slice of LANES columns at a constant stride, which the JIT addresses without
+     * a multiply or a range check per row, and the rows of a slice sit at constant distances from each other.
      */
     private static void packRows(float[] x, int xo, int rows, int d, int stride, float scale, float[] packed) {
         int bound = F.loopBound(d);
