@@ -713,9 +713,10 @@ public final class Variable {
      * Causal or full attention straight from a fused projection: {@code qkv} [B, T, (Hq + 2·Hkv)·D] holds the
      * queries, keys and values side by side (GPT-2's {@code c_attn} output), and the result is [B, T, Hq·D] with
      * the heads side by side again. The same values as splitting qkv, viewing it as heads and calling
-     * {@link #attention}, with no copies: the kernels read the heads where qkv has them, write the output where
-     * the output projection reads it, and the backward writes the gradients of q, k and v straight into one
-     * [B, T, (Hq + 2·Hkv)·D] gradient (see {@link Attention#forwardPacked}).
+     * {@link #attention}, without copying q, k, v, the output or the gradients between layouts: the kernels read
+     * the heads where qkv has them, write the output where the output projection reads it, and the backward writes
+     * the gradients of q, k and v straight into one [B, T, (Hq + 2·Hkv)·D] gradient (see
+     * {@link Attention#forwardPacked}).
      */
     public static Variable attentionPacked(Variable qkv, int heads, int kvHeads, boolean causal, double scale) {
         Tensor x = qkv.value;
