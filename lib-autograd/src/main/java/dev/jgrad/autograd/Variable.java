@@ -11,7 +11,6 @@ import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Attention;
 import dev.jgrad.tensor.ops.Binary;
 import dev.jgrad.tensor.ops.CrossEntropy;
-import dev.jgrad.tensor.ops.Heads;
 import dev.jgrad.tensor.ops.Index;
 import dev.jgrad.tensor.ops.Join;
 import dev.jgrad.tensor.ops.LayerNorm;
@@ -714,37 +713,16 @@ public final class Variable {
      * Causal or full attention straight from a fused projection: {@code qkv} [B, T, (Hq + 2·Hkv)·D] holds the
      * queries, keys and values side by side (GPT-2's {@code c_attn} output), and the result is [B, T, Hq·D] with
      * the heads side by side again. The same values as splitting qkv, viewing it as heads and calling
-     * {@link #attention}, but with fewer copies: each of q, k and v is gathered into its contiguous head layout
-     * once (the attention kernels then need no copies of their own, forward or backward), and the backward writes
-     * the three gradients straight into one [B, T, (Hq + 2·Hkv)·D] buffer instead of zero-filling a full-size
-     * gradient per piece and summing them.
+     * {@link #attention}, without copying q, k, v, the output or the gradients between layouts: the kernels read
+     * the heads where qkv has them, write the output where the output projection reads it, and the backward writes
+     * the gradients of q, k and v straight into one [B, T, (Hq + 2·Hkv)·D] gradient (see
+     * {@link Attention#forwardPacked}).
      */
     public static Variable attentionPacked(Variable qkv, int heads, int kvHeads, boolean causal, double scale) {
-        if (qkv.rank() != 3 || heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0
-                || qkv.size(2) % (heads + 2 * kvHeads) != 0) {
-            throw new ShapeException("attentionPacked: expected qkv [B, T, (heads + 2 * kvHeads) * headDim] with heads "
-                    + "a multiple of kvHeads, got qkv " + Shapes.str(qkv.shape()) + ", heads " + heads + ", kvHeads "
-                    + kvHeads);
-        }
         Tensor x = qkv.value;
-        int batch = x.size(0);
-        int time = x.size(1);
-        int width = x.size(2);
-        int headDim = width / (heads + 2 * kvHeads);
-        Tensor q = Heads.split(x, 0, heads, headDim);
-        Tensor k = Heads.split(x, heads * headDim, kvHeads, headDim);
-        Tensor v = Heads.split(x, (heads + kvHeads) * headDim, kvHeads, headDim);
-        var r = Attention.forward(q, k, v, causal, scale);
-        Tensor y = Heads.mergeInto(r.out(), Tensor.empty(x.dtype(), batch, time, heads * headDim), 0);
-        return record("attention_packed", y, (g, in, grads) -> {
-            Tensor gHeads = Heads.split(g, 0, heads, headDim);
-            var d = Attention.backward(gHeads, q, k, v, r.out(), r.logSumExp(), causal, scale);
-            Tensor dx = Tensor.empty(g.dtype(), batch, time, width);
-            Heads.mergeInto(d.q(), dx, 0);
-            Heads.mergeInto(d.k(), dx, heads * headDim);
-            Heads.mergeInto(d.v(), dx, (heads + kvHeads) * headDim);
-            grads[0] = dx;
-        }, qkv);
+        var r = Attention.forwardPacked(x, heads, kvHeads, causal, scale);
+        return record("attention_packed", r.out(), (g, in, grads) -> grads[0] =
+                Attention.backwardPacked(g, x, heads, kvHeads, r.out(), r.logSumExp(), causal, scale), qkv);
     }
 
     /** Rotary position embedding ("rotate half" layout) of this [..., T, D] variable for positions startPos.. */

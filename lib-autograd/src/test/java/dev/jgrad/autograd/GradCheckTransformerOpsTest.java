@@ -97,7 +97,8 @@ class GradCheckTransformerOpsTest {
         assertEquals(0.0, packed.grad().maxAbsDiff(split.grad()));
         var e = org.junit.jupiter.api.Assertions.assertThrows(dev.jgrad.tensor.ShapeException.class,
                 () -> Variable.attentionPacked(Variable.param(randn(1, 2, 10)), 2, 2, true, 1));
-        assertTrue(e.getMessage().contains("attentionPacked") && e.getMessage().contains("[1, 2, 10]"), e.getMessage());
+        assertTrue(e.getMessage().contains("Attention.forwardPacked") && e.getMessage().contains("[1, 2, 10]"),
+                e.getMessage());
     }
 
     @Test

@@ -24,6 +24,15 @@ import jdk.incubator.vector.VectorSpecies;
  * h / (Hq / Hkv). With causal masking, query i sees keys j <= i + (S - T): the T queries are the last T
  * positions of the S keys, which is what a KV cache needs.
  *
+ * <p>{@link #forwardPacked} and {@link #backwardPacked} take the heads straight from a fused projection instead:
+ * qkv [B, T, (Hq + 2·Hkv)·D] holds each position's queries, keys and values side by side (GPT-2's
+ * {@code c_attn} output), the output is [B, T, Hq·D] with the heads side by side again (what the output
+ * projection reads), and the gradient is one [B, T, (Hq + 2·Hkv)·D] tensor like qkv. A row of a head is D
+ * consecutive values in either layout, only the distances between rows and heads differ, so both run the same
+ * kernels with the offsets of their layout ({@link Dims}) and no tensor is copied into or out of the head-major
+ * layout: each task reads the rows of its head straight into its per-thread working buffers (the transposed keys,
+ * the packed query rows) and writes its results' rows straight into place.
+ *
  * <p>F32 kernels take query rows eight at a time, vectorise over keys for the scores (against a copy of k
  * transposed block by block, so no lane reductions) and over the head dimension for the weighted sums. The
  * backward takes tiles of 32 rows and keeps eight keys' slices of dk and dv in registers across a tile. However
@@ -81,6 +90,10 @@ public final class Attention {
         private float[] acc = new float[0];
         private float[] qPacked = new float[0];
         private float[] gPacked = new float[0];
+        private float[] dqTile = new float[0];
+        private float[] keyGrads = new float[0];
+        private float[] valueGrads = new float[0];
+        private float[] headRows = new float[0];
 
         /** ROW_TILE rows of d scaled query values, laid out by packRows. */
         float[] qPacked(int d) {
@@ -106,17 +119,54 @@ public final class Attention {
             return acc;
         }
 
-        private int[] keyOffsets = new int[0];
+        /** ROW_TILE rows of d: a backward tile's dq, accumulated before it is scaled into dq. */
+        float[] dqTile(int d) {
+            if (dqTile.length != ROW_TILE * d) {
+                dqTile = new float[ROW_TILE * d];
+            }
+            return dqTile;
+        }
+
+        /** At least n values: a group's dk, rows of d, accumulated before it is copied into dk. */
+        float[] keyGrads(int n) {
+            if (keyGrads.length < n) {
+                keyGrads = new float[n];
+            }
+            return keyGrads;
+        }
+
+        /** As keyGrads, for dv. */
+        float[] valueGrads(int n) {
+            if (valueGrads.length < n) {
+                valueGrads = new float[n];
+            }
+            return valueGrads;
+        }
+
+        /**
+         * At least n values: a packed head's rows gathered contiguously, the values of a forward's head or the keys
+         * of a backward's group.
+         */
+        float[] headRows(int n) {
+            if (headRows.length < n) {
+                headRows = new float[n];
+            }
+            return headRows;
+        }
+
+        private final int[] keyOffsets = new int[F.length()];
         private int keyOffsetsStride = -1;
 
-        /** 0, d, 2d, ...: where a vector's worth of consecutive keys' rows start, relative to the first. */
-        int[] keyOffsets(int d) {
-            if (keyOffsetsStride != d) {
-                keyOffsets = new int[F.length()];
+        /**
+         * 0, stride, 2·stride, ...: where a vector's worth of consecutive keys' rows start, relative to the first,
+         * for keys {@code stride} apart.
+         */
+        int[] keyOffsets(int stride) {
+            if (keyOffsetsStride != stride) {
                 for (int l = 0; l < keyOffsets.length; l++) {
-                    keyOffsets[l] = l * d;
+                    keyOffsets[l] = l * stride;
                 }
-                keyOffsetsStride = d;
+                keyOffsetsStride = stride;
             }
             return keyOffsets;
         }
@@ -130,8 +180,15 @@ public final class Attention {
     /** Gradients for q, k and v, in their shapes. */
     public record Grads(Tensor q, Tensor k, Tensor v) {}
 
-    /** Sizes of one attention call, checked once. */
-    private record Dims(int batch, int qHeads, int kvHeads, int queries, int keys, int headDim, boolean causal) {
+    /**
+     * Sizes of one attention call, checked once, and where its rows are. Head-major ({@code packed} false): q, k
+     * and v are [B, H, T or S, D] tensors, and so are out, g and the gradients. Packed: q, k and v are the column
+     * blocks [0, Hq·D), [Hq·D, (Hq + Hkv)·D) and [(Hq + Hkv)·D, W) of one qkv [B, T, W] (and dq, dk, dv the same
+     * blocks of one [B, T, W] gradient), out and g are [B, T, Hq·D], and S = T. The row offsets are relative to a
+     * tensor's own offset; the log-sum-exp is [B, Hq, T] in both layouts.
+     */
+    private record Dims(int batch, int qHeads, int kvHeads, int queries, int keys, int headDim, boolean causal,
+                        boolean packed) {
         int group() {
             return qHeads / kvHeads;
         }
@@ -141,14 +198,54 @@ public final class Attention {
             return causal ? i + (keys - queries) + 1 : keys;
         }
 
-        /** The output's shape [B, Hq, T, D], for messages. */
+        /** From one row of a head to the next in q, k, v and their gradients. */
+        int inputStride() {
+            return packed ? (qHeads + 2 * kvHeads) * headDim : headDim;
+        }
+
+        /** From one row of a head to the next in out and g. */
+        int outputStride() {
+            return packed ? qHeads * headDim : headDim;
+        }
+
+        /** Where row t of query head bh = b * Hq + h starts in q and dq. */
+        int queryRow(int bh, int t) {
+            return packed ? ((bh / qHeads) * queries + t) * inputStride() + (bh % qHeads) * headDim
+                    : (bh * queries + t) * headDim;
+        }
+
+        /** Where row j of kv head bkv = b * Hkv + h starts in k and dk. */
+        int keyRow(int bkv, int j) {
+            return packed ? ((bkv / kvHeads) * keys + j) * inputStride() + (qHeads + bkv % kvHeads) * headDim
+                    : (bkv * keys + j) * headDim;
+        }
+
+        /** Where row j of kv head bkv starts in v and dv. */
+        int valueRow(int bkv, int j) {
+            return packed ? keyRow(bkv, j) + kvHeads * headDim : (bkv * keys + j) * headDim;
+        }
+
+        /** Where row t of query head bh starts in out and g. */
+        int outputRow(int bh, int t) {
+            return packed ? ((bh / qHeads) * queries + t) * outputStride() + (bh % qHeads) * headDim
+                    : (bh * queries + t) * headDim;
+        }
+
+        /** The output's shape, [B, Hq, T, D] or packed [B, T, Hq·D], for messages. */
         int[] outShape() {
-            return new int[] {batch, qHeads, queries, headDim};
+            return packed ? new int[] {batch, queries, qHeads * headDim} : new int[] {batch, qHeads, queries, headDim};
         }
 
         /** The log-sum-exp's shape [B, Hq, T], for messages. */
         int[] rowShape() {
             return new int[] {batch, qHeads, queries};
+        }
+
+        /** True when x has the output's shape (checked in place: this runs on every call). */
+        boolean isOutShaped(Tensor x) {
+            return packed ? x.rank() == 3 && x.size(0) == batch && x.size(1) == queries && x.size(2) == qHeads * headDim
+                    : x.rank() == 4 && x.size(0) == batch && x.size(1) == qHeads && x.size(2) == queries
+                            && x.size(3) == headDim;
         }
     }
 
@@ -157,12 +254,29 @@ public final class Attention {
     /** Attention of q over k and v; see the class comment for shapes and the causal convention. */
     public static Result forward(Tensor q, Tensor k, Tensor v, boolean causal, double scale) {
         Dims dims = check("Attention.forward", q, k, v, causal, scale);
-        Tensor qc = q.contiguous();
-        Tensor kc = k.contiguous();
-        Tensor vc = v.contiguous();
         // The F32 kernel writes every output row and log-sum-exp; the F64 one accumulates into zeros.
+        Tensor out = q.dtype() == DType.F32 ? Tensor.emptyLike(q) : Tensor.zerosLike(q);   // [B, Hq, T, D]
+        return forward(dims, q.contiguous(), k.contiguous(), v.contiguous(), out, scale);
+    }
+
+    /**
+     * Causal or full self-attention straight from a fused projection qkv [B, T, (heads + 2·kvHeads)·D] (see the
+     * class comment): the output [B, T, heads·D] with the heads side by side, and the log-sum-exp [B, heads, T].
+     * The same values, bit for bit, as splitting qkv into head-major q, k and v, calling {@link #forward} and
+     * putting the output's heads side by side.
+     */
+    public static Result forwardPacked(Tensor qkv, int heads, int kvHeads, boolean causal, double scale) {
+        Dims dims = checkPacked("Attention.forwardPacked", qkv, heads, kvHeads, causal, scale);
+        Tensor x = qkv.contiguous();
+        int width = dims.qHeads * dims.headDim;
+        Tensor out = x.dtype() == DType.F32 ? Tensor.empty(x.dtype(), dims.batch, dims.queries, width)
+                : Tensor.zeros(x.dtype(), dims.batch, dims.queries, width);
+        return forward(dims, x, x, x, out, scale);
+    }
+
+    /** The forward of either layout: q, k and v contiguous (one tensor when packed), out fresh and zero for F64. */
+    private static Result forward(Dims dims, Tensor q, Tensor k, Tensor v, Tensor out, double scale) {
         boolean f32 = q.dtype() == DType.F32;
-        Tensor out = f32 ? Tensor.emptyLike(q) : Tensor.zerosLike(q);   // [B, Hq, T, D]
         Tensor lse = f32 ? Tensor.empty(q.dtype(), dims.batch, dims.qHeads, dims.queries)
                 : Tensor.zeros(q.dtype(), dims.batch, dims.qHeads, dims.queries);
         int heads = dims.batch * dims.qHeads;
@@ -170,9 +284,9 @@ public final class Attention {
             float[] os = out.f32Data();
             float[] ls = lse.f32Data();
             float s = (float) scale;
-            Parallel.forEachRange(heads, heads, 1, TASKS_F32.take().forward(dims, qc, kc, vc, os, ls, s));
+            Parallel.forEachRange(heads, heads, 1, TASKS_F32.take().forward(dims, q, k, v, os, ls, s));
         } else {
-            Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, qc, kc, vc, out.f64Data(), lse.f64Data(), scale));
+            Parallel.forEachTask(heads, bh -> forwardHeadF64(dims, bh, q, k, v, out.f64Data(), lse.f64Data(), scale));
         }
         return new Result(out, lse);
     }
@@ -183,15 +297,23 @@ public final class Attention {
         int t = dims.queries;
         int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = kvHeadOf(dims, bh) * s * d;
+        int stride = dims.inputStride();
+        int bkv = kvHeadOf(dims, bh);
         float[] qs = q.f32Data();
+        float[] kT = transposedHead(k.f32Data(), k.offset() + dims.keyRow(bkv, 0), s, d, stride,
+                Scratch.ATTENTION_KEYS);
+        // The weighted sums read the value rows over and over, one key block at a time: rows a fused row apart
+        // (packed) are gathered into a contiguous buffer first, as the keys are into kT.
+        RowBuffers buffers = ROW_BUFFERS.get();
         float[] vs = v.f32Data();
-        int vo = v.offset() + kvBase;
-        float[] kT = transposedHead(k.f32Data(), k.offset() + kvBase, s, d, Scratch.ATTENTION_KEYS);
+        int vo = v.offset() + dims.valueRow(bkv, 0);
+        if (stride != d) {
+            vs = gatherRows(vs, vo, stride, s, d, buffers.headRows(s * d));
+            vo = 0;
+        }
         // Rows are taken ROW_GROUP at a time so they share each load of kT and v; each row keeps its own running
         // max, sum and accumulator and goes through exactly the operations it would alone, so a row's result does
         // not depend on the rows computed beside it.
-        RowBuffers buffers = ROW_BUFFERS.get();
         float[] qPacked = buffers.qPacked(d);
         float[] acc = buffers.acc(d);
         float[] p = buffers.pTile;
@@ -200,8 +322,7 @@ public final class Attention {
         float[] sum = buffers.sum;
         for (int i0 = 0; i0 < t; i0 += ROW_GROUP) {
             int rows = Math.min(ROW_GROUP, t - i0);
-            int qRow = q.offset() + (bh * t + i0) * d;
-            packRows(qs, qRow, rows, d, scale, qPacked);
+            packRows(qs, q.offset() + dims.queryRow(bh, i0), rows, d, stride, scale, qPacked);
             for (int r = 0; r < rows; r++) {
                 max[r] = Float.NEGATIVE_INFINITY;
                 sum[r] = 0f;
@@ -254,9 +375,8 @@ public final class Attention {
                 }
             }
             for (int r = 0; r < rows; r++) {
-                int row = bh * t + i0 + r;
-                scaleInto(acc, r * d, 1f / sum[r], out, row * d, d);
-                lse[row] = max[r] + (float) Math.log(sum[r]);
+                scaleInto(acc, r * d, 1f / sum[r], out, dims.outputRow(bh, i0 + r), d);
+                lse[bh * t + i0 + r] = max[r] + (float) Math.log(sum[r]);
             }
         }
     }
@@ -264,22 +384,22 @@ public final class Attention {
     private static void forwardHeadF64(Dims dims, int bh, Tensor q, Tensor k, Tensor v, double[] out, double[] lse,
             double scale) {
         int t = dims.queries;
-        int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = kvHeadOf(dims, bh) * s * d;
+        int stride = dims.inputStride();
+        int bkv = kvHeadOf(dims, bh);
         double[] qs = q.f64Data();
         double[] ks = k.f64Data();
         double[] vs = v.f64Data();
-        int ko = k.offset() + kvBase;
-        int vo = v.offset() + kvBase;
-        double[] scores = new double[s];
+        int ko = k.offset() + dims.keyRow(bkv, 0);
+        int vo = v.offset() + dims.valueRow(bkv, 0);
+        double[] scores = new double[dims.keys];
         for (int i = 0; i < t; i++) {
-            int row = bh * t + i;
-            int qo = q.offset() + row * d;
+            int qo = q.offset() + dims.queryRow(bh, i);
+            int oo = dims.outputRow(bh, i);
             int end = dims.keyEnd(i);
             double max = Double.NEGATIVE_INFINITY;
             for (int j = 0; j < end; j++) {
-                scores[j] = dotF64(qs, qo, ks, ko + j * d, d) * scale;
+                scores[j] = dotF64(qs, qo, ks, ko + j * stride, d) * scale;
                 max = Math.max(max, scores[j]);
             }
             double sum = 0;
@@ -290,10 +410,10 @@ public final class Attention {
             for (int j = 0; j < end; j++) {
                 double p = scores[j] / sum;
                 for (int c = 0; c < d; c++) {
-                    out[row * d + c] += p * vs[vo + j * d + c];
+                    out[oo + c] += p * vs[vo + j * stride + c];
                 }
             }
-            lse[row] = max + Math.log(sum);
+            lse[bh * t + i] = max + Math.log(sum);
         }
     }
 
@@ -310,38 +430,50 @@ public final class Attention {
             double scale) {
         String op = "Attention.backward";
         Dims dims = check(op, q, k, v, causal, scale);
-        checkSaved(op, "g", g, q, dims, false);
-        checkSaved(op, "out", out, q, dims, false);
-        checkSaved(op, "logSumExp", logSumExp, q, dims, true);
-        Tensor gc = g.contiguous();
-        Tensor qc = q.contiguous();
-        Tensor kc = k.contiguous();
-        Tensor vc = v.contiguous();
-        Tensor oc = out.contiguous();
-        Tensor lc = logSumExp.contiguous();
-        // Each group zeroes the slices it accumulates into, so the zeroing is spread over the threads too.
-        Tensor dq = Tensor.emptyLike(q);
+        checkSaved(op, g, out, logSumExp, "q", q, dims);
+        Tensor dq = Tensor.emptyLike(q);   // every element is written
         Tensor dk = Tensor.emptyLike(k);   // k and v have q's dtype (checked)
         Tensor dv = Tensor.emptyLike(v);
+        backward(dims, g.contiguous(), q.contiguous(), k.contiguous(), v.contiguous(), out.contiguous(),
+                logSumExp.contiguous(), dq, dk, dv, scale);
+        return new Grads(dq, dk, dv);
+    }
+
+    /**
+     * The gradient of {@link #forwardPacked}'s loss with respect to qkv, [B, T, (heads + 2·kvHeads)·D] like qkv,
+     * given the upstream gradient g [B, T, heads·D] and the forward's output and log-sum-exp: the same values, bit for
+     * bit, as {@link #backward} on the split heads with the three gradients put side by side.
+     */
+    public static Tensor backwardPacked(Tensor g, Tensor qkv, int heads, int kvHeads, Tensor out, Tensor logSumExp,
+            boolean causal, double scale) {
+        String op = "Attention.backwardPacked";
+        Dims dims = checkPacked(op, qkv, heads, kvHeads, causal, scale);
+        checkSaved(op, g, out, logSumExp, "qkv", qkv, dims);
+        Tensor x = qkv.contiguous();
+        Tensor dx = Tensor.empty(x.dtype(), dims.batch, dims.queries, x.size(2));   // every element is written
+        backward(dims, g.contiguous(), x, x, x, out.contiguous(), logSumExp.contiguous(), dx, dx, dx, scale);
+        return dx;
+    }
+
+    /**
+     * The backward of either layout: inputs contiguous (q, k and v one tensor when packed), dq, dk and dv fresh
+     * (one tensor when packed). Work is split over (batch, kv head) groups, each writing only its own rows.
+     */
+    private static void backward(Dims dims, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out, Tensor lse, Tensor dq,
+            Tensor dk, Tensor dv, double scale) {
         int groups = dims.batch * dims.kvHeads;
-        int dqSlice = dims.group() * dims.queries * dims.headDim;
-        int kvSlice = dims.keys * dims.headDim;
         if (q.dtype() == DType.F32) {
-            float[] dqs = dq.f32Data();
-            float[] dks = dk.f32Data();
-            float[] dvs = dv.f32Data();
-            float s = (float) scale;
-            Parallel.forEachRange(groups, groups, 1, TASKS_F32.take().backward(dims, gc, qc, kc, vc, oc, lc, dqs, dks,
-                    dvs, s));
+            Parallel.forEachRange(groups, groups, 1, TASKS_F32.take().backward(dims, g, q, k, v, out, lse,
+                    dq.f32Data(), dk.f32Data(), dv.f32Data(), (float) scale));
         } else {
             Parallel.forEachTask(groups, bkv -> {
-                Arrays.fill(dq.f64Data(), bkv * dqSlice, (bkv + 1) * dqSlice, 0.0);
-                Arrays.fill(dk.f64Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0.0);
-                Arrays.fill(dv.f64Data(), bkv * kvSlice, (bkv + 1) * kvSlice, 0.0);
-                backwardGroupF64(dims, bkv, gc, qc, kc, vc, oc, lc, dq.f64Data(), dk.f64Data(), dv.f64Data(), scale);
+                double[] dqs = dq.f64Data();
+                double[] dks = dk.f64Data();
+                double[] dvs = dv.f64Data();
+                zeroGroupRowsF64(dims, bkv, dqs, dks, dvs);
+                backwardGroupF64(dims, bkv, g, q, k, v, out, lse, dqs, dks, dvs, scale);
             });
         }
-        return new Grads(dq, dk, dv);
     }
 
     /**
@@ -387,7 +519,7 @@ public final class Attention {
         protected void run(int from, int to) {
             for (int i = from; i < to; i++) {
                 if (backward) {
-                    backwardGroupTaskF32(dims, i, g, q, k, v, out, lse, dq, dk, dv, scale);
+                    backwardGroupF32(dims, i, g, q, k, v, out, lse, dq, dk, dv, scale);
                 } else {
                     forwardHeadF32(dims, i, q, k, v, os, ls, scale);
                 }
@@ -404,37 +536,61 @@ public final class Attention {
 
     private static final Parallel.TaskCache<TasksF32> TASKS_F32 = new Parallel.TaskCache<>(TasksF32::new);
 
-    /** One task of the F32 backward: zeroes the group's slices of dq, dk and dv, then accumulates into them. */
-    private static void backwardGroupTaskF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
-            Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
-        int dqSlice = dims.group() * dims.queries * dims.headDim;
-        int kvSlice = dims.keys * dims.headDim;
-        Arrays.fill(dq, bkv * dqSlice, (bkv + 1) * dqSlice, 0f);
-        Arrays.fill(dk, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
-        Arrays.fill(dv, bkv * kvSlice, (bkv + 1) * kvSlice, 0f);
-        backwardGroupF32(dims, bkv, g, q, k, v, out, lse, dq, dk, dv, scale);
+    /**
+     * Zeroes the rows the F64 backward of group bkv accumulates into: dq's rows of the group's query heads, dk's
+     * and dv's of its kv head. The groups' rows together are every element of dq, dk and dv, and no two groups
+     * share one (dq, dk and dv are one array when packed).
+     */
+    private static void zeroGroupRowsF64(Dims dims, int bkv, double[] dq, double[] dk, double[] dv) {
+        int d = dims.headDim;
+        int firstHead = firstQueryHead(dims, bkv);
+        for (int h = firstHead; h < firstHead + dims.group(); h++) {
+            for (int i = 0; i < dims.queries; i++) {
+                Arrays.fill(dq, dims.queryRow(h, i), dims.queryRow(h, i) + d, 0.0);
+            }
+        }
+        for (int j = 0; j < dims.keys; j++) {
+            Arrays.fill(dk, dims.keyRow(bkv, j), dims.keyRow(bkv, j) + d, 0.0);
+            Arrays.fill(dv, dims.valueRow(bkv, j), dims.valueRow(bkv, j) + d, 0.0);
+        }
     }
 
-    /** Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head. */
+    /** The first of the query heads, b * Hq + kvh * group, that read kv head bkv = b * Hkv + kvh. */
+    private static int firstQueryHead(Dims dims, int bkv) {
+        return (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
+    }
+
+    /**
+     * Every query row that reads kv head bkv = b * Hkv + kvh; writes dq of those rows and dk, dv of that head, every
+     * element of them. dk and dv are accumulated in contiguous per-thread buffers and copied out when the group is
+     * done, dq a tile at a time likewise, so the hot loops run on head-major rows whatever the tensors' layout (in
+     * the packed one a head's rows are a fused row apart) and nothing needs zeroing in the output first.
+     */
     private static void backwardGroupF32(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
             Tensor lse, float[] dq, float[] dk, float[] dv, float scale) {
         int t = dims.queries;
         int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = bkv * s * d;
+        int stride = dims.inputStride();          // rows of q, k, v, dq, dk, dv
+        int outStride = dims.outputStride();      // rows of g and out
         float[] gs = g.f32Data();
         float[] qs = q.f32Data();
         float[] ks = k.f32Data();
         float[] os = out.f32Data();
         float[] ls = lse.f32Data();
-        int ko = k.offset() + kvBase;
-        float[] kT = transposedHead(ks, ko, s, d, Scratch.ATTENTION_KEYS);
-        float[] vT = transposedHead(v.f32Data(), v.offset() + kvBase, s, d, Scratch.ATTENTION_VALUES);
+        int ko = k.offset() + dims.keyRow(bkv, 0);
+        float[] kT = transposedHead(ks, ko, s, d, stride, Scratch.ATTENTION_KEYS);
+        float[] vT = transposedHead(v.f32Data(), v.offset() + dims.valueRow(bkv, 0), s, d, stride,
+                Scratch.ATTENTION_VALUES);
+        RowBuffers buffers = ROW_BUFFERS.get();
+        if (stride != d) {   // the rows dq = dS k reads, gathered as the forward does its values
+            ks = gatherRows(ks, ko, stride, s, d, buffers.headRows(s * d));
+            ko = 0;
+        }
         // Rows are taken ROW_TILE at a time: their scores four rows at a time, then dk and dv updated once for the
         // whole tile with a few keys' slices held in registers (outerProductsF32). Every element of dk and dv still
         // receives the rows' contributions one by one in ascending row order, and every dq element its keys' in
         // ascending key order, so the result is the same as row by row.
-        RowBuffers buffers = ROW_BUFFERS.get();
         float[] qPacked = buffers.qPacked(d);
         float[] gPacked = buffers.gPacked(d);
         float[] p = buffers.pTile;
@@ -442,17 +598,23 @@ public final class Attention {
         int[] visible = buffers.visible;
         float[] rowLse = buffers.max;
         float[] gDotOut = buffers.sum;
-        int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
+        float[] dqTile = buffers.dqTile(d);
+        float[] dkHead = buffers.keyGrads(s * d);
+        float[] dvHead = buffers.valueGrads(s * d);
+        Arrays.fill(dkHead, 0, s * d, 0f);
+        Arrays.fill(dvHead, 0, s * d, 0f);
+        int firstHead = firstQueryHead(dims, bkv);
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
             for (int i0 = 0; i0 < t; i0 += ROW_TILE) {
                 int rows = Math.min(ROW_TILE, t - i0);
                 for (int r = 0; r < rows; r++) {
-                    int row = h * t + i0 + r;
-                    rowLse[r] = ls[lse.offset() + row];
-                    gDotOut[r] = Lanes.dot(gs, g.offset() + row * d, os, out.offset() + row * d, d);
+                    int row = dims.outputRow(h, i0 + r);
+                    rowLse[r] = ls[lse.offset() + h * t + i0 + r];
+                    gDotOut[r] = Lanes.dot(gs, g.offset() + row, os, out.offset() + row, d);
                 }
-                packRows(qs, q.offset() + (h * t + i0) * d, rows, d, scale, qPacked);
-                packRows(gs, g.offset() + (h * t + i0) * d, rows, d, 1f, gPacked);
+                packRows(qs, q.offset() + dims.queryRow(h, i0), rows, d, stride, scale, qPacked);
+                packRows(gs, g.offset() + dims.outputRow(h, i0), rows, d, outStride, 1f, gPacked);
+                Arrays.fill(dqTile, 0, rows * d, 0f);
                 int end = dims.keyEnd(i0 + rows - 1);   // the last row sees the most keys
                 for (int j0 = 0; j0 < end; j0 += KEY_BLOCK) {
                     for (int r = 0; r < rows; r++) {
@@ -460,25 +622,64 @@ public final class Attention {
                     }
                     for (int r0 = 0; r0 < rows; r0 += ROW_GROUP) {
                         backwardRowGroupF32(r0, Math.min(ROW_GROUP, rows - r0), visible, qPacked, gPacked, kT, vT, j0,
-                                d, rowLse, gDotOut, p, dS, ks, ko, dq, (h * t + i0) * d);
+                                d, rowLse, gDotOut, p, dS, ks, ko, dqTile);
                     }
-                    outerProductsF32(dS, visible, rows, qPacked, dk, kvBase + j0 * d, d);
-                    outerProductsF32(p, visible, rows, gPacked, dv, kvBase + j0 * d, d);
+                    outerProductsF32(dS, visible, rows, qPacked, dkHead, j0 * d, d);
+                    outerProductsF32(p, visible, rows, gPacked, dvHead, j0 * d, d);
                 }
                 for (int r = 0; r < rows; r++) {
-                    scaleInPlace(dq, (h * t + i0 + r) * d, scale, d);
+                    scaleInto(dqTile, r * d, scale, dq, dims.queryRow(h, i0 + r), d);
                 }
+            }
+        }
+        scatterRows(dkHead, s, d, dk, dims.keyRow(bkv, 0), stride);
+        scatterRows(dvHead, s, d, dv, dims.valueRow(bkv, 0), stride);
+    }
+
+    /**
+     * Copies {@code rows} rows of d values, row r at from[at + r * stride], into to[0, rows * d) and returns to.
+     * A System.arraycopy call per row would cost about as much as copying a row of 32 or 64 values itself.
+     */
+    private static float[] gatherRows(float[] from, int at, int stride, int rows, int d, float[] to) {
+        int bound = F.loopBound(d);
+        for (int r = 0; r < rows; r++) {
+            int c = 0;
+            for (; c < bound; c += LANES) {
+                FloatVector.fromArray(F, from, at + r * stride + c).intoArray(to, r * d + c);
+            }
+            for (; c < d; c++) {
+                to[r * d + c] = from[at + r * stride + c];
+            }
+        }
+        return to;
+    }
+
+    /** The reverse of {@link #gatherRows}: rows of d values from from[0, rows * d) to to[at + r * stride]. */
+    private static void scatterRows(float[] from, int rows, int d, float[] to, int at, int stride) {
+        if (stride == d) {
+            System.arraycopy(from, 0, to, at, rows * d);
+            return;
+        }
+        int bound = F.loopBound(d);
+        for (int r = 0; r < rows; r++) {
+            int c = 0;
+            for (; c < bound; c += LANES) {
+                FloatVector.fromArray(F, from, r * d + c).intoArray(to, at + r * stride + c);
+            }
+            for (; c < d; c++) {
+                to[at + r * stride + c] = from[r * d + c];
             }
         }
     }
 
     /**
      * For the rows [r0, r0 + rows) of a tile (rows <= ROW_GROUP) and the key block at j0: the probabilities p and
-     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (dq of the tile's row 0 at dqRow).
+     * dS = p (dP - D) over the keys each row sees, and their terms of dq = dS k (rows of k contiguous from ko, dq
+     * of the tile's row r at dqTile[r * d]).
      */
     private static void backwardRowGroupF32(int r0, int rows, int[] visible, float[] qPacked, float[] gPacked,
             float[] kT, float[] vT, int j0, int d, float[] rowLse, float[] gDotOut, float[] p, float[] dS, float[] ks,
-            int ko, float[] dq, int dqRow) {
+            int ko, float[] dqTile) {
         int maxLanes = 0;
         int common = KEY_BLOCK;   // keys every row of the block sees
         for (int r = r0; r < r0 + rows; r++) {
@@ -503,11 +704,11 @@ public final class Attention {
         // ascending key order per row.
         int shared = rows == ROW_GROUP ? common : 0;
         if (shared > 0) {
-            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * d, d, dq, dqRow + r0 * d);
+            weightedEightRowSumsF32(dS, r0 * KEY_BLOCK, shared, ks, ko + j0 * d, d, dqTile, r0 * d);
         }
         for (int r = r0; r < r0 + rows; r++) {
             if (visible[r] > shared) {
-                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * d, d, dq, dqRow + r * d);
+                weightedRowSumF32(dS, r * KEY_BLOCK, shared, visible[r], ks, ko + j0 * d, d, dqTile, r * d);
             }
         }
     }
@@ -515,34 +716,35 @@ public final class Attention {
     private static void backwardGroupF64(Dims dims, int bkv, Tensor g, Tensor q, Tensor k, Tensor v, Tensor out,
             Tensor lse, double[] dq, double[] dk, double[] dv, double scale) {
         int t = dims.queries;
-        int s = dims.keys;
         int d = dims.headDim;
-        int kvBase = bkv * s * d;
+        int stride = dims.inputStride();
         double[] gs = g.f64Data();
         double[] qs = q.f64Data();
         double[] ks = k.f64Data();
         double[] vs = v.f64Data();
         double[] os = out.f64Data();
         double[] ls = lse.f64Data();
-        int ko = k.offset() + kvBase;
-        int vo = v.offset() + kvBase;
-        int firstHead = (bkv / dims.kvHeads) * dims.qHeads + (bkv % dims.kvHeads) * dims.group();
+        int ko = k.offset() + dims.keyRow(bkv, 0);
+        int vo = v.offset() + dims.valueRow(bkv, 0);
+        int dko = dims.keyRow(bkv, 0);   // dq, dk, dv: fresh, offset 0
+        int dvo = dims.valueRow(bkv, 0);
+        int firstHead = firstQueryHead(dims, bkv);
         for (int h = firstHead; h < firstHead + dims.group(); h++) {
             for (int i = 0; i < t; i++) {
-                int row = h * t + i;
-                int qo = q.offset() + row * d;
-                int go = g.offset() + row * d;
-                double rowLse = ls[lse.offset() + row];
-                double gDotOut = dotF64(gs, go, os, out.offset() + row * d, d);
+                int qo = q.offset() + dims.queryRow(h, i);
+                int go = g.offset() + dims.outputRow(h, i);
+                int dqo = dims.queryRow(h, i);
+                double rowLse = ls[lse.offset() + h * t + i];
+                double gDotOut = dotF64(gs, go, os, out.offset() + dims.outputRow(h, i), d);
                 int end = dims.keyEnd(i);
                 for (int j = 0; j < end; j++) {
-                    double p = Math.exp(dotF64(qs, qo, ks, ko + j * d, d) * scale - rowLse);
-                    double dP = dotF64(gs, go, vs, vo + j * d, d);
+                    double p = Math.exp(dotF64(qs, qo, ks, ko + j * stride, d) * scale - rowLse);
+                    double dP = dotF64(gs, go, vs, vo + j * stride, d);
                     double dS = p * (dP - gDotOut);
                     for (int c = 0; c < d; c++) {
-                        dq[row * d + c] += dS * ks[ko + j * d + c] * scale;
-                        dk[kvBase + j * d + c] += dS * qs[qo + c] * scale;
-                        dv[kvBase + j * d + c] += p * gs[go + c];
+                        dq[dqo + c] += dS * ks[ko + j * stride + c] * scale;
+                        dk[dko + j * stride + c] += dS * qs[qo + c] * scale;
+                        dv[dvo + j * stride + c] += p * gs[go + c];
                     }
                 }
             }
@@ -629,7 +831,7 @@ public final class Attention {
         if (!Double.isFinite(scale)) {
             throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
         }
-        return new Dims(q.size(0), qHeads, kvHeads, t, s, q.size(3), causal);
+        return new Dims(q.size(0), qHeads, kvHeads, t, s, q.size(3), causal, false);
     }
 
     private static void checkRank4(String op, String name, Tensor x) {
@@ -645,16 +847,55 @@ public final class Attention {
     }
 
     /**
-     * Checks a tensor the backward is handed (g, or one the forward returned): q's dtype, and the output's shape
-     * [B, Hq, T, D], which is q's, or with {@code perRow} the log-sum-exp's [B, Hq, T].
+     * Checks the arguments of a packed call (qkv [B, T, (heads + 2·kvHeads)·D]) and returns its sizes, S = T.
+     * Compares in place and builds a message only when it throws, as {@link #check}.
      */
-    private static void checkSaved(String op, String name, Tensor x, Tensor q, Dims dims, boolean perRow) {
-        if (x.dtype() != q.dtype()) {
-            throw new IllegalArgumentException(op + ": " + name + " is " + x.dtype() + " but q is " + q.dtype());
+    private static Dims checkPacked(String op, Tensor qkv, int heads, int kvHeads, boolean causal, double scale) {
+        if (qkv.rank() != 3) {
+            throw new ShapeException(op + ": qkv must have rank 3 ([batch, seq, (heads + 2 * kvHeads) * headDim]), "
+                    + "got " + Shapes.str(qkv.shape()));
+        }
+        if (heads <= 0 || kvHeads <= 0 || heads % kvHeads != 0) {
+            throw new ShapeException(op + ": query heads (" + heads + ") must be a positive multiple of key/value "
+                    + "heads (" + kvHeads + "), qkv " + Shapes.str(qkv.shape()));
+        }
+        int width = qkv.size(2);
+        int perPosition = heads + 2 * kvHeads;
+        if (width == 0 || width % perPosition != 0) {
+            throw new ShapeException(op + ": qkv's last dim must be (heads + 2 * kvHeads) * headDim = " + perPosition
+                    + " * headDim with headDim > 0 for heads " + heads + " and kvHeads " + kvHeads + ", got qkv "
+                    + Shapes.str(qkv.shape()));
+        }
+        if (qkv.size(1) == 0) {
+            throw new ShapeException(op + ": need at least one position, got qkv " + Shapes.str(qkv.shape()));
+        }
+        if (!Double.isFinite(scale)) {
+            throw new IllegalArgumentException(op + ": scale must be finite, got " + scale);
+        }
+        int time = qkv.size(1);
+        return new Dims(qkv.size(0), heads, kvHeads, time, time, width / perPosition, causal, true);
+    }
+
+    /**
+     * Checks what the backward is handed besides the inputs: g and out have the input's dtype and the output's
+     * shape ({@link Dims#outShape}), the log-sum-exp the input's dtype and shape [B, Hq, T].
+     */
+    private static void checkSaved(String op, Tensor g, Tensor out, Tensor logSumExp, String inputName, Tensor input,
+            Dims dims) {
+        checkSaved(op, "g", g, inputName, input, dims, false);
+        checkSaved(op, "out", out, inputName, input, dims, false);
+        checkSaved(op, "logSumExp", logSumExp, inputName, input, dims, true);
+    }
+
+    private static void checkSaved(String op, String name, Tensor x, String inputName, Tensor input, Dims dims,
+            boolean perRow) {
+        if (x.dtype() != input.dtype()) {
+            throw new IllegalArgumentException(op + ": " + name + " is " + x.dtype() + " but " + inputName + " is "
+                    + input.dtype());
         }
         boolean fits = perRow
                 ? x.rank() == 3 && x.size(0) == dims.batch && x.size(1) == dims.qHeads && x.size(2) == dims.queries
-                : x.sameShape(q);
+                : dims.isOutShaped(x);
         if (!fits) {
             throw new ShapeException(op + ": " + name + " must have shape "
                     + Shapes.str(perRow ? dims.rowShape() : dims.outShape()) + ", got " + Shapes.str(x.shape()));
@@ -674,8 +915,8 @@ public final class Attention {
     }
 
     /**
-     * A head's keys (or values) [s, d] at {@code base}, transposed block by block: for each block of KEY_BLOCK
-     * keys, column c of its keys side by side, [d, KEY_BLOCK], so element (j, c) lands at
+     * A head's s keys (or values) of d values, key j at {@code base + j * stride}, transposed block by block: for
+     * each block of KEY_BLOCK keys, column c of its keys side by side, [d, KEY_BLOCK], so element (j, c) lands at
      * keyBlockStart(j - j % KEY_BLOCK, d) + c * KEY_BLOCK + j % KEY_BLOCK. The scores of consecutive keys are then
      * consecutive lanes, and a kernel walking the columns of a block steps by the constant KEY_BLOCK, which the
      * JIT addresses without a multiply or a range check per step. The last block is padded with zero keys, so a
@@ -685,21 +926,21 @@ public final class Attention {
      * <p>A vector's worth of keys' column c is one gather (a key's row apart each), about twice as fast as
      * copying element by element, since either way one side is read or written with a stride.
      */
-    private static float[] transposedHead(float[] x, int base, int s, int d, int slot) {
+    private static float[] transposedHead(float[] x, int base, int s, int d, int stride, int slot) {
         int blocks = (s + KEY_BLOCK - 1) / KEY_BLOCK;
         float[] t = Scratch.f32(slot, blocks * KEY_BLOCK * d);
-        int[] keyOffsets = ROW_BUFFERS.get().keyOffsets(d);
+        int[] keyOffsets = ROW_BUFFERS.get().keyOffsets(stride);
         int wholeVectors = F.loopBound(s);
         for (int j = 0; j < wholeVectors; j += LANES) {
             int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
             for (int c = 0; c < d; c++) {
-                FloatVector.fromArray(F, x, base + j * d + c, keyOffsets, 0).intoArray(t, to + c * KEY_BLOCK);
+                FloatVector.fromArray(F, x, base + j * stride + c, keyOffsets, 0).intoArray(t, to + c * KEY_BLOCK);
             }
         }
         for (int j = wholeVectors; j < blocks * KEY_BLOCK; j++) {   // the last keys, then the padding
             int to = keyBlockStart(j - j % KEY_BLOCK, d) + j % KEY_BLOCK;
             for (int c = 0; c < d; c++) {
-                t[to + c * KEY_BLOCK] = j < s ? x[base + j * d + c] : 0f;
+                t[to + c * KEY_BLOCK] = j < s ? x[base + j * stride + c] : 0f;
             }
         }
         return t;
@@ -1001,20 +1242,20 @@ public final class Attention {
     }
 
     /**
-     * Copies rows [0, rows) of d values (row r at xo + r * d), times {@code scale}, into {@code packed} by vectors
-     * of columns: element (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop over rows
-     * then reads each row's slice of LANES columns at a constant stride, which the JIT addresses without a
-     * multiply or a range check per row, and the rows of a slice sit at constant distances from each other.
+     * Copies rows [0, rows) of d values (row r at xo + r * stride), times {@code scale}, into {@code packed} by
+     * vectors of columns: element (r, c) goes to (c / LANES) * ROW_TILE * LANES + r * LANES + c % LANES. A loop
+     * over rows then reads each row's slice of LANES columns at a constant stride, which the JIT addresses without
+     * a multiply or a range check per row, and the rows of a slice sit at constant distances from each other.
      */
-    private static void packRows(float[] x, int xo, int rows, int d, float scale, float[] packed) {
+    private static void packRows(float[] x, int xo, int rows, int d, int stride, float scale, float[] packed) {
         int bound = F.loopBound(d);
         for (int r = 0; r < rows; r++) {
             int c = 0;
             for (; c < bound; c += LANES) {
-                FloatVector.fromArray(F, x, xo + r * d + c).mul(scale).intoArray(packed, c * ROW_TILE + r * LANES);
+                FloatVector.fromArray(F, x, xo + r * stride + c).mul(scale).intoArray(packed, c * ROW_TILE + r * LANES);
             }
             for (; c < d; c++) {
-                packed[bound * ROW_TILE + r * LANES + c - bound] = scale * x[xo + r * d + c];
+                packed[bound * ROW_TILE + r * LANES + c - bound] = scale * x[xo + r * stride + c];
             }
         }
     }

@@ -382,6 +382,170 @@ class AttentionTest {
         }
     }
 
+    // ------------------------------------------------------------------------------------------ packed layout
+
+    /** A fused-projection problem: qkv [B, T, (Hq + 2·Hkv)·D], self-attention (S = T). */
+    record PackedConfig(int batch, int qHeads, int kvHeads, int time, int headDim, boolean causal) {
+        int width() {
+            return (qHeads + 2 * kvHeads) * headDim;
+        }
+
+        double scale() {
+            return 1.0 / Math.sqrt(headDim);
+        }
+
+        @Override
+        public String toString() {
+            return String.format(Locale.ROOT, "packed B%d Hq%d Hkv%d T%d D%d %s", batch, qHeads, kvHeads, time, headDim,
+                    causal ? "causal" : "full");
+        }
+    }
+
+    /**
+     * Grouped-query and plain heads, causal and full, T that leaves part tiles, groups and key blocks (37, 70),
+     * every head dim path of the kernels (16: one vector or two halves, 32, 64) and a one-position sequence.
+     */
+    private static final PackedConfig[] PACKED = {
+            new PackedConfig(2, 4, 2, 37, 16, true),
+            new PackedConfig(2, 4, 2, 37, 16, false),
+            new PackedConfig(1, 4, 4, 70, 32, true),
+            new PackedConfig(2, 6, 2, 70, 64, false),
+            new PackedConfig(1, 4, 1, 70, 64, true),
+            new PackedConfig(2, 2, 2, 1, 32, true),
+    };
+
+    /** Columns [start, start + count·D) of x [B, T, W] as a contiguous head-major [B, count, T, D]. */
+    private static Tensor splitHeads(Tensor x, int start, int count, int headDim) {
+        return x.narrow(2, start, count * headDim).contiguous().view(x.size(0), x.size(1), count, headDim)
+                .transpose(1, 2).contiguous();
+    }
+
+    /** Head-major [B, H, T, D] as [B, T, H·D], the heads side by side. */
+    private static Tensor mergeHeads(Tensor heads) {
+        return heads.transpose(1, 2).contiguous().view(heads.size(0), heads.size(2), heads.size(1) * heads.size(3));
+    }
+
+    /**
+     * The packed entry points give the very bits of splitting qkv into head-major q, k and v, running the head-major
+     * forward and backward, and putting the heads (and the three gradients) side by side again, in both dtypes and
+     * at one and two threads, also for a qkv that is not contiguous.
+     */
+    @Test
+    void packedAttentionIsSplittingIntoHeadsBitForBit() {
+        int saved = Parallel.threads();
+        try {
+            Rng rng = new Rng(21);
+            for (PackedConfig c : PACKED) {
+                for (DType dtype : DType.values()) {
+                    Tensor qkv = Tensor.randn(dtype, rng, c.batch(), c.time(), c.width());
+                    Tensor g = Tensor.randn(dtype, rng, c.batch(), c.time(), c.qHeads() * c.headDim());
+                    for (int threads : new int[] {1, 2}) {
+                        Parallel.setThreads(threads);
+                        assertPackedIsSplit(c, qkv, g, c + " " + dtype + " " + threads + " threads");
+                    }
+                }
+            }
+            PackedConfig c = PACKED[0];
+            Tensor transposed = Tensor.randn(DType.F32, rng, c.time(), c.batch(), c.width()).transpose(0, 1);
+            assertFalse(transposed.isContiguous());
+            assertPackedIsSplit(c, transposed, Tensor.randn(DType.F32, rng, c.batch(), c.time(),
+                    c.qHeads() * c.headDim()).transpose(0, 1).contiguous().transpose(0, 1), c + " non-contiguous");
+        } finally {
+            Parallel.setThreads(saved);
+        }
+    }
+
+    private static void assertPackedIsSplit(PackedConfig c, Tensor qkv, Tensor g, String what) {
+        int d = c.headDim();
+        int hq = c.qHeads();
+        int hkv = c.kvHeads();
+        Tensor q = splitHeads(qkv, 0, hq, d);
+        Tensor k = splitHeads(qkv, hq * d, hkv, d);
+        Tensor v = splitHeads(qkv, (hq + hkv) * d, hkv, d);
+        Tensor gHeads = g.contiguous().view(c.batch(), c.time(), hq, d).transpose(1, 2).contiguous();
+        var split = Attention.forward(q, k, v, c.causal(), c.scale());
+        var splitGrads = Attention.backward(gHeads, q, k, v, split.out(), split.logSumExp(), c.causal(), c.scale());
+        Tensor expected = Tensor.zeros(qkv.dtype(), c.batch(), c.time(), c.width());
+        expected.narrow(2, 0, hq * d).copyFrom(mergeHeads(splitGrads.q()));
+        expected.narrow(2, hq * d, hkv * d).copyFrom(mergeHeads(splitGrads.k()));
+        expected.narrow(2, (hq + hkv) * d, hkv * d).copyFrom(mergeHeads(splitGrads.v()));
+
+        var packed = Attention.forwardPacked(qkv, hq, hkv, c.causal(), c.scale());
+        assertArrayEquals(new int[] {c.batch(), c.time(), hq * d}, packed.out().shape(), what);
+        assertArrayEquals(new int[] {c.batch(), hq, c.time()}, packed.logSumExp().shape(), what);
+        assertArrayEquals(mergeHeads(split.out()).toDoubleArray(), packed.out().toDoubleArray(), 0, what + " out");
+        assertArrayEquals(split.logSumExp().toDoubleArray(), packed.logSumExp().toDoubleArray(), 0, what + " lse");
+        Tensor dqkv = Attention.backwardPacked(g, qkv, hq, hkv, packed.out(), packed.logSumExp(), c.causal(),
+                c.scale());
+        assertArrayEquals(qkv.shape(), dqkv.shape(), what);
+        assertArrayEquals(expected.toDoubleArray(), dqkv.toDoubleArray(), 0, what + " dqkv");
+    }
+
+    /**
+     * In a recycling workspace the packed outputs reuse the storage of the step before, whatever it held: every
+     * element of out, logSumExp and dqkv must still be written.
+     */
+    @Test
+    void packedAttentionWritesEveryElementOfRecycledStorage() {
+        PackedConfig c = new PackedConfig(2, 4, 2, 37, 16, true);
+        Rng rng = new Rng(22);
+        Tensor qkv = Tensor.randn(DType.F32, rng, c.batch(), c.time(), c.width());
+        Tensor g = Tensor.randn(DType.F32, rng, c.batch(), c.time(), c.qHeads() * c.headDim());
+        var fresh = Attention.forwardPacked(qkv, c.qHeads(), c.kvHeads(), true, c.scale());
+        double[] freshGrad = Attention.backwardPacked(g, qkv, c.qHeads(), c.kvHeads(), fresh.out(), fresh.logSumExp(),
+                true, c.scale()).toDoubleArray();
+        try {
+            for (int step = 0; step < 3; step++) {
+                try (var scope = dev.jgrad.tensor.Workspace.openRecycling()) {
+                    var f = Attention.forwardPacked(qkv, c.qHeads(), c.kvHeads(), true, c.scale());
+                    Tensor dqkv = Attention.backwardPacked(g, qkv, c.qHeads(), c.kvHeads(), f.out(), f.logSumExp(),
+                            true, c.scale());
+                    assertArrayEquals(fresh.out().toDoubleArray(), f.out().toDoubleArray(), 0, "out, step " + step);
+                    assertArrayEquals(fresh.logSumExp().toDoubleArray(), f.logSumExp().toDoubleArray(), 0,
+                            "lse, step " + step);
+                    assertArrayEquals(freshGrad, dqkv.toDoubleArray(), 0, "dqkv, step " + step);
+                    // Garbage for the next step to find in the storage it gets back.
+                    f.out().fill(Double.NaN);
+                    f.logSumExp().fill(Double.NaN);
+                    dqkv.fill(Double.NaN);
+                }
+            }
+        } finally {
+            dev.jgrad.tensor.Workspace.current().trim();
+        }
+    }
+
+    @Test
+    void packedBadArgumentsNameTheOpAndTheShapes() {
+        Tensor qkv = Tensor.zeros(2, 3, 24);   // heads 2, kvHeads 1, headDim 6
+        Tensor out = Tensor.zeros(2, 3, 12);
+        Tensor lse = Tensor.zeros(2, 2, 3);
+        assertMessage("Attention.forwardPacked: qkv must have rank 3 ([batch, seq, (heads + 2 * kvHeads) * headDim]), "
+                + "got [2, 2, 3, 6]", () -> Attention.forwardPacked(Tensor.zeros(2, 2, 3, 6), 2, 1, true, 1));
+        assertMessage("Attention.forwardPacked: query heads (3) must be a positive multiple of key/value heads (2), "
+                + "qkv [2, 3, 24]", () -> Attention.forwardPacked(qkv, 3, 2, true, 1));
+        assertMessage("Attention.forwardPacked: query heads (2) must be a positive multiple of key/value heads (0), "
+                + "qkv [2, 3, 24]", () -> Attention.forwardPacked(qkv, 2, 0, true, 1));
+        assertMessage("Attention.forwardPacked: qkv's last dim must be (heads + 2 * kvHeads) * headDim = 5 * headDim "
+                + "with headDim > 0 for heads 3 and kvHeads 1, got qkv [2, 3, 24]",
+                () -> Attention.forwardPacked(qkv, 3, 1, true, 1));
+        assertMessage("Attention.forwardPacked: need at least one position, got qkv [2, 0, 24]",
+                () -> Attention.forwardPacked(Tensor.zeros(2, 0, 24), 2, 1, true, 1));
+        assertMessage("Attention.forwardPacked: scale must be finite, got Infinity",
+                () -> Attention.forwardPacked(qkv, 2, 1, true, Double.POSITIVE_INFINITY));
+        assertMessage("Attention.backwardPacked: g must have shape [2, 3, 12], got [2, 3, 24]",
+                () -> Attention.backwardPacked(qkv, qkv, 2, 1, out, lse, true, 1));
+        assertMessage("Attention.backwardPacked: out must have shape [2, 3, 12], got [2, 2, 3, 6]",
+                () -> Attention.backwardPacked(out, qkv, 2, 1, Tensor.zeros(2, 2, 3, 6), lse, true, 1));
+        assertMessage("Attention.backwardPacked: logSumExp must have shape [2, 2, 3], got [2, 3, 2]",
+                () -> Attention.backwardPacked(out, qkv, 2, 1, out, Tensor.zeros(2, 3, 2), true, 1));
+        assertMessage("Attention.backwardPacked: g is F64 but qkv is F32",
+                () -> Attention.backwardPacked(Tensor.zeros(DType.F64, 2, 3, 12), qkv, 2, 1, out, lse, true, 1));
+        assertMessage("Attention.backwardPacked: qkv's last dim must be (heads + 2 * kvHeads) * headDim = 4 * headDim "
+                + "with headDim > 0 for heads 2 and kvHeads 1, got qkv [2, 3, 0]",
+                () -> Attention.backwardPacked(out, Tensor.zeros(2, 3, 0), 2, 1, out, lse, true, 1));
+    }
+
     @Test
     void probabilitiesAreRowStochasticAndZeroOnMaskedKeys() {
         Rng rng = new Rng(16);

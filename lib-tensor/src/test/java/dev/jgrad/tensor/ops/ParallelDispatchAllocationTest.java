@@ -62,7 +62,7 @@ class ParallelDispatchAllocationTest {
         Tensor one = Tensor.scalar(DType.F32, 1.0);
         Tensor packed = Tensor.randn(rng, 4, 64, 3 * 256);   // [B, T, 3·H·headDim] with 4 heads of 64
         Tensor heads = Tensor.randn(rng, 4, 4, 64, 64);     // [B, H, T, headDim]
-        Tensor merged = Tensor.zeros(DType.F32, 4, 64, 256);
+        Tensor packedG = Tensor.randn(rng, 4, 64, 256);     // [B, T, H·headDim]
         // Products split by rows, by columns (8 rows: too few row strips to go round), and a batch of small
         // products split by entry.
         float[] a = x.f32Data();
@@ -102,13 +102,15 @@ class ParallelDispatchAllocationTest {
         kernels.add(new Kernel("Binary.add", () -> Binary.add(x, g)));
         kernels.add(new Kernel("Reduce.sum over rows", () -> Reduce.sum(x, false, 0)));
         kernels.add(new Kernel("Reduce.sum of slices", () -> Reduce.sum(x.reshape(rows, 8, d / 8), false, 1)));
-        kernels.add(new Kernel("Heads.split", () -> Heads.split(packed, 256, 4, 64)));
-        kernels.add(new Kernel("Heads.mergeInto", () -> Heads.mergeInto(heads, merged, 0)));
         kernels.add(new Kernel("Rope.forward", () -> Rope.forward(heads, 0, 10_000)));
         var attention = Attention.forward(heads, heads, heads, true, 0.125);
         kernels.add(new Kernel("Attention.forward", () -> Attention.forward(heads, heads, heads, true, 0.125)));
         kernels.add(new Kernel("Attention.backward", () -> Attention.backward(heads, heads, heads, heads,
                 attention.out(), attention.logSumExp(), true, 0.125)));
+        var fused = Attention.forwardPacked(packed, 4, 4, true, 0.125);
+        kernels.add(new Kernel("Attention.forwardPacked", () -> Attention.forwardPacked(packed, 4, 4, true, 0.125)));
+        kernels.add(new Kernel("Attention.backwardPacked", () -> Attention.backwardPacked(packedG, packed, 4, 4,
+                fused.out(), fused.logSumExp(), true, 0.125)));
         return kernels;
     }
 
