@@ -63,16 +63,8 @@ public final class Attention {
     /** Keys whose dk (or dv) slices outerProductsF32 keeps in registers at once. */
     private static final int KEY_TILE = 8;
     private static final int LANES = F.length();
-    /** KEY_BLOCK ones, for summing a block of probabilities with Lanes.dot. */
-    private static final float[] ONES = ones(KEY_BLOCK);
 
     private Attention() {}
-
-    private static float[] ones(int n) {
-        float[] ones = new float[n];
-        Arrays.fill(ones, 1f);
-        return ones;
-    }
 
     /**
      * Per-thread working rows of a head's forward or a group's backward, reused from call to call so a step does
@@ -1214,13 +1206,12 @@ public final class Attention {
     }
 
     /**
-     * x[j] = exp(x[j] - shift) for j in [o, o + lanes), lanes a multiple of the vector length, returning their sum:
-     * the vectors added in order, then their lanes in {@link Lanes#sum}'s order (Lanes.dot with ones does exactly
-     * that, fma(e, 1, sum) being e + sum), so the sum does not depend on how the keys are tiled.
+     * x[j] = exp(x[j] - shift) for j in [o, o + lanes), returning their sum: the vectors added in order, then their
+     * lanes in {@link Lanes#sum}'s order, so the sum does not depend on how the keys are tiled (array-level: nothing
+     * to box if C2 leaves the call out of line).
      */
     private static float expShiftedSumF32(float[] x, int o, int lanes, float shift) {
-        VectorMath.expShiftedInPlace(x, o, lanes, shift);   // array-level: nothing to box if left out of line
-        return Lanes.dot(x, o, ONES, 0, lanes);
+        return VectorMath.expShiftedSum(x, o, x, o, lanes, shift);
     }
 
     /**
