@@ -7,7 +7,6 @@ import dev.jgrad.tensor.ShapeException;
 import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.Workspace;
-import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.ops.Attention;
 import dev.jgrad.tensor.ops.Binary;
 import dev.jgrad.tensor.ops.CrossEntropy;
@@ -488,21 +487,8 @@ public final class Variable {
      * transposing copy is made when it is accumulated.
      */
     public static Variable linear(Variable x, Variable weight, Variable bias) {
-        Tensor xv = x.value;
-        Tensor w = weight.value;
-        int inFeatures = w.size(1);
-        int outFeatures = w.size(0);
-        if (x.rank() < 1 || x.size(-1) != inFeatures || w.rank() != 2
-                || (bias != null && (bias.rank() != 1 || bias.size(0) != outFeatures))) {
-            throw new ShapeException("linear: expected x [..., " + inFeatures + "], weight [out, " + inFeatures
-                    + "] and bias [" + outFeatures
-                    + "], got x " + Shapes.str(x.shape()) + ", weight " + Shapes.str(w.shape()) + ", bias "
-                    + (bias == null ? "none" : Shapes.str(bias.shape())));
-        }
-        Tensor y = MatMul.linear(xv, w);   // a new contiguous tensor: the bias may be added into it
-        if (bias != null) {
-            addRowsInPlace(y, bias.value);
-        }
+        checkLinear("linear", x, weight, bias);
+        Tensor y = MatMul.linear(x.value, weight.value, valueOrNull(bias));
         return record("linear", y, Variable::linearBackward, x, weight, orConstant(bias));
     }
 
@@ -514,25 +500,103 @@ public final class Variable {
         grads[2] = in[2] == ABSENT ? null : Reduce.columnSums(g);
     }
 
-    /** y[r, :] += b for every row r of a contiguous y [..., n] and b [n]: the same sums as {@code y.add(b)}. */
-    private static void addRowsInPlace(Tensor y, Tensor b) {
-        int n = b.numel();
-        int rows = y.numel() / n;
-        Tensor bc = b.contiguous();
-        if (y.dtype() == DType.F32) {
-            float[] ys = y.f32Data();
-            float[] bs = bc.f32Data();
-            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
-                ElementwiseF32.add(ys, o, 1, bs, bc.offset(), 1, ys, o, n);
-            }
-        } else {
-            double[] ys = y.f64Data();
-            double[] bs = bc.f64Data();
-            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
-                for (int j = 0; j < n; j++) {
-                    ys[o + j] += bs[bc.offset() + j];
-                }
-            }
+    /**
+     * {@code gelu(x Wᵀ + b)} with the tanh GELU: the same values and gradients as {@code linear(x, weight,
+     * bias).gelu()}, in one node. The forward computes GELU and its derivative on each block of the product as it
+     * is finished and keeps only the derivative for the backward, where the pre-activation's gradient is then
+     * {@code g * gelu'}, one multiplication per element instead of a second exponential (see
+     * {@link MatMul#linearGelu}). Outside recording, nothing is kept and the derivative is not computed.
+     */
+    public static Variable linearGelu(Variable x, Variable weight, Variable bias) {
+        checkLinear("linearGelu", x, weight, bias);
+        Workspace w = Workspace.recycling();
+        boolean differentiated = Tape.isRecording()
+                && (x.requiresGrad || weight.requiresGrad || (bias != null && bias.requiresGrad));
+        Tensor derivative = differentiated ? MatMul.emptyLinearOutput(x.value, weight.value) : null;
+        Tensor y = MatMul.linearGelu(x.value, weight.value, valueOrNull(bias), derivative);
+        if (!differentiated) {
+            return result(w, y, null);
+        }
+        // The derivative rides along as a fourth input that never requires grad, so the backward reads it from
+        // its inputs and the node captures nothing.
+        Node node = Node.of(w, "linear_gelu", Variable::linearGeluBackward, 4);
+        node.inputs[0] = x;
+        node.inputs[1] = weight;
+        node.inputs[2] = orConstant(bias);
+        node.inputs[3] = result(w, derivative, null);
+        return result(w, y, node);
+    }
+
+    private static void linearGeluBackward(Tensor g, Variable[] in, Tensor[] grads) {
+        Tensor preActivationGrad = Binary.mul(g, in[3].value);   // g * gelu'(h), as Unary.geluBackward(g, h)
+        linearBackward(preActivationGrad, in, grads);
+    }
+
+    /**
+     * GPT-2's feed-forward layer {@code linear(gelu(linear(x, fcWeight, fcBias)), projWeight, projBias)} with the
+     * tanh GELU, in one node: the same values and gradients as the three ops, with the GELU and its derivative
+     * computed by the first product ({@link MatMul#linearGelu}) and the hidden gradient {@code (g projWeight) *
+     * gelu'} by the backward product ({@link MatMul#linearBackwardThroughActivation}), so neither direction makes
+     * a separate pass over the [..., hidden] activation. Biases may be null.
+     */
+    public static Variable geluMlp(Variable x, Variable fcWeight, Variable fcBias, Variable projWeight,
+                                   Variable projBias) {
+        checkLinear("geluMlp", x, fcWeight, fcBias);
+        Tensor pw = projWeight.value;
+        if (pw.rank() != 2 || pw.size(1) != fcWeight.size(0)
+                || (projBias != null && (projBias.rank() != 1 || projBias.size(0) != pw.size(0)))) {
+            throw new ShapeException("geluMlp: expected projWeight [out, " + fcWeight.size(0) + "] and projBias [out]"
+                    + " after fcWeight " + Shapes.str(fcWeight.shape()) + ", got projWeight " + Shapes.str(pw.shape())
+                    + ", projBias " + (projBias == null ? "none" : Shapes.str(projBias.shape())));
+        }
+        Workspace w = Workspace.recycling();
+        boolean differentiated = Tape.isRecording() && (x.requiresGrad || fcWeight.requiresGrad
+                || projWeight.requiresGrad || (fcBias != null && fcBias.requiresGrad)
+                || (projBias != null && projBias.requiresGrad));
+        Tensor derivative = differentiated ? MatMul.emptyLinearOutput(x.value, fcWeight.value) : null;
+        Tensor hidden = MatMul.linearGelu(x.value, fcWeight.value, valueOrNull(fcBias), derivative);
+        Tensor y = MatMul.linear(hidden, pw, valueOrNull(projBias));
+        if (!differentiated) {
+            return result(w, y, null);
+        }
+        // The hidden activation and GELU's derivative ride along as inputs that never require grad, so the
+        // backward reads them from its inputs and the node captures nothing.
+        Node node = Node.of(w, "gelu_mlp", Variable::geluMlpBackward, 7);
+        node.inputs[0] = x;
+        node.inputs[1] = fcWeight;
+        node.inputs[2] = orConstant(fcBias);
+        node.inputs[3] = projWeight;
+        node.inputs[4] = orConstant(projBias);
+        node.inputs[5] = result(w, hidden, null);
+        node.inputs[6] = result(w, derivative, null);
+        return result(w, y, node);
+    }
+
+    private static void geluMlpBackward(Tensor g, Variable[] in, Tensor[] grads) {
+        Tensor x = in[0].value;
+        Tensor fcWeight = in[1].value;
+        Tensor projWeight = in[3].value;
+        Tensor hidden = in[5].value;
+        grads[3] = MatMul.linearBackwardWeight(g, hidden, projWeight);
+        grads[4] = in[4] == ABSENT ? null : Reduce.columnSums(g);
+        Tensor preActivationGrad = MatMul.linearBackwardThroughActivation(g, hidden, projWeight, in[6].value);
+        grads[0] = MatMul.linearBackwardInput(preActivationGrad, x, fcWeight);
+        grads[1] = MatMul.linearBackwardWeight(preActivationGrad, x, fcWeight);
+        grads[2] = in[2] == ABSENT ? null : Reduce.columnSums(preActivationGrad);
+    }
+
+    private static void checkLinear(String op, Variable x, Variable weight, Variable bias) {
+        Tensor w = weight.value;
+        if (w.rank() != 2) {
+            throw new ShapeException(op + ": expected weight [out, in], got " + Shapes.str(w.shape()));
+        }
+        int inFeatures = w.size(1);
+        int outFeatures = w.size(0);
+        if (x.rank() < 1 || x.size(-1) != inFeatures
+                || (bias != null && (bias.rank() != 1 || bias.size(0) != outFeatures))) {
+            throw new ShapeException(op + ": expected x [..., " + inFeatures + "], weight [out, " + inFeatures
+                    + "] and bias [" + outFeatures + "], got x " + Shapes.str(x.shape()) + ", weight "
+                    + Shapes.str(w.shape()) + ", bias " + (bias == null ? "none" : Shapes.str(bias.shape())));
         }
     }
 

@@ -41,8 +41,10 @@ public final class Mlp extends Module implements Layer {
 
     @Override
     public Variable forward(Variable x) {
-        Variable hidden = up == null ? gate.forward(x).gelu() : gate.forward(x).silu().mul(up.forward(x));
-        return dropout.forward(down.forward(hidden));
+        if (up == null) {   // one op: the GELU and its derivative come out of the products (see Variable.geluMlp)
+            return dropout.forward(Variable.geluMlp(x, gate.weight(), gate.bias(), down.weight(), down.bias()));
+        }
+        return dropout.forward(down.forward(gate.forward(x).silu().mul(up.forward(x))));
     }
 
     /** The projection that writes into the residual stream (GPT-2 scales its init by 1/sqrt(2·layers)). */

@@ -208,23 +208,126 @@ public final class ElementwiseF32 {
         }
     }
 
+    // GELU (tanh approximation) and its derivative share e = e^(-2u), u = sqrt(2/pi) (x + 0.044715 x^3). Each
+    // kernel works through chunks that stay in L1, in two passes: geluExponentials writes a chunk's e into a buffer
+    // (the output itself when that overlaps no input), then a second loop computes the result from x and e. No
+    // vector crosses a method call of ours: these kernels also run in the GEMM's epilogue (Sgemm.gemmBiasGelu), a
+    // compile unit big enough for C2 to stop inlining, and a vector handed to a helper left out of line is boxed
+    // on the heap. So geluExponentials has VectorMath.exp's lane code written out, with VectorMath's own
+    // (package-private) constants; its scalar tail calls VectorMath.exp, and GeluKernelsTest holds the lanes to
+    // the same bits.
+
+    /** Elements per chunk: a chunk of the input, the exponentials and the output sit in L1 across both passes. */
+    private static final int GELU_CHUNK = 512;
+    /**
+     * e^GELU_EXP_CAP. The derivative caps e^(-2u) (see geluBackward) as min(e^y, e^CAP), which equals
+     * e^min(y, CAP) because VectorMath.exp is monotone around CAP (GeluKernelsTest checks every float from 87 to
+     * past exp's overflow): so forward and backward share the one exponential.
+     */
+    private static final float GELU_EXP_CAP_VALUE = VectorMath.exp(GELU_EXP_CAP);
+    /** Buffers for the exponentials of calls whose output overlaps an input (a GELU in place). */
+    private static final ThreadLocal<float[]> GELU_SCRATCH = ThreadLocal.withInitial(() -> new float[GELU_CHUNK]);
+
     /**
      * GELU, tanh approximation: 0.5 x (1 + tanh(u)) with u = sqrt(2/pi) (x + 0.044715 x^3), computed as the equal
-     * x / (1 + e^(-2u)): one exp instead of a tanh, and no cancellation in 1 + tanh(u) for negative x.
+     * x / (1 + e^(-2u)): one exp instead of a tanh, and no cancellation in 1 + tanh(u) for negative x. out may be
+     * x itself (in place).
      */
     public static void gelu(float[] x, int xo, float[] out, int oo, int n) {
-        int i = 0;
+        boolean outIsFree = !overlaps(out, oo, x, xo, n);
+        float[] e = outIsFree ? out : GELU_SCRATCH.get();
         var one = FloatVector.broadcast(S, 1f);
+        for (int from = 0; from < n; from += GELU_CHUNK) {
+            int len = Math.min(GELU_CHUNK, n - from);
+            int xi = xo + from, oi = oo + from, ei = outIsFree ? oi : 0;
+            geluExponentials(x, xi, e, ei, len);
+            int i = 0;
+            for (int bound = S.loopBound(len); i < bound; i += S.length()) {
+                var v = FloatVector.fromArray(S, x, xi + i);
+                v.div(one.add(FloatVector.fromArray(S, e, ei + i))).intoArray(out, oi + i);
+            }
+            for (; i < len; i++) {
+                out[oi + i] = x[xi + i] / (1f + e[ei + i]);
+            }
+        }
+    }
+
+    /**
+     * GELU and its derivative in one go, for a layer whose backward needs only the derivative: act = gelu(h) and
+     * deriv = gelu'(h), the same bits as {@link #gelu} and {@link #geluDerivative}. deriv may be h itself (in
+     * place); act must not overlap h or deriv (it holds the exponentials until the second pass).
+     */
+    public static void geluAndDerivative(float[] h, int ho, float[] act, int ao, float[] deriv, int dOff, int n) {
+        if (overlaps(act, ao, h, ho, n) || overlaps(act, ao, deriv, dOff, n)
+                || (deriv == h && dOff != ho && overlaps(deriv, dOff, h, ho, n))) {
+            throw new IllegalArgumentException("geluAndDerivative: act [" + ao + ", " + (ao + n)
+                    + ") must not overlap h [" + ho + ", " + (ho + n) + ") or deriv [" + dOff + ", " + (dOff + n)
+                    + "), and deriv must be h itself or apart from it");
+        }
+        var one = FloatVector.broadcast(S, 1f);
+        var two = FloatVector.broadcast(S, 2f);
+        for (int from = 0; from < n; from += GELU_CHUNK) {
+            int len = Math.min(GELU_CHUNK, n - from);
+            int hi = ho + from, ai = ao + from, di = dOff + from;
+            geluExponentials(h, hi, act, ai, len);
+            int i = 0;
+            for (int bound = S.loopBound(len); i < bound; i += S.length()) {
+                var v = FloatVector.fromArray(S, h, hi + i);
+                var e = FloatVector.fromArray(S, act, ai + i);
+                var v2 = v.mul(v);
+                var capped = e.min(GELU_EXP_CAP_VALUE);
+                var s = one.div(one.add(capped));
+                var right = two.mul(v).mul(s).mul(capped.mul(s)).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
+                v.div(one.add(e)).intoArray(act, ai + i);
+                s.add(right).intoArray(deriv, di + i);
+            }
+            for (; i < len; i++) {
+                float v = h[hi + i];
+                float e = act[ai + i];
+                act[ai + i] = v / (1f + e);
+                deriv[di + i] = geluDerivative(v, e);
+            }
+        }
+    }
+
+    /**
+     * e[eo + i] = e^(-2u) for v = x[xo + i], u = sqrt(2/pi) (v + 0.044715 v^3): the lanes run VectorMath.exp's code
+     * (see the note above gelu), the tail VectorMath.exp.
+     */
+    private static void geluExponentials(float[] x, int xo, float[] e, int eo, int n) {
+        int i = 0;
         for (int bound = S.loopBound(n); i < bound; i += S.length()) {
             var v = FloatVector.fromArray(S, x, xo + i);
-            var inner = v.mul(v).mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
-            v.div(one.add(VectorMath.exp(inner.mul(-2f)))).intoArray(out, oo + i);
+            var y = v.mul(v).mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI).mul(-2f);
+            var shifted = y.fma(VectorMath.V_LOG2E, VectorMath.V_ROUNDER);
+            var m = shifted.sub(VectorMath.V_ROUNDER);
+            var r = m.fma(VectorMath.V_MINUS_LN2_HI, y);
+            r = m.fma(VectorMath.V_MINUS_LN2_LO, r);
+            var er = r.fma(VectorMath.V_EXP_C6, VectorMath.V_EXP_C5).fma(r, VectorMath.V_EXP_C4).fma(r, VectorMath.V_EXP_C3).fma(r, VectorMath.V_EXP_C2).fma(r, VectorMath.V_ONE).fma(r, VectorMath.V_ONE);
+            var exponent = shifted.reinterpretAsInts().lanewise(VectorOperators.LSHL, 23);
+            var exp = er.reinterpretAsInts().add(exponent).reinterpretAsFloats();
+            exp = exp.blend(0f, y.compare(VectorOperators.LT, VectorMath.EXP_LOWEST));
+            exp = exp.blend(Float.POSITIVE_INFINITY, y.compare(VectorOperators.GT, VectorMath.EXP_HIGHEST));
+            exp.blend(y, y.test(VectorOperators.IS_NAN)).intoArray(e, eo + i);
         }
         for (; i < n; i++) {
             float v = x[xo + i];
-            float inner = (v * v * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
-            out[oo + i] = v / (1f + VectorMath.exp(inner * -2f));
+            e[eo + i] = VectorMath.exp((v * v * v * GELU_KAPPA + v) * SQRT_2_OVER_PI * -2f);   // the lanes' order
         }
+    }
+
+    /** gelu'(v) from e = e^(-2u), uncapped: the scalar form of the lanes that compute it. */
+    private static float geluDerivative(float v, float e) {
+        float v2 = v * v;
+        float capped = Math.min(e, GELU_EXP_CAP_VALUE);
+        float s = 1f / (1f + capped);
+        float right = 2f * v * s * (capped * s) * ((v2 * (3f * GELU_KAPPA) + 1f) * SQRT_2_OVER_PI);
+        return s + right;
+    }
+
+    /** True when [ao, ao + n) of a and [bo, bo + n) of b share an element. */
+    private static boolean overlaps(float[] a, int ao, float[] b, int bo, int n) {
+        return a == b && ao < bo + n && bo < ao + n;
     }
 
     /** SiLU (swish): x * sigmoid(x). */
@@ -302,30 +405,43 @@ public final class ElementwiseF32 {
      * Derivative of the tanh-approximated GELU: with t = tanh(u), u = k (x + c x^3),
      * d/dx = 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2). With s = 1 / (1 + e^(-2u)) = 0.5 (1 + t), so that
      * 1 - t^2 = 4 s (1 - s), this is s + 2 x s (1 - s) k (1 + 3 c x^2): one exp, as in the forward. 1 - s is
-     * computed as e^(-2u) s, which it equals, to avoid the cancellation of 1 - s as s approaches 1; capping the
-     * exponent at GELU_EXP_CAP keeps e^(-2u) finite, so that e^(-2u) s never becomes inf * 0.
+     * computed as e^(-2u) s, which it equals, to avoid the cancellation of 1 - s as s approaches 1; capping
+     * e^(-2u) at e^GELU_EXP_CAP keeps it finite, so that e^(-2u) s never becomes inf * 0. out may be g or x
+     * itself (in place).
      */
     public static void geluBackward(float[] g, int go, float[] x, int xo, float[] out, int oo, int n) {
-        int i = 0;
-        var two = FloatVector.broadcast(S, 2f);
+        boolean outIsFree = !overlaps(out, oo, x, xo, n) && !overlaps(out, oo, g, go, n);
+        float[] e = outIsFree ? out : GELU_SCRATCH.get();
         var one = FloatVector.broadcast(S, 1f);
-        for (int bound = S.loopBound(n); i < bound; i += S.length()) {
-            var v = FloatVector.fromArray(S, x, xo + i);
-            var v2 = v.mul(v);
-            var inner = v2.mul(v).mul(GELU_KAPPA).add(v).mul(SQRT_2_OVER_PI);
-            var e = VectorMath.exp(inner.mul(-2f).min(GELU_EXP_CAP));
-            var s = one.div(one.add(e));
-            var right = two.mul(v).mul(s).mul(e.mul(s)).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
-            FloatVector.fromArray(S, g, go + i).mul(s.add(right)).intoArray(out, oo + i);
+        var two = FloatVector.broadcast(S, 2f);
+        for (int from = 0; from < n; from += GELU_CHUNK) {
+            int len = Math.min(GELU_CHUNK, n - from);
+            int gi = go + from, xi = xo + from, oi = oo + from, ei = outIsFree ? oi : 0;
+            geluExponentials(x, xi, e, ei, len);
+            int i = 0;
+            for (int bound = S.loopBound(len); i < bound; i += S.length()) {
+                var v = FloatVector.fromArray(S, x, xi + i);
+                var v2 = v.mul(v);
+                var capped = FloatVector.fromArray(S, e, ei + i).min(GELU_EXP_CAP_VALUE);
+                var s = one.div(one.add(capped));
+                var right = two.mul(v).mul(s).mul(capped.mul(s)).mul(v2.mul(3f * GELU_KAPPA).add(one).mul(SQRT_2_OVER_PI));
+                FloatVector.fromArray(S, g, gi + i).mul(s.add(right)).intoArray(out, oi + i);
+            }
+            for (; i < len; i++) {
+                out[oi + i] = g[gi + i] * geluDerivative(x[xi + i], e[ei + i]);
+            }
         }
-        for (; i < n; i++) {
-            float v = x[xo + i];
-            float v2 = v * v;
-            float inner = (v2 * v * GELU_KAPPA + v) * SQRT_2_OVER_PI;   // the lanes' order
-            float e = VectorMath.exp(Math.min(inner * -2f, GELU_EXP_CAP));
-            float s = 1f / (1f + e);
-            float right = 2f * v * s * (e * s) * ((v2 * (3f * GELU_KAPPA) + 1f) * SQRT_2_OVER_PI);
-            out[oo + i] = g[go + i] * (s + right);
+    }
+
+    /**
+     * out = gelu'(x), the factor {@link #geluBackward} multiplies g by; out may be x itself (in place). Computed
+     * with GELU itself (into a scratch buffer): the kernel for layers that keep it is {@link #geluAndDerivative}.
+     */
+    public static void geluDerivative(float[] x, int xo, float[] out, int oo, int n) {
+        float[] act = GELU_SCRATCH.get();
+        for (int from = 0; from < n; from += GELU_CHUNK) {
+            int len = Math.min(GELU_CHUNK, n - from);
+            geluAndDerivative(x, xo + from, act, 0, out, oo + from, len);
         }
     }
 

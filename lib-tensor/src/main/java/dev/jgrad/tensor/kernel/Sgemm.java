@@ -72,7 +72,85 @@ public final class Sgemm {
         checkOperand("Sgemm.gemm", "A", a.length, aOff, m, aRowStride, k, aColStride);
         checkOperand("Sgemm.gemm", "B", b.length, bOff, k, bRowStride, n, bColStride);
         checkOperand("Sgemm.gemm", "C", c.length, cOff, m, ldc, n, 1);
-        multiply(m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, beta, c, cOff, ldc, true);
+        multiply(m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, beta, c, cOff, ldc, true,
+                null);
+    }
+
+    // ------------------------------------------------------------------------------------------ fused products
+    // A linear layer's output stage (bias, activation, and in the backward the activation's derivative) done by
+    // the product itself on each block of C once the block holds its final sums, on the thread that computed it,
+    // rather than in separate passes over the whole output. Each step is the operation the separate pass would
+    // run (ElementwiseF32.add, gelu, geluAndDerivative, mul) on the finished sums, so results are the same bits.
+
+    /** C = A.B + bias: bias[biasOff + j] added to column j of every row (see {@link #gemm} for the rest). */
+    public static void gemmBias(int m, int n, int k, float[] a, int aOff, int aRowStride, int aColStride,
+                                float[] b, int bOff, int bRowStride, int bColStride, float[] c, int cOff, int ldc,
+                                float[] bias, int biasOff) {
+        checkFused("Sgemm.gemmBias", m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff,
+                ldc);
+        checkOperand("Sgemm.gemmBias", "bias", bias.length, biasOff, 1, 0, n, 1);
+        fused(m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc,
+                Epilogue.take().bias(bias, biasOff));
+    }
+
+    /**
+     * act = gelu(A.B + bias) with the tanh GELU, bias as in {@link #gemmBias} (null for none) and act(i, j) at
+     * act[actOff + i*ldc + j], C's layout. C receives A.B + bias, or with {@code derivative} gelu'(A.B + bias)
+     * instead: all that the backward of a linear layer followed by GELU needs.
+     */
+    public static void gemmBiasGelu(int m, int n, int k, float[] a, int aOff, int aRowStride, int aColStride,
+                                    float[] b, int bOff, int bRowStride, int bColStride, float[] c, int cOff, int ldc,
+                                    float[] bias, int biasOff, float[] act, int actOff, boolean derivative) {
+        checkFused("Sgemm.gemmBiasGelu", m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c,
+                cOff, ldc);
+        if (bias != null) {
+            checkOperand("Sgemm.gemmBiasGelu", "bias", bias.length, biasOff, 1, 0, n, 1);
+        }
+        checkOperand("Sgemm.gemmBiasGelu", "act", act.length, actOff, m, ldc, n, 1);
+        checkApart("Sgemm.gemmBiasGelu", "act", act, actOff, c, cOff, m, n, ldc);
+        fused(m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc,
+                Epilogue.take().bias(bias, biasOff).gelu(act, actOff - cOff, derivative));
+    }
+
+    /**
+     * C = (A.B) * F elementwise, F(i, j) at factor[factorOff + i*ldc + j], C's layout: the gradient of a linear
+     * layer's input carried back through the activation before it, F being the activation's derivative.
+     */
+    public static void gemmTimes(int m, int n, int k, float[] a, int aOff, int aRowStride, int aColStride,
+                                 float[] b, int bOff, int bRowStride, int bColStride, float[] c, int cOff, int ldc,
+                                 float[] factor, int factorOff) {
+        checkFused("Sgemm.gemmTimes", m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c,
+                cOff, ldc);
+        checkOperand("Sgemm.gemmTimes", "factor", factor.length, factorOff, m, ldc, n, 1);
+        fused(m, n, k, a, aOff, aRowStride, aColStride, b, bOff, bRowStride, bColStride, c, cOff, ldc,
+                Epilogue.take().times(factor, factorOff - cOff));
+    }
+
+    private static void fused(int m, int n, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs,
+                              int bCs, float[] c, int cOff, int ldc, Epilogue epilogue) {
+        try {
+            multiply(m, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, 0f, c, cOff, ldc, true, epilogue);
+        } finally {
+            epilogue.release();
+        }
+    }
+
+    private static void checkFused(String op, int m, int n, int k, float[] a, int aOff, int aRs, int aCs, float[] b,
+                                   int bOff, int bRs, int bCs, float[] c, int cOff, int ldc) {
+        checkArguments(op, m, n, k, 0, ldc);
+        checkOperand(op, "A", a.length, aOff, m, aRs, k, aCs);
+        checkOperand(op, "B", b.length, bOff, k, bRs, n, bCs);
+        checkOperand(op, "C", c.length, cOff, m, ldc, n, 1);
+    }
+
+    /** Checks that an m x n operand laid out like C (ldc apart) shares no element with C. */
+    private static void checkApart(String op, String name, float[] x, int xOff, float[] c, int cOff, int m, int n,
+                                   int ldc) {
+        if (x == c && m > 0 && n > 0 && xOff < cOff + (long) (m - 1) * ldc + n
+                && cOff < xOff + (long) (m - 1) * ldc + n) {
+            throw new IllegalArgumentException(op + ": " + name + " (offset " + xOff + ") overlaps C (offset " + cOff
+                    + ") in an array of length " + c.length + " (" + m + " x " + n + ", ldc " + ldc + ")");
+        }
     }
 
     /**
@@ -102,15 +180,90 @@ public final class Sgemm {
             // One product at a time, each free to use every thread (and a shared C is summed in batch order).
             for (int i = 0; i < batch; i++) {
                 multiply(m, n, k, a, aOff + i * aBatchStride, aRowStride, aColStride, b, bOff + i * bBatchStride,
-                        bRowStride, bColStride, beta, c, cOff + i * cBatchStride, ldc, true);
+                        bRowStride, bColStride, beta, c, cOff + i * cBatchStride, ldc, true, null);
             }
             return;
         }
         // Many small products: hand whole products to threads, each computed exactly as it would be alone.
         int tasks = Math.min(batch, Parallel.chunks(macs * batch, PARALLEL_MIN_MACS));
         Parallel.forEachRange(batch, tasks, 1, SPLITS.take().set(SplitBy.BATCH, m, n, k, a, aOff, aRowStride,
-                aColStride, b, bOff, bRowStride, bColStride, beta, c, cOff, ldc)
+                aColStride, b, bOff, bRowStride, bColStride, beta, c, cOff, ldc, null)
                 .batchStrides(aBatchStride, bBatchStride, cBatchStride));
+    }
+
+    /**
+     * What a fused product does to C once a block of it holds its final sums: add the bias, then GELU (and its
+     * derivative), or multiply by a factor. It runs on each MC x NC block of C right after the block's last KC
+     * step, while the block is in L2, a row of up to NC contiguous elements at a time. (Run on each micro-tile as
+     * it was written, in L1, or on each NR-wide column panel of a block, GELU took about twice its standalone time;
+     * on whole blocks it takes about its standalone time.)
+     * One per calling thread, reused from call to call (a call that finds its thread's in use, a product started
+     * from inside another one's task, takes a new one), so a fused product allocates nothing.
+     */
+    private static final class Epilogue {
+        private static final ThreadLocal<Epilogue> OWN = ThreadLocal.withInitial(Epilogue::new);
+
+        private float[] bias;
+        private int biasOff;
+        private float[] act;
+        private boolean derivative;
+        private float[] factor;
+        /** act's (or factor's) offset minus C's: its (i, j) sits this far from C(i, j), in the same layout. */
+        private int shift;
+        private boolean inUse;
+
+        static Epilogue take() {
+            Epilogue e = OWN.get();
+            if (e.inUse) {
+                e = new Epilogue();
+            }
+            e.inUse = true;
+            return e;
+        }
+
+        Epilogue bias(float[] bias, int biasOff) {
+            this.bias = bias;
+            this.biasOff = biasOff;
+            return this;
+        }
+
+        Epilogue gelu(float[] act, int shift, boolean derivative) {
+            this.act = act;
+            this.shift = shift;
+            this.derivative = derivative;
+            return this;
+        }
+
+        Epilogue times(float[] factor, int shift) {
+            this.factor = factor;
+            this.shift = shift;
+            return this;
+        }
+
+        void release() {
+            bias = act = factor = null;
+            derivative = false;
+            inUse = false;
+        }
+
+        /** Rows x cols of C starting at c[ci], ldc apart, whose first column is column col of C (for the bias). */
+        void apply(float[] c, int ci, int col, int rows, int cols, int ldc) {
+            for (int r = 0, row = ci; r < rows; r++, row += ldc) {
+                if (bias != null) {
+                    ElementwiseF32.add(c, row, 1, bias, biasOff + col, 1, c, row, cols);
+                }
+                if (act != null) {
+                    if (derivative) {
+                        ElementwiseF32.geluAndDerivative(c, row, act, row + shift, c, row, cols);
+                    } else {
+                        ElementwiseF32.gelu(c, row, act, row + shift, cols);
+                    }
+                }
+                if (factor != null) {
+                    ElementwiseF32.mul(c, row, 1, factor, row + shift, 1, c, row, cols);
+                }
+            }
+        }
     }
 
     /** What the ranges of a {@link Split} index. */
@@ -126,10 +279,11 @@ public final class Sgemm {
         private int m, n, k, aOff, aBs, aRs, aCs, bOff, bBs, bRs, bCs, cOff, cBs, ldc;
         private float[] a, b, c;
         private float beta;
+        private Epilogue epilogue;
 
         /** The arguments of {@link #multiply}, for one product or the first of a batch. */
         Split set(SplitBy by, int m, int n, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff, int bRs,
-                  int bCs, float beta, float[] c, int cOff, int ldc) {
+                  int bCs, float beta, float[] c, int cOff, int ldc, Epilogue epilogue) {
             this.by = by;
             this.m = m;
             this.n = n;
@@ -146,6 +300,7 @@ public final class Sgemm {
             this.c = c;
             this.cOff = cOff;
             this.ldc = ldc;
+            this.epilogue = epilogue;
             return batchStrides(0, 0, 0);
         }
 
@@ -163,19 +318,22 @@ public final class Sgemm {
                 case BATCH -> {
                     for (int i = from; i < to; i++) {
                         multiply(m, n, k, a, aOff + i * aBs, aRs, aCs, b, bOff + i * bBs, bRs, bCs, beta, c,
-                                cOff + i * cBs, ldc, false);
+                                cOff + i * cBs, ldc, false, epilogue);
                     }
                 }
-                case ROWS -> blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
-                case COLUMNS -> blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+                case ROWS -> blocked(from, to, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc,
+                        epilogue);
+                case COLUMNS -> blocked(0, m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc,
+                        epilogue);
                 case FEW_ROWS_COLUMNS ->
-                        fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+                        fewRows(m, from, to, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc, epilogue);
             }
         }
 
         @Override
         protected void clear() {
             a = b = c = null;
+            epilogue = null;
         }
     }
 
@@ -215,8 +373,10 @@ public final class Sgemm {
 
     // ------------------------------------------------------------------------------------------ driver
 
+    /** C = A.B + beta.C, then the epilogue (null for none) on all of C. */
     private static void multiply(int m, int n, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff,
-                                 int bRs, int bCs, float beta, float[] c, int cOff, int ldc, boolean mayFork) {
+                                 int bRs, int bCs, float beta, float[] c, int cOff, int ldc, boolean mayFork,
+                                 Epilogue epilogue) {
         if (m == 0 || n == 0) {
             return;
         }
@@ -225,6 +385,9 @@ public final class Sgemm {
                 for (int i = 0; i < m; i++) {
                     java.util.Arrays.fill(c, cOff + i * ldc, cOff + i * ldc + n, 0f);
                 }
+            }
+            if (epilogue != null) {
+                epilogue.apply(c, cOff, 0, m, n, ldc);
             }
             return;
         }
@@ -235,15 +398,15 @@ public final class Sgemm {
             // multiply padding, so stream B once per row instead. Threads take disjoint column ranges.
             int parts = Math.min(tasks, ceilDiv(n, L));
             if (parts <= 1) {
-                fewRows(m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+                fewRows(m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc, epilogue);
             } else {
                 Parallel.forEachRange(n, parts, L, SPLITS.take().set(SplitBy.FEW_ROWS_COLUMNS, m, n, k, a, aOff,
-                        aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc));
+                        aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc, epilogue));
             }
             return;
         }
         if (tasks <= 1) {
-            blocked(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc);
+            blocked(0, m, 0, n, k, a, aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc, epilogue);
             return;
         }
         // Threads take disjoint ranges of C. Row ranges are preferred: two threads writing neighbouring columns of
@@ -252,16 +415,19 @@ public final class Sgemm {
         int rowStrips = ceilDiv(m, MR);
         if (rowStrips >= 2 * tasks || rowStrips * NR >= n) {
             Parallel.forEachRange(m, Math.min(tasks, rowStrips), MR, SPLITS.take().set(SplitBy.ROWS, m, n, k, a, aOff,
-                    aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc));
+                    aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc, epilogue));
         } else {
             Parallel.forEachRange(n, Math.min(tasks, ceilDiv(n, L)), L, SPLITS.take().set(SplitBy.COLUMNS, m, n, k, a,
-                    aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc));
+                    aOff, aRs, aCs, b, bOff, bRs, bCs, beta, c, cOff, ldc, epilogue));
         }
     }
 
-    /** Columns [j0, j1) of a C with fewer than FEW_ROWS rows, for row-major B or (with row-major A) column-major B. */
+    /**
+     * Columns [j0, j1) of a C with fewer than FEW_ROWS rows, for row-major B or (with row-major A) column-major B,
+     * each row finished by the epilogue (null for none) once its sums are in.
+     */
     private static void fewRows(int m, int j0, int j1, int k, float[] a, int aOff, int aRs, int aCs, float[] b, int bOff,
-                                int bRs, int bCs, float beta, float[] c, int cOff, int ldc) {
+                                int bRs, int bCs, float beta, float[] c, int cOff, int ldc, Epilogue epilogue) {
         for (int i = 0; i < m; i++) {
             int aRow = aOff + i * aRs;
             int cRow = cOff + i * ldc;
@@ -291,18 +457,22 @@ public final class Sgemm {
                     c[cRow + j] = beta == 0 ? dot : c[cRow + j] + dot;
                 }
             }
+            if (epilogue != null) {
+                epilogue.apply(c, cRow + j0, j0, 1, j1 - j0, ldc);
+            }
         }
     }
 
-    /** Computes rows [m0, m1) x columns [n0, n1) of C on the calling thread. */
+    /** Computes rows [m0, m1) x columns [n0, n1) of C on the calling thread, then the epilogue (null for none). */
     private static void blocked(int m0, int m1, int n0, int n1, int k, float[] a, int aOff, int aRs, int aCs, float[] b,
-                                int bOff, int bRs, int bCs, float beta, float[] c, int cOff, int ldc) {
+                                int bOff, int bRs, int bCs, float beta, float[] c, int cOff, int ldc, Epilogue epilogue) {
         Buffers buf = BUFFERS.get();
         for (int jc = n0; jc < n1; jc += NC) {
             int nc = Math.min(NC, n1 - jc);
             for (int pc = 0; pc < k; pc += KC) {
                 int kc = Math.min(KC, k - pc);
                 boolean accumulate = pc > 0 || beta != 0;
+                boolean last = pc + kc == k;   // C then holds its final sums
                 packB(kc, nc, b, bOff + pc * bRs + jc * bCs, bRs, bCs, buf.packedB);
                 // Column-major A (the gᵀ of a weight gradient gᵀx) has a step's MR values side by side: packed
                 // step-major they are one vector copy per step instead of a transpose. Only the full-width kernel
@@ -318,6 +488,9 @@ public final class Sgemm {
                     }
                     macroKernel(mc, nc, kc, buf.packedA, stepMajor, buf.packedB, c, cOff + ic * ldc + jc, ldc,
                             accumulate, buf);
+                    if (last && epilogue != null) {
+                        epilogue.apply(c, cOff + ic * ldc + jc, jc, mc, nc, ldc);
+                    }
                 }
             }
         }

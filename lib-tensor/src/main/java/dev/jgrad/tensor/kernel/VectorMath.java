@@ -46,20 +46,21 @@ public final class VectorMath {
     // Adding 1.5 * 2^23 rounds a float of magnitude < 2^22 to the nearest integer, which then sits in the low
     // bits of the sum: the vector way to round without a rounding instruction.
     private static final float ROUNDER = 12582912f;
-    private static final FloatVector V_ONE = v(1f);
-    private static final FloatVector V_LOG2E = v(LOG2E);
-    private static final FloatVector V_ROUNDER = v(ROUNDER);
-    private static final FloatVector V_MINUS_LN2_HI = v(-LN2_HI);
-    private static final FloatVector V_MINUS_LN2_LO = v(-LN2_LO);
+    // Package-private: ElementwiseF32's GELU writes exp's lane code out with these (see there).
+    static final FloatVector V_ONE = v(1f);
+    static final FloatVector V_LOG2E = v(LOG2E);
+    static final FloatVector V_ROUNDER = v(ROUNDER);
+    static final FloatVector V_MINUS_LN2_HI = v(-LN2_HI);
+    static final FloatVector V_MINUS_LN2_LO = v(-LN2_LO);
     private static final FloatVector V_LN2_HI = v(LN2_HI);
     private static final FloatVector V_LN2_LO = v(LN2_LO);
 
     // ------------------------------------------------------------------------------------------ exp
 
     // From here down e^x is below Float.MIN_NORMAL (-126 ln 2 rounded up): flushed to 0.
-    private static final float EXP_LOWEST = -87.33654f;
+    static final float EXP_LOWEST = -87.33654f;
     // The largest x whose e^x rounds to a finite float.
-    private static final float EXP_HIGHEST = 88.72283f;
+    static final float EXP_HIGHEST = 88.72283f;
     // exp(r) = 1 + r + r^2 P(r) on |r| <= ln(2)/2, relative error of the fit 2^-28; evaluated by Horner's rule as
     // 1 + r (1 + r (C2 + r (C3 + ...))).
     private static final float EXP_C2 = 0.49999994f;
@@ -67,11 +68,11 @@ public final class VectorMath {
     private static final float EXP_C4 = 0.041668456f;
     private static final float EXP_C5 = 0.008369424f;
     private static final float EXP_C6 = 0.0013813133f;
-    private static final FloatVector V_EXP_C2 = v(EXP_C2);
-    private static final FloatVector V_EXP_C3 = v(EXP_C3);
-    private static final FloatVector V_EXP_C4 = v(EXP_C4);
-    private static final FloatVector V_EXP_C5 = v(EXP_C5);
-    private static final FloatVector V_EXP_C6 = v(EXP_C6);
+    static final FloatVector V_EXP_C2 = v(EXP_C2);
+    static final FloatVector V_EXP_C3 = v(EXP_C3);
+    static final FloatVector V_EXP_C4 = v(EXP_C4);
+    static final FloatVector V_EXP_C5 = v(EXP_C5);
+    static final FloatVector V_EXP_C6 = v(EXP_C6);
 
     /**
      * e^x per lane. With n = round(x / ln 2) and r = x - n ln 2 (Cody-Waite: ln 2 in two parts, so r is exact to

@@ -6,6 +6,7 @@ import dev.jgrad.tensor.Shapes;
 import dev.jgrad.tensor.StridedCursor;
 import dev.jgrad.tensor.Tensor;
 import dev.jgrad.tensor.kernel.Dgemm;
+import dev.jgrad.tensor.kernel.ElementwiseF32;
 import dev.jgrad.tensor.kernel.Sgemm;
 import java.util.Arrays;
 
@@ -148,6 +149,129 @@ public final class MatMul {
     }
 
     /**
+     * {@code x wᵀ + bias} (torch's {@code F.linear}) for a bias [out], or null for none. In F32 the bias is added
+     * by the product itself to each block of the output as it is finished ({@link Sgemm#gemmBias}), rather than
+     * in a second pass over the whole output; either way each element is the product's sum plus the bias, one
+     * float addition, the same bits as {@code linear(x, w).add(bias)}.
+     */
+    public static Tensor linear(Tensor x, Tensor w, Tensor bias) {
+        checkLinear("linear", x, w);
+        checkBias("linear", w, bias);
+        if (bias == null) {
+            return linear(x, w);
+        }
+        if (!fusable(x, w)) {
+            Tensor y = linear(x, w);   // a new contiguous tensor: the bias may be added into it
+            addRowsInPlace(y, bias);
+            return y;
+        }
+        Tensor y = emptyRows(x, w.size(0));   // the product writes every element
+        fusedProduct(x, w, bias, y, null, false);
+        return y;
+    }
+
+    /**
+     * {@code gelu(x wᵀ + bias)} with the tanh GELU ({@link Unary#gelu}), bias [out] or null, and, when
+     * {@code derivative} is not null, {@code gelu'(x wᵀ + bias)} written into it (a contiguous tensor of the
+     * result's shape, see {@link #emptyLinearOutput}): all the backward of the pair needs, since the gradient of
+     * the pre-activation is then {@code g * derivative}. In F32 GELU and its derivative are computed by the
+     * product on each block of the output as it is finished ({@link Sgemm#gemmBiasGelu}), while the block is in
+     * cache, so the pre-activation is not read back from memory. The values are the bits of
+     * {@code Unary.gelu(linear(x, w, bias))} and of {@link Unary#geluDerivative} of the same pre-activation.
+     */
+    public static Tensor linearGelu(Tensor x, Tensor w, Tensor bias, Tensor derivative) {
+        checkLinear("linearGelu", x, w);
+        checkBias("linearGelu", w, bias);
+        if (derivative != null && (derivative.dtype() != x.dtype() || !derivative.isContiguous()
+                || derivative.rank() != x.rank() || derivative.size(-1) != w.size(0) || !sameLeadingDims(derivative, x))) {
+            throw new ShapeException("linearGelu: derivative must be a contiguous " + x.dtype() + " tensor of the "
+                    + "output's shape [..., " + w.size(0) + "] for x " + Shapes.str(x.shape()) + ", got "
+                    + derivative.dtype() + " " + Shapes.str(derivative.shape())
+                    + (derivative.isContiguous() ? "" : " (not contiguous)"));
+        }
+        if (!fusable(x, w)) {
+            Tensor h = linear(x, w, bias);
+            if (derivative != null) {
+                derivative.copyFrom(Unary.geluDerivative(h));
+            }
+            return Unary.gelu(h);
+        }
+        Tensor act = emptyRows(x, w.size(0));
+        Tensor h = derivative != null ? derivative : emptyRows(x, w.size(0));   // the pre-activation, or gelu' of it
+        fusedProduct(x, w, bias, h, act, derivative != null);
+        return act;
+    }
+
+    /** A new tensor of the shape linear(x, w) returns, [..., out], its values unspecified (an output to fill). */
+    public static Tensor emptyLinearOutput(Tensor x, Tensor w) {
+        checkLinear("emptyLinearOutput", x, w);
+        return emptyRows(x, w.size(0));
+    }
+
+    /**
+     * True when the fused F32 product applies: F32 operands of nonzero size whose rows fold into one matrix, so
+     * that the product is the GEMM call {@link #linear(Tensor, Tensor)} makes (other cases, and F64, add and
+     * activate afterwards, giving the same values).
+     */
+    private static boolean fusable(Tensor x, Tensor w) {
+        return x.dtype() == DType.F32 && x.numel() > 0 && w.numel() > 0 && foldedRowStride(x) >= 0;
+    }
+
+    /**
+     * c = x wᵀ (+ bias) as one GEMM over x's folded rows, c contiguous; with act, act = gelu(c) and, with
+     * derivative, c = gelu'(c) afterwards (see {@link Sgemm#gemmBiasGelu}).
+     */
+    private static void fusedProduct(Tensor x, Tensor w, Tensor bias, Tensor c, Tensor act, boolean derivative) {
+        Tensor b = bias == null ? null : bias.contiguous();
+        int k = w.size(1);
+        int n = w.size(0);
+        int rows = x.numel() / k;
+        if (act == null) {
+            Sgemm.gemmBias(rows, n, k, x.f32Data(), x.offset(), (int) foldedRowStride(x), x.stride(-1), w.f32Data(),
+                    w.offset(), w.stride(1), w.stride(0), c.f32Data(), c.offset(), n, b.f32Data(), b.offset());
+        } else {
+            Sgemm.gemmBiasGelu(rows, n, k, x.f32Data(), x.offset(), (int) foldedRowStride(x), x.stride(-1),
+                    w.f32Data(), w.offset(), w.stride(1), w.stride(0), c.f32Data(), c.offset(), n,
+                    b == null ? null : b.f32Data(), b == null ? 0 : b.offset(), act.f32Data(), act.offset(), derivative);
+        }
+    }
+
+    /** y[r, :] += b for every row r of a contiguous y [..., n] and b [n]: the same sums as {@code y.add(b)}. */
+    private static void addRowsInPlace(Tensor y, Tensor b) {
+        int n = b.numel();
+        int rows = y.numel() / n;
+        Tensor bc = b.contiguous();
+        if (y.dtype() == DType.F32) {
+            float[] ys = y.f32Data();
+            float[] bs = bc.f32Data();
+            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
+                ElementwiseF32.add(ys, o, 1, bs, bc.offset(), 1, ys, o, n);
+            }
+        } else {
+            double[] ys = y.f64Data();
+            double[] bs = bc.f64Data();
+            for (int r = 0, o = y.offset(); r < rows; r++, o += n) {
+                for (int j = 0; j < n; j++) {
+                    ys[o + j] += bs[bc.offset() + j];
+                }
+            }
+        }
+    }
+
+    private static void checkBias(String op, Tensor w, Tensor bias) {
+        if (bias == null) {
+            return;
+        }
+        if (bias.dtype() != w.dtype()) {
+            throw new IllegalArgumentException(op + ": dtypes differ, w " + w.dtype() + " and bias " + bias.dtype());
+        }
+        if (bias.rank() != 1 || bias.size(0) != w.size(0)) {
+            throw new ShapeException(op + ": expected bias [" + w.size(0) + "] for w " + Shapes.str(w.shape())
+                    + ", got bias " + Shapes.str(bias.shape()));
+        }
+    }
+
+    /**
      * Gradients of {@link #linear} given g [..., out]: {@code dx = g w} [..., in] and {@code dw = gᵀ x} [out, in],
      * summed over every row, computed straight into w's layout (no transposing copy). The same GEMM calls as
      * {@link #matmul} on the two-dimensional views {@code g.reshape(-1, out)} and {@code x.reshape(-1, in)}.
@@ -168,6 +292,34 @@ public final class MatMul {
         }
         Tensor gRows = foldedRowStride(g) >= 0 ? g : g.contiguous();   // as reshape(-1, out): a view, else a copy
         return multiplyRows(gRows, w, w.stride(0), w.stride(1), Tensor.emptyLike(x));
+    }
+
+    /**
+     * {@code (g w) * derivative} [..., in]: the input gradient of {@link #linear} carried back through the
+     * elementwise activation that produced x, given its derivative at the pre-activation (saved by
+     * {@link #linearGelu}, say), so the pre-activation's gradient comes straight out of the product. The same
+     * bits as {@code Binary.mul(linearBackwardInput(g, x, w), derivative)}; in F32 the product multiplies each
+     * block of its output as it is finished ({@link Sgemm#gemmTimes}) instead of in a pass over the whole of it.
+     */
+    public static Tensor linearBackwardThroughActivation(Tensor g, Tensor x, Tensor w, Tensor derivative) {
+        checkLinearGradient("linearBackwardThroughActivation", g, x, w);
+        if (!derivative.sameShape(x) || derivative.dtype() != x.dtype()) {
+            throw new ShapeException("linearBackwardThroughActivation: derivative " + derivative.dtype() + " "
+                    + Shapes.str(derivative.shape()) + " does not match x " + x.dtype() + " " + Shapes.str(x.shape()));
+        }
+        if (x.dtype() != DType.F32 || x.numel() == 0 || w.numel() == 0) {
+            return Binary.mul(linearBackwardInput(g, x, w), derivative);
+        }
+        Tensor gRows = foldedRowStride(g) >= 0 ? g : g.contiguous();
+        Tensor factor = derivative.contiguous();
+        Tensor dx = Tensor.emptyLike(x);   // the product writes every element
+        int in = w.size(1);
+        int out = w.size(0);
+        int rows = x.numel() / in;
+        Sgemm.gemmTimes(rows, in, out, gRows.f32Data(), gRows.offset(), (int) foldedRowStride(gRows), gRows.stride(-1),
+                w.f32Data(), w.offset(), w.stride(0), w.stride(1), dx.f32Data(), 0, in, factor.f32Data(),
+                factor.offset());
+        return dx;
     }
 
     /** The {@code dw = gᵀ x} [out, in] of {@link #linearBackward} alone, summed over every row. */

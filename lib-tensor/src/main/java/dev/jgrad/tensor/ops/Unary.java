@@ -137,12 +137,23 @@ public final class Unary {
     }
 
     public static Tensor geluBackward(Tensor g, Tensor x) {
-        return zip("geluBackward", g, x, ElementwiseF32::geluBackward, (gv, v) -> {
-            double t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_KAPPA * v * v * v));
-            double left = 0.5 * (1 + t);
-            double right = 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_KAPPA * v * v);
-            return gv * (left + right);
-        });
+        return zip("geluBackward", g, x, ElementwiseF32::geluBackward, (gv, v) -> gv * geluDerivative(v));
+    }
+
+    /**
+     * d gelu / dx at x, elementwise: what {@link #geluBackward} multiplies g by, so that {@code g * geluDerivative(x)}
+     * is the same bits as {@code geluBackward(g, x)}. A layer that keeps it from its forward needs no x and no
+     * exponential in its backward ({@link MatMul#linearGelu}).
+     */
+    public static Tensor geluDerivative(Tensor x) {
+        return map(x, ElementwiseF32::geluDerivative, Unary::geluDerivative);
+    }
+
+    private static double geluDerivative(double v) {
+        double t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_KAPPA * v * v * v));
+        double left = 0.5 * (1 + t);
+        double right = 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_KAPPA * v * v);
+        return left + right;
     }
 
     // ------------------------------------------------------------------------------------------ gelu (exact)

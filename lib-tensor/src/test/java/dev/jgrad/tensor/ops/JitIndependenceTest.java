@@ -33,6 +33,7 @@ class JitIndependenceTest {
             "dev.jgrad.tensor.kernel.ElementwiseF32::sigmoid",
             "dev.jgrad.tensor.kernel.ElementwiseF32::gelu",
             "dev.jgrad.tensor.kernel.ElementwiseF32::geluBackward",
+            "dev.jgrad.tensor.kernel.ElementwiseF32::geluExponentials",   // GELU's exp, called by both
             "dev.jgrad.tensor.kernel.ElementwiseF32::silu",
             "dev.jgrad.tensor.kernel.ElementwiseF32::siluBackward",
             // Softmax's and cross-entropy's exps all run in this array-level loop.

@@ -71,6 +71,8 @@ public final class OpFingerprints {
         Tensor normB = Tensor.randn(DType.F32, rng, 37);
         Tensor a = Tensor.randn(DType.F32, rng, 19, 37);
         Tensor b = Tensor.randn(DType.F32, rng, 37, 23);
+        Tensor bT = b.t();   // a weight [23, 37]
+        Tensor bias = Tensor.randn(DType.F32, rng, 23);
 
         Map<String, Supplier<List<Tensor>>> ops = new LinkedHashMap<>();
         ops.put("exp", () -> List.of(Unary.exp(x)));
@@ -107,6 +109,10 @@ public final class OpFingerprints {
             Tensor c = MatMul.matmul(a, b);
             MatMul.Grads d = MatMul.matmulBackward(c, a, b);
             return List.of(c, d.a(), d.b());
+        });
+        ops.put("linearGelu", () -> {   // GELU and its derivative in the product's epilogue
+            Tensor derivative = MatMul.emptyLinearOutput(a, bT);
+            return List.of(MatMul.linearGelu(a, bT, bias, derivative), derivative, MatMul.linear(a, bT, bias));
         });
         return ops;
     }

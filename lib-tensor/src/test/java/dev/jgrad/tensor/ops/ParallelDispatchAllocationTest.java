@@ -82,6 +82,14 @@ class ParallelDispatchAllocationTest {
         kernels.add(new Kernel("Sgemm rows", () -> Sgemm.gemm(rows, d, 128, a, 0, d, 1, bm, 0, d, 1, 0f, c, 0, d)));
         kernels.add(new Kernel("Sgemm columns", () -> Sgemm.gemm(8, 4 * d, d, a, 0, d, 1, wide, 0, 4 * d, 1, 0f, c, 0,
                 4 * d)));
+        float[] bias = Tensor.randn(rng, d).f32Data();
+        float[] act = new float[rows * d];
+        kernels.add(new Kernel("Sgemm.gemmBiasGelu rows", () -> Sgemm.gemmBiasGelu(rows, d, 128, a, 0, d, 1, bm, 0, d, 1,
+                c, 0, d, bias, 0, act, 0, true)));
+        kernels.add(new Kernel("Sgemm.gemmTimes rows", () -> Sgemm.gemmTimes(rows, d, 128, a, 0, d, 1, bm, 0, d, 1, c, 0,
+                d, act, 0)));
+        kernels.add(new Kernel("Sgemm.gemmBias columns", () -> Sgemm.gemmBias(8, 4 * d, d, a, 0, d, 1, wide, 0, 4 * d,
+                1, c, 0, 4 * d, wide, 0)));
         kernels.add(new Kernel("Sgemm batched", () -> Sgemm.gemmBatched(64, 64, 64, 64, cube, 0, 64 * 64, 64, 1, cube,
                 0, 64 * 64, 64, 1, 0f, smallC, 0, 64 * 64, 64)));
         kernels.add(new Kernel("OptimizerKernels.adamw", () -> OptimizerKernels.adamw(p, 0, grad, 0, m, v, n, 0.9f,
