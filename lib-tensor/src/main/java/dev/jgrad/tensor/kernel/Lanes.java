@@ -16,7 +16,9 @@ import jdk.incubator.vector.VectorSpecies;
  * returns a vector must be inlined into its caller, or C2 boxes the vector on the heap at the call, and C2 stops
  * inlining in a compilation that has grown past its node budget ({@code NodeCountInliningCutoff}): the kernels
  * that call these are often inlined into such compilations (the parallel dispatcher's, say). A call left out of
- * line here costs a call, never an allocation.
+ * line here costs a call, never an allocation. That is also why each function writes the four halving lines out
+ * itself (and {@code VectorMath.expShiftedSum} too) rather than calling a shared helper: that helper would take a
+ * vector.
  */
 public final class Lanes {
     private static final VectorSpecies<Float> F = FloatVector.SPECIES_PREFERRED;
