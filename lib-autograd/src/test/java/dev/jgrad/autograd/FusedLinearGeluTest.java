@@ -1,7 +1,6 @@
 package dev.jgrad.autograd;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static dev.jgrad.tensor.SameBits.assertSameBits;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
@@ -148,19 +147,5 @@ class FusedLinearGeluTest {
     private static void assertPasses(String name, Function<Variable[], Variable> f, Tensor... inputs) {
         var report = GradCheck.check(name, f, inputs);
         assertTrue(report.passed(), report::toString);
-    }
-
-    /** Same shape and the same bits (F32) or values (F64), any NaN equal to any NaN. */
-    private static void assertSameBits(Tensor expected, Tensor actual, String what) {
-        assertArrayEquals(expected.shape(), actual.shape(), what + ": shape");
-        double[] e = expected.toDoubleArray();
-        double[] a = actual.toDoubleArray();
-        for (int i = 0; i < e.length; i++) {
-            if (Double.doubleToLongBits(e[i]) != Double.doubleToLongBits(a[i])) {
-                assertEquals(e[i], a[i], 0.0, what + ": element " + i);
-                assertEquals(Double.doubleToLongBits(e[i]), Double.doubleToLongBits(a[i]), what + ": element " + i
-                        + " (sign of zero)");
-            }
-        }
     }
 }

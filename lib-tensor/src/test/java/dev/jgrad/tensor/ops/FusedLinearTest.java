@@ -1,7 +1,6 @@
 package dev.jgrad.tensor.ops;
 
-import static org.junit.jupiter.api.Assertions.assertArrayEquals;
-import static org.junit.jupiter.api.Assertions.assertEquals;
+import static dev.jgrad.tensor.SameBits.assertSameBits;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -106,20 +105,5 @@ class FusedLinearTest {
                 () -> MatMul.linearBackwardThroughActivation(Tensor.randn(rng, 4, 5), x, w, Tensor.randn(rng, 4, 5)));
         assertTrue(wrongFactor.getMessage().contains("linearBackwardThroughActivation")
                 && wrongFactor.getMessage().contains("[4, 5]"), wrongFactor.getMessage());
-    }
-
-    /** Same shape and the same bits (F32) or values (F64), any NaN equal to any NaN. */
-    static void assertSameBits(Tensor expected, Tensor actual, String what) {
-        assertArrayEquals(expected.shape(), actual.shape(), what + ": shape");
-        assertEquals(expected.dtype(), actual.dtype(), what + ": dtype");
-        double[] e = expected.toDoubleArray();
-        double[] a = actual.toDoubleArray();
-        for (int i = 0; i < e.length; i++) {
-            if (Double.doubleToLongBits(e[i]) != Double.doubleToLongBits(a[i])) {
-                assertEquals(e[i], a[i], 0.0, what + ": element " + i);
-                assertEquals(Double.doubleToLongBits(e[i]), Double.doubleToLongBits(a[i]), what + ": element " + i
-                        + " (sign of zero)");
-            }
-        }
     }
 }
