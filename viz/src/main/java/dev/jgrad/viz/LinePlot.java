@@ -25,6 +25,9 @@ public final class LinePlot implements Figure {
 
     private record Series(String name, double[] x, double[] y) {}
 
+    /** A shaded range between two curves, e.g. the spread of a reference run over seeds. */
+    private record Band(String name, double[] x, double[] low, double[] high) {}
+
     /** Curves longer than twice this are thinned to per-bucket min/max before drawing (see {@link Downsample}). */
     private static final int MAX_BUCKETS = 1000;
 
@@ -33,6 +36,7 @@ public final class LinePlot implements Figure {
 
     private final String title;
     private final List<Series> series = new ArrayList<>();
+    private final List<Band> bands = new ArrayList<>();
     private String xLabel = "step";
     private String yLabel = "";
     private double smoothing = 0;
@@ -53,11 +57,40 @@ public final class LinePlot implements Figure {
             throw new IllegalArgumentException("LinePlot.series(\"" + name + "\"): x has " + x.length
                     + " values but y has " + y.length);
         }
-        for (Series s : series) {
-            if (s.name.equals(name)) throw new IllegalArgumentException("LinePlot.series: duplicate series name \"" + name + "\"");
-        }
+        if (taken(name)) throw new IllegalArgumentException("LinePlot.series: duplicate series name \"" + name + "\"");
         series.add(new Series(name, x.clone(), y.clone()));
         return this;
+    }
+
+    /**
+     * Adds a shaded range from {@code low} to {@code high} at each x (e.g. the min and max of a reference run over
+     * seeds), drawn under the curves in a light tint of the colour of the first curve whose name starts with
+     * {@code name} ("PyTorch" for "PyTorch mean"), or of the next free colour. Points where a bound is not finite
+     * are left out.
+     */
+    public LinePlot band(String name, double[] x, double[] low, double[] high) {
+        if (name == null || name.isBlank()) throw new IllegalArgumentException("LinePlot.band: name must not be blank");
+        if (x.length != low.length || x.length != high.length) {
+            throw new IllegalArgumentException("LinePlot.band(\"" + name + "\"): x has " + x.length + " values, low "
+                    + low.length + ", high " + high.length);
+        }
+        for (int i = 0; i < x.length; i++) {
+            if (low[i] > high[i]) {
+                throw new IllegalArgumentException("LinePlot.band(\"" + name + "\"): low[" + i + "] = " + low[i]
+                        + " is above high[" + i + "] = " + high[i]);
+            }
+        }
+        if (name.equals(TICK_SPACING_SERIES) || name.endsWith(" (raw)")) {
+            throw new IllegalArgumentException("LinePlot.band: the name \"" + name + "\" is reserved for jgrad's own series");
+        }
+        if (taken(name)) throw new IllegalArgumentException("LinePlot.band: duplicate name \"" + name + "\"");
+        bands.add(new Band(name, x.clone(), low.clone(), high.clone()));
+        return this;
+    }
+
+    /** Whether a series or band already has this name (the chart keys both by name). */
+    private boolean taken(String name) {
+        return series.stream().anyMatch(s -> s.name.equals(name)) || bands.stream().anyMatch(b -> b.name.equals(name));
     }
 
     /** Adds a curve whose x values are 0, 1, 2, ... */
@@ -115,6 +148,10 @@ public final class LinePlot implements Figure {
         return series.size();
     }
 
+    public int bandCount() {
+        return bands.size();
+    }
+
     @Override
     public String title() {
         return title.isEmpty() ? "lines" : title;
@@ -143,11 +180,14 @@ public final class LinePlot implements Figure {
         Style.apply(styler);
         styler.setYAxisLogarithmic(logY);
         styler.setMarkerSize(0);
-        styler.setLegendVisible(series.size() > 1);
+        styler.setLegendVisible(series.size() + bands.size() > 1);
         styler.setLegendPosition(Styler.LegendPosition.InsideNE);
         styler.setXAxisTickMarkSpacingHint(90);
 
         int drawn = 0;
+        for (int i = 0; i < bands.size(); i++) {
+            drawn += addBand(chart, bands.get(i), bandColor(bands.get(i), i)) ? 1 : 0;
+        }
         for (int i = 0; i < series.size(); i++) {
             Series s = series.get(i);
             double[][] points = drawablePoints(s);
@@ -193,6 +233,51 @@ public final class LinePlot implements Figure {
         line.setLineColor(color);
         line.setLineStyle(new BasicStroke(width, BasicStroke.CAP_ROUND, BasicStroke.JOIN_ROUND));
         line.setShowInLegend(legend);
+    }
+
+    /**
+     * The colour of the first series whose name starts with the band's ("PyTorch" tints like "PyTorch mean"), else
+     * the next palette colour after the series.
+     */
+    private Color bandColor(Band band, int index) {
+        for (int i = 0; i < series.size(); i++) {
+            if (series.get(i).name.startsWith(band.name)) return Style.palette(i);
+        }
+        return Style.palette(series.size() + index);
+    }
+
+    /**
+     * Draws the band as one closed polygon: along {@code high} left to right, back along {@code low}. Returns
+     * whether anything was drawn.
+     */
+    private boolean addBand(XYChart chart, Band band, Color color) {
+        int n = 0;
+        double[] x = new double[band.x.length], low = new double[band.x.length], high = new double[band.x.length];
+        for (int i = 0; i < band.x.length; i++) {
+            if (!Double.isFinite(band.x[i]) || !Double.isFinite(band.low[i]) || !Double.isFinite(band.high[i])) continue;
+            if (logY && band.low[i] <= 0) {
+                throw new IllegalArgumentException("LinePlot \"" + title() + "\": logY needs positive values, but band \""
+                        + band.name + "\" has low[" + i + "] = " + band.low[i]);
+            }
+            x[n] = band.x[i];
+            low[n] = band.low[i];
+            high[n++] = band.high[i];
+        }
+        if (n == 0) return false;
+        double[] px = new double[2 * n], py = new double[2 * n];
+        for (int i = 0; i < n; i++) {
+            px[i] = x[i];
+            py[i] = high[i];
+            px[2 * n - 1 - i] = x[i];
+            py[2 * n - 1 - i] = low[i];
+        }
+        XYSeries area = chart.addSeries(band.name, px, py);
+        area.setXYSeriesRenderStyle(XYSeries.XYSeriesRenderStyle.PolygonArea);
+        area.setMarker(SeriesMarkers.NONE);
+        area.setFillColor(Style.withAlpha(color, 0.22));
+        area.setLineColor(Style.withAlpha(color, 0.45));
+        area.setLineStyle(new BasicStroke(0.8f));
+        return true;
     }
 
     /** The finite points of a series; on a log axis a non-positive value is an error rather than a silent gap. */

@@ -41,6 +41,52 @@ class LinePlotTest {
     }
 
     @Test
+    void bandIsShadedBetweenItsBoundsInATintOfItsCurvesColour() {
+        int n = 50;
+        double[] x = new double[n], mid = new double[n], low = new double[n], high = new double[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = 10 * i;
+            mid[i] = 3 - i / 25.0;
+            low[i] = mid[i] - 0.6;
+            high[i] = mid[i] + 0.6;
+        }
+        LinePlot plot = Plots.lines("band").band("ref", x, low, high).series("ref mean", x, mid);
+        BufferedImage image = Pixels.decode(plot.toPng(900));
+        assertEquals(1, plot.bandCount());
+        assertEquals(1, plot.seriesCount());
+        var tint = Style.palette(0);
+        int tinted = 0;
+        for (int py = 0; py < image.getHeight(); py++) {
+            for (int px = 0; px < image.getWidth(); px++) {
+                int rgb = Pixels.rgb(image, px, py);
+                int r = (rgb >> 16) & 0xFF, g = (rgb >> 8) & 0xFF, b = rgb & 0xFF;
+                // 22% of the curve's colour over a white background
+                if (Math.abs(r - (255 - 0.22 * (255 - tint.getRed()))) < 6
+                        && Math.abs(g - (255 - 0.22 * (255 - tint.getGreen()))) < 6
+                        && Math.abs(b - (255 - 0.22 * (255 - tint.getBlue()))) < 6) {
+                    tinted++;
+                }
+            }
+        }
+        assertTrue(tinted > 5000, "the band covers a large tinted area, found " + tinted + " pixels");
+        assertTrue(countColour(image, tint.getRGB()) > 200, "the curve is drawn over the band in full colour");
+    }
+
+    @Test
+    void badBandsAreRejectedWithTheirNameAndValues() {
+        double[] x = {0, 1, 2};
+        var e = assertThrows(IllegalArgumentException.class,
+                () -> Plots.lines("b").band("ref", x, new double[] {1, 3, 1}, new double[] {2, 2, 2}));
+        assertTrue(e.getMessage().contains("ref") && e.getMessage().contains("low[1] = 3.0"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Plots.lines("b").band("ref", x, new double[] {1, 1}, new double[] {2, 2, 2}));
+        assertTrue(e.getMessage().contains("x has 3 values, low 2, high 3"), e.getMessage());
+        e = assertThrows(IllegalArgumentException.class,
+                () -> Plots.lines("b").series("ref", x, x).band("ref", x, x, x));
+        assertTrue(e.getMessage().contains("duplicate name \"ref\""), e.getMessage());
+    }
+
+    @Test
     void logScaleRendersPositiveDataAndRejectsNonPositiveWithAClearMessage() {
         double[] norms = {10, 3, 1, 0.3, 0.1, 0.05};
         Pixels.assertRendered(Plots.lines("grad norm").series("global", norms).logY().toPng(600), 600);
