@@ -66,7 +66,7 @@ public final class Trainer {
     static final String VAL_HISTORY_KEY = "val_history";
     static final String STOPPED_KEY = "stopped_early";
 
-    private static final long SAMPLER_STREAM = 1;
+    static final long SAMPLER_STREAM = 1;
     private static final long DROPOUT_STREAM = 2;
 
     private final TrainableModel model;
