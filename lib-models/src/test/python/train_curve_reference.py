@@ -22,12 +22,13 @@ The recipe, the same on both sides (jgrad reads it from the reference file, so i
              seed s does the same with its own generators, so a jgrad seed and a torch seed with the same number
              are different draws from the same distribution: the curves are compared as distributions over seeds.
 
-Recipes: "short" (300 steps, eval every 25; what CI and the notebook run) and "full" (2000 steps, eval every 100).
+Recipes: "short" (300 steps, eval every 25; what CI and the notebook run; 10 seeds) and "full" (2000 steps, eval
+every 100; 12 seeds).
 
 Run (from the repository root; one thread per process, the numbers do not depend on it):
   LD_LIBRARY_PATH=/usr/lib/x86_64-linux-gnu/openblas-openmp OPENBLAS_CORETYPE=Cooperlake \\
       /usr/bin/python3 lib-models/src/test/python/train_curve_reference.py run short 0-9 /tmp/curves
-  ... run full 0-7 /tmp/curves                    (seeds may be split over several processes)
+  ... run full 0-11 /tmp/curves                   (seeds may be split over several processes)
   /usr/bin/python3 lib-models/src/test/python/train_curve_reference.py write short /tmp/curves
 """
 import glob

@@ -56,7 +56,7 @@ public final class Main {
                                end: the learning-rate schedule is kept, so extra steps run at its final rate
               curve [--reference short|full] [--seeds 0-2] [--threads N] [--plot FILE.png] [--lr LR]
                   trains the reference's recipe (GPT-small on Moby Dick) once per seed and compares the loss
-                  curves with PyTorch's for the same recipe (10 / 8 seeds); exit code 1 unless they agree within
+                  curves with PyTorch's for the same recipe (10 / 12 seeds); exit code 1 unless they agree within
                   seed noise (|z| <= 4 at every evaluation). --lr changes the recipe's peak learning rate (and
                   its final rate, a tenth of it), to see the comparison catch a different recipe
               eval --checkpoint DIR --data PATH|default [--batches K]

@@ -11,17 +11,20 @@ import java.util.Locale;
  * jgrad's curves for a recipe set against a reference framework's curves for the same recipe, point by point
  * (each evaluation step), for the validation loss and the mean training loss of each interval.
  *
- * <p>At each point, with {@code n_ref} reference seeds of mean {@code m_ref} and sample standard deviation
- * {@code s_ref}, and {@code n} jgrad seeds of mean {@code m}:
+ * <p>At each point, with {@code n_ref} reference seeds of mean {@code m_ref} and sample variance {@code s_ref²},
+ * and {@code n} jgrad seeds of mean {@code m} and sample variance {@code s²}, {@code z} is the two-sample t
+ * statistic for equal means:
  * <pre>
- *   z = (m - m_ref) / (s_ref * sqrt(1/n + 1/n_ref))
+ *   z = (m - m_ref) / (s_pooled * sqrt(1/n + 1/n_ref)),
+ *   s_pooled² = ((n_ref - 1) s_ref² + (n - 1) s²) / (n_ref + n - 2)
  * </pre>
  * If both frameworks draw their curves from the same distribution (the same training, up to the seed), {@code z}
- * is close to a Student t with {@code n_ref - 1} degrees of freedom; the spread is estimated from the reference
- * seeds alone, which is right under that hypothesis and does not reward a noisy jgrad. The curves are
- * <b>within seed noise</b> when {@code |z| <= 4} at every point: for 10 reference seeds a single point passes that
- * bound by chance with probability 0.3%. A changed recipe fails it (the notebook and README show a learning rate
- * 30% lower doing so), as would a wrong gradient, optimizer or initialisation.
+ * follows a Student t with {@code n_ref + n - 2} degrees of freedom. Pooling both sides' spread matters at these
+ * seed counts: one side's variance at one point, from a handful of seeds, is itself noisy (with a single jgrad
+ * seed the pooled spread is the reference's alone). The curves are <b>within seed noise</b> when {@code |z| <= 4}
+ * at every point: with 10 reference seeds and 3 jgrad seeds (11 degrees of freedom) one point passes that bound by
+ * chance with probability 0.2%. A changed recipe fails it (the notebook and README show a learning rate 30% lower
+ * doing so), as would a wrong gradient, optimizer or initialisation.
  *
  * @param referenceName   the reference's name
  * @param framework       what produced the reference, e.g. "torch 1.13.1"
@@ -40,7 +43,7 @@ public record CurveComparison(String referenceName, String framework, long[] ste
     /** The two compared curves. */
     public enum Metric {
         VAL_LOSS("val", "validation loss"),
-        TRAIN_LOSS("loss", "training loss (mean of each interval)");
+        TRAIN_LOSS("loss", "training loss (interval means)");
 
         private final String column;
         private final String title;
@@ -71,7 +74,10 @@ public record CurveComparison(String referenceName, String framework, long[] ste
                 ourMin[k] = min(our);
                 ourMax[k] = max(our);
                 double difference = ourMean[k] - refMean[k];
-                double scale = refStd[k] * Math.sqrt(1.0 / our.length + 1.0 / ref.length);
+                double ourStd = sampleStd(our, ourMean[k]);
+                double pooledVariance = ((ref.length - 1) * refStd[k] * refStd[k]
+                        + (our.length - 1) * ourStd * ourStd) / (ref.length + our.length - 2);
+                double scale = Math.sqrt(pooledVariance * (1.0 / our.length + 1.0 / ref.length));
                 z[k] = difference == 0 ? 0 : difference / scale;
             }
             return new Points(refMean, refStd, refMin, refMax, ourMean, ourMin, ourMax, z);
@@ -193,7 +199,7 @@ public record CurveComparison(String referenceName, String framework, long[] ste
         return table;
     }
 
-    /** Both sides' means over their min-to-max bands against the step. */
+    /** Both sides' means over their min-to-max bands (over seeds) against the step. */
     public LinePlot plot(Metric metric) {
         return plot(metric, false);
     }
@@ -216,11 +222,12 @@ public record CurveComparison(String referenceName, String framework, long[] ste
             shift[k] = deviation ? p.referenceMean[k] : 0;
         }
         String ref = referenceLabel();
+        // Shaded: min to max over each side's seeds.
         String title = deviation
-                ? String.format(Locale.ROOT, "%s minus %s's mean: jgrad (%d seeds), %s (%d seeds), bands min to max",
-                        metric.title, ref, ourSeeds, ref, referenceSeeds)
-                : String.format(Locale.ROOT, "%s: jgrad (%d seeds) vs %s (%d seeds), bands min to max", metric.title,
-                        ourSeeds, framework, referenceSeeds);
+                ? String.format(Locale.ROOT, "%s \u2212 %s mean (jgrad %d, %s %d seeds)", metric.title, ref, ourSeeds,
+                        ref, referenceSeeds)
+                : String.format(Locale.ROOT, "%s: jgrad (%d seeds) vs %s (%d seeds)", metric.title, ourSeeds,
+                        framework, referenceSeeds);
         LinePlot plot = Plots.lines(title)
                 .band(ref, x, minus(p.referenceMin, shift), minus(p.referenceMax, shift))
                 .series(ref + " mean", x, minus(p.referenceMean, shift));

@@ -213,13 +213,14 @@ class ReferenceCurveTest {
     // ------------------------------------------------------------------------------------------ comparison
 
     @Test
-    void zIsTheMeanDifferenceOverTheReferenceSpreadOfAMean() {
+    void zIsTheTwoSampleTStatisticWithPooledVariance() {
         ReferenceCurve r = tinyReference(SPREAD);
         // point 0: reference 3.0, 3.2, 2.8, 3.0 -> mean 3.0, sample std sqrt(0.08 / 3)
         var c = r.compare(List.of(new SeedCurve(0, new double[] {3.1, 2.0, 1.0}, new double[] {3.1, 2.1, 1.1}),
                 new SeedCurve(1, new double[] {3.2, 2.0, 1.0}, new double[] {3.2, 2.1, 1.1})));
         double std = Math.sqrt(0.08 / 3);
-        double z = 0.15 / (std * Math.sqrt(1.0 / 2 + 1.0 / 4));
+        // jgrad: 3.1, 3.2 -> variance 0.005; pooled over 4 + 2 - 2 degrees of freedom: (0.08 + 0.005) / 4
+        double z = 0.15 / Math.sqrt(0.085 / 4 * (1.0 / 2 + 1.0 / 4));
         assertEquals(z, c.valLoss().z()[0], 1e-12);
         assertEquals(3.0, c.valLoss().referenceMean()[0], 1e-12);
         assertEquals(std, c.valLoss().referenceStd()[0], 1e-12);
@@ -236,7 +237,8 @@ class ReferenceCurveTest {
     @Test
     void aCurveOutsideTheSeedNoiseFailsAndSaysWhere() {
         ReferenceCurve r = tinyReference(SPREAD);
-        // 0.5 above the reference at step 8: z = 0.5 / (sqrt(0.08 / 3) * sqrt(1 + 1/4)) = 2.7; 1.0 above: 5.5
+        // One jgrad seed: the pooled variance is the reference's. 0.5 above it at step 8:
+        // z = 0.5 / (sqrt(0.08 / 3) * sqrt(1 + 1/4)) = 2.7; 1.0 above: 5.5
         var close = r.compare(List.of(new SeedCurve(0, new double[] {3.0, 2.5, 1.0}, new double[] {3.1, 2.1, 1.1})));
         assertTrue(close.withinSeedNoise(), close.summary());
         var far = r.compare(List.of(new SeedCurve(0, new double[] {3.0, 3.0, 1.0}, new double[] {3.1, 2.1, 1.1})));
