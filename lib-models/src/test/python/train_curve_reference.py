@@ -121,6 +121,15 @@ def lr_at(it, cfg):
     return floor + 0.5 * (1.0 + math.cos(math.pi * ratio)) * (peak - floor)
 
 
+def adamw(model, cfg):
+    """AdamW as jgrad's Trainer configures it: weight decay on tensors of rank >= 2 only, eps 1e-8."""
+    decay = [p for p in model.parameters() if p.dim() >= 2]
+    no_decay = [p for p in model.parameters() if p.dim() < 2]
+    return torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
+                              {"params": no_decay, "weight_decay": 0.0}],
+                             lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=1e-8)
+
+
 def initialise(model, layers):
     residual_std = 0.02 / math.sqrt(2 * layers)
     with torch.no_grad():
@@ -156,11 +165,7 @@ def train(seed, cfg, tokens):
     torch.manual_seed(seed)
     model = Gpt2(MODEL)
     initialise(model, MODEL["layers"])
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=1e-8)
+    optimizer = adamw(model, cfg)
     sampler = torch.Generator().manual_seed(1_000_003 * seed + 17)
     offsets = torch.arange(context + 1)
 

@@ -35,7 +35,7 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, "..", "..", "..", "..", "lib-tensor", "src", "test", "python"))
 import fixture_io  # noqa: E402
 from torch_parity import Gpt2, Llama, read_safetensors  # noqa: E402
-from train_curve_reference import lr_at  # noqa: E402
+from train_curve_reference import adamw, lr_at  # noqa: E402
 
 VARIANTS = ["gpt2", "llama"]
 
@@ -65,11 +65,7 @@ def run(directory):
         batches_crc = zlib.crc32(targets[s].numpy().astype("<i4").tobytes(), batches_crc)
     assert batches_crc == trajectory["batches_crc32"], "the batches are not the ones jgrad exported"
 
-    decay = [p for p in model.parameters() if p.dim() >= 2]
-    no_decay = [p for p in model.parameters() if p.dim() < 2]
-    optimizer = torch.optim.AdamW([{"params": decay, "weight_decay": cfg["weight_decay"]},
-                                   {"params": no_decay, "weight_decay": 0.0}],
-                                  lr=cfg["lr"], betas=(cfg["beta1"], cfg["beta2"]), eps=1e-8)
+    optimizer = adamw(model, cfg)
     losses, norms, lrs = [], [], []
     for it in range(steps):
         lr = lr_at(it, cfg)
